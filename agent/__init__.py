@@ -1,0 +1,32 @@
+"""Limner's agent: the plan -> generate -> verify -> decide state machine and its front doors.
+
+Public API (imported lazily, so ``import agent`` stays cheap)::
+
+    from agent import run, resume
+    result = run("two red circles and a blue square", seed=1)
+    print(result.final_path, result.score, result.stop_reason)
+"""
+
+from __future__ import annotations
+
+__all__ = ["Brief", "Policy", "RunResult", "UsageError", "load_policy", "resume", "run"]
+
+
+def __getattr__(name: str):
+    if name in {"run", "resume", "RunResult"}:
+        from agent import runner
+
+        return getattr(runner, name)
+    if name == "Brief":
+        from agent.brief import Brief
+
+        return Brief
+    if name in {"Policy", "load_policy"}:
+        from agent import policy
+
+        return getattr(policy, name)
+    if name == "UsageError":
+        from agent.errors import UsageError
+
+        return UsageError
+    raise AttributeError(f"module 'agent' has no attribute {name!r}")

@@ -1,0 +1,52 @@
+"""The decide step's logic, as plain functions of the state: finish, or which action next, and why."""
+
+from __future__ import annotations
+
+from agent._actions import ACTIONS
+
+
+def round_size(state: dict, tb) -> tuple[int, str]:
+    """How many candidates the next round may have without exceeding any budget, and what limits it."""
+    policy, spent = tb.policy, state["spent"]
+    budgets = policy.budgets
+    cost = tb.spec.nfe_per_candidate()
+    nfe_left = budgets.nfe - spent["nfe"]
+    limits = [(policy.candidates_per_round, "candidates per round"),
+              (nfe_left // cost, f"NFE budget spent: {nfe_left} of {budgets.nfe} left, one candidate costs {cost}")]
+    per_llm = tb.llm_calls_per_candidate
+    if per_llm:
+        llm_left = budgets.llm_calls - spent["llm_calls"]
+        limits.append((llm_left // per_llm, f"LLM call budget spent: {llm_left} of {budgets.llm_calls} left, "
+                                             f"scoring one candidate takes {per_llm}"))
+    n, reason = min(limits, key=lambda item: item[0])
+    return max(0, n), reason
+
+
+def decide(state: dict, tb) -> dict:
+    """``{"action": name | "finish", "reason": str, "round_size": int}``; checks run in a fixed order."""
+    policy, spent = tb.policy, state["spent"]
+    best = state.get("best_score")
+    if best is not None and best >= policy.threshold:
+        return {"action": "finish", "reason": f"threshold reached: best score {best:.3f} >= {policy.threshold} "
+                f"({state['best_id']})", "round_size": 0}
+    if state["round"] >= policy.max_rounds:
+        return {"action": "finish", "reason": f"round budget spent: {state['round']} of {policy.max_rounds} rounds",
+                "round_size": 0}
+    n, limit = round_size(state, tb)
+    if n == 0:
+        return {"action": "finish", "reason": limit, "round_size": 0}
+    last = state.get("last_round") or {}
+    if last.get("n"):
+        estimate = (spent["seconds"] - last["start"]) * n / last["n"]
+        left = policy.budgets.seconds - spent["seconds"]
+        if estimate > left:
+            return {"action": "finish", "round_size": 0,
+                    "reason": f"time budget: {left:.1f}s of {policy.budgets.seconds:g}s left, "
+                              f"the next round would take about {estimate:.1f}s"}
+    elif spent["seconds"] >= policy.budgets.seconds:
+        return {"action": "finish", "round_size": 0, "reason": f"time budget spent: {spent['seconds']:.1f}s"}
+    for name in policy.actions:
+        reason = ACTIONS[name].propose(state, tb)
+        if reason:
+            return {"action": name, "reason": reason, "round_size": n}
+    return {"action": "finish", "reason": "no allowed action applies", "round_size": 0}

@@ -1,0 +1,32 @@
+"""The LangGraph state machine: intake -> plan -> generate -> verify -> decide -> (action | finish)."""
+
+from __future__ import annotations
+
+from agent._actions import ACTIONS
+from agent._nodes import NODE_BUILDERS
+from agent._state import State
+
+
+def route(state: dict) -> str:
+    action = state["next_action"]
+    return "finish" if action == "finish" else ACTIONS[action].node
+
+
+def build_graph(tb, checkpointer=None):
+    from langgraph.graph import END, START, StateGraph
+
+    graph = StateGraph(State)
+    for name, builder in NODE_BUILDERS.items():
+        graph.add_node(name, builder(tb))
+    graph.add_edge(START, "intake")
+    graph.add_edge("intake", "plan")
+    graph.add_edge("plan", "generate")
+    graph.add_edge("generate", "verify")
+    graph.add_edge("verify", "decide")
+    targets = {"finish": "finish"} | {a.node: a.node for a in ACTIONS.values()}
+    graph.add_conditional_edges("decide", route, targets)
+    for action in ACTIONS.values():
+        if action.node != action.then and action.node not in {"generate", "verify", "decide"}:
+            graph.add_edge(action.node, action.then)
+    graph.add_edge("finish", END)
+    return graph.compile(checkpointer=checkpointer)

@@ -1,0 +1,80 @@
+"""The run's manifest (everything needed to understand and reproduce it) and the final image."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from importlib import metadata
+
+
+_PACKAGES = ("limner", "torch", "diffusers", "transformers", "langgraph", "pydantic", "openai", "pillow")
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def build_manifest(state: dict, tb) -> dict:
+    best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
+    return {
+        "schema": "limner.manifest/1",
+        "run_id": state["run_id"],
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "status": state.get("status", "running"),
+        "stop_reason": state.get("stop_reason"),
+        "brief": state["brief"],
+        "policy": state["policy"],
+        "model": state["model"],
+        "planner": (state.get("plan") or {}).get("planner"),
+        "plan": state.get("plan"),
+        "plans": state.get("plans", []),
+        "verifiers": [v.describe() if hasattr(v, "describe") else {"name": ref.name}
+                      for ref, v in (tb._verifiers or [])] or [r.model_dump() for r in tb.policy.verifiers],
+        "llm": tb.llm.describe() if tb.llm is not None else None,
+        "candidates": state.get("candidates", []) + list(state.get("pending") or []),
+        "best": {"id": best["id"], "score": best["score"], "path": best["path"]} if best else None,
+        "final": state.get("final"),
+        "decisions": state.get("decisions", []),
+        "budgets": {"limits": state["policy"]["budgets"] | {"rounds": state["policy"]["max_rounds"]},
+                    "spent": state["spent"]},
+        "base_seed": state["base_seed"],
+        "versions": versions(),
+        "reproduce": "each candidate regenerates from its entry: same model, settings, prompt and the "
+                     "initial noise drawn on the CPU from its seed (batch_seeds gives the batch it ran in; "
+                     "`agent.reproduce.regenerate(entry)`)",
+    }
+
+
+def png_parameters(best: dict) -> str:
+    """An A1111-style 'parameters' text, readable by common image tools."""
+    s = best["settings"]
+    text = best["prompt"]
+    if best.get("negative_prompt"):
+        text += f"\nNegative prompt: {best['negative_prompt']}"
+    text += (f"\nSteps: {s['steps']}, CFG scale: {s['guidance']}, Seed: {best['seed']}, "
+             f"Size: {s['width']}x{s['height']}, Model: {best['model']}")
+    return text
+
+
+def write_final(store, best: dict, state: dict) -> str:
+    """Copy the best candidate to ``final.png`` with the prompt and settings in PNG text chunks."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    from agent.store import atomic_write_bytes
+    from tools.images import png_bytes
+
+    src = store.dir / best["path"]
+    info = PngInfo()
+    info.add_text("parameters", png_parameters(best))
+    info.add_text("limner", json.dumps({"run_id": state["run_id"], "candidate": best, "brief": state["brief"]}))
+    with Image.open(src) as im:
+        atomic_write_bytes(store.dir / "final.png", png_bytes(im.convert("RGB"), pnginfo=info, compress_level=6))
+    return "final.png"

@@ -1,0 +1,244 @@
+"""The graph's nodes. Each is thin: it calls tools, records what happened, and returns a state update.
+
+``NODE_BUILDERS`` maps node names to ``builder(toolbox) -> node``; every node is
+wrapped by ``_node`` which announces it on the stream and charges its wall time
+to the ``seconds`` budget.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import wraps
+
+from agent._decide import decide, round_size
+from agent._manifest import build_manifest, write_final
+from agent.errors import LLMError
+from agent.plan import Plan
+from tools.generators.noise import derive_seed
+
+
+def _emit(event: dict) -> None:
+    try:
+        from langgraph.config import get_stream_writer
+
+        get_stream_writer()(event)
+    except RuntimeError:  # called outside a graph run
+        pass
+
+
+def _node(name: str):
+    def wrap(fn):
+        @wraps(fn)
+        def run(state: dict) -> dict:
+            _emit({"event": "node", "node": name})
+            start = time.perf_counter()
+            update = fn(state) or {}
+            spent = dict(update.get("spent") or state["spent"])
+            spent["seconds"] = round(spent["seconds"] + time.perf_counter() - start, 4)
+            update["spent"] = spent
+            return update
+
+        return run
+
+    return wrap
+
+
+def _charge(state: dict, **delta) -> dict:
+    spent = dict(state["spent"])
+    for key, value in delta.items():
+        spent[key] = spent[key] + value
+    return spent
+
+
+def build_intake(tb):
+    @_node("intake")
+    def intake(state: dict) -> dict:
+        tb.store.event({"event": "intake", "run_id": state["run_id"]})
+        for notice in tb.notices():
+            _emit({"event": "notice", "text": notice})
+        return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
+                "best_id": None, "best_score": None, "pending": [], "final": None}
+
+    return intake
+
+
+def build_plan(tb):
+    @_node("plan")
+    def plan(state: dict) -> dict:
+        prompt = state["brief"]["prompt"]
+        note = None
+        with tb.llm_session(state) as used:
+            try:
+                new = tb.planner.plan(prompt)
+            except LLMError as exc:
+                if tb.policy.planner == "llm":
+                    raise
+                new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
+        update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
+        decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
+        update["decisions"] = [decision]
+        _emit({"event": "plan", "plan": new.model_dump()})
+        return update
+
+    return plan
+
+
+def build_replan(tb):
+    @_node("replan")
+    def replan(state: dict) -> dict:
+        previous = Plan.model_validate(state["plan"])
+        critique = critique_of(state)
+        with tb.llm_session(state) as used:
+            try:
+                new = tb.planner.replan(previous, critique)
+                reason = f"re-planned (version {new.version}) by {new.planner}"
+            except LLMError as exc:
+                new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
+        _emit({"event": "plan", "plan": new.model_dump()})
+        return {"plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
+                "replans": state.get("replans", 0) + 1, "no_improve": 0,
+                "decisions": [{"step": "replan", "action": "replan", "reason": reason, "critique": critique}],
+                "spent": _charge(state, llm_calls=used["calls"])}
+
+    return replan
+
+
+def critique_of(state: dict) -> str:
+    """What the verifiers said about the best candidate, in words, for a re-plan."""
+    best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
+    if best is None:
+        return "no candidate was scored"
+    lines = [f"best candidate {best['id']} scored {best['score']:.3f} (threshold {state['policy']['threshold']})"]
+    for name, s in best["scores"].items():
+        lines.append(f"- {name}: {s['score']:.3f} (raw {s['raw']})")
+        for criterion, why in (s.get("detail", {}).get("reasons") or {}).items():
+            lines.append(f"  - {criterion}: {why}")
+    return "\n".join(lines)
+
+
+def build_generate(tb):
+    @_node("generate")
+    def generate(state: dict) -> dict:
+        from tools.images import png_bytes
+
+        n, _ = round_size(state, tb)
+        rnd = state["round"] + 1
+        plan = state["plan"]
+        strategy = state.get("next_action") or "initial"
+        seeds = [derive_seed(state["base_seed"], state["seed_cursor"] + i) for i in range(n)]
+        ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
+        records = [tb.store.saved_candidate(cid) for cid in ids]
+        missing = [i for i, r in enumerate(records) if r is None]
+        nfe = 0
+        if missing:
+            spec = tb.spec
+            todo = [seeds[i] for i in missing]
+            result = tb.generator.generate(
+                plan["rewritten_prompt"], todo, negative_prompt=plan.get("negative_prompt", ""),
+                on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
+            )
+            nfe = result.nfe
+            settings = {"steps": spec.steps, "guidance": spec.guidance, "width": spec.width, "height": spec.height,
+                        "scheduler": spec.scheduler, "device": tb.generator.device,
+                        "dtype": str(tb.generator.dtype).replace("torch.", "")}
+            for k, i in enumerate(missing):
+                record = {
+                    "id": ids[i], "round": rnd, "index": i, "seed": seeds[i], "noise": result.noise[k],
+                    "batch_seeds": todo, "strategy": strategy, "model": spec.source, "model_alias": spec.alias,
+                    "family": spec.family, "settings": settings, "prompt": plan["rewritten_prompt"],
+                    "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"],
+                    "nfe": result.nfe // len(todo),
+                }
+                records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
+                tb.images[ids[i]] = result.images[k]
+        else:
+            tb.store.event({"event": "round_reused", "round": rnd})
+        _emit({"event": "generated", "round": rnd, "n": n, "reused": n - len(missing)})
+        return {"pending": records, "round": rnd, "seed_cursor": state["seed_cursor"] + n,
+                "last_round": {"n": n, "start": state["spent"]["seconds"]},
+                "spent": _charge(state, nfe=nfe, rounds=1)}
+
+    return generate
+
+
+def build_verify(tb):
+    @_node("verify")
+    def verify(state: dict) -> dict:
+        from PIL import Image
+        from tools.verifiers import weighted_mean
+
+        pending = state["pending"]
+        images = [tb.images.get(c["id"]) or Image.open(tb.store.dir / c["path"]).convert("RGB") for c in pending]
+        prompts_ = [state["brief"]["prompt"]] * len(images)
+        per_verifier: dict[str, list] = {}
+        weights = {}
+        with tb.llm_session(state) as used:
+            for ref, verifier in tb.verifiers:
+                per_verifier[ref.name] = verifier.score(images, prompts_)
+                weights[ref.name] = ref.weight
+        scored = []
+        for k, cand in enumerate(pending):
+            scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
+            combined = weighted_mean({name: s["score"] for name, s in scores.items()}, weights)
+            scored.append({**cand, "scores": scores, "score": round(combined, 6)})
+            _emit({"event": "candidate", "id": cand["id"], "score": combined, "path": cand["path"]})
+        best_id, best_score = state.get("best_id"), state.get("best_score")
+        improved = False
+        for cand in scored:
+            if best_score is None or cand["score"] > best_score:
+                best_id, best_score, improved = cand["id"], cand["score"], True
+        update = {
+            "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
+            "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
+            "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(tb.verifiers) * len(scored)),
+        }
+        return update
+
+    return verify
+
+
+def build_decide(tb):
+    @_node("decide")
+    def decide_node(state: dict) -> dict:
+        d = decide(state, tb)
+        record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
+                  "best_id": state.get("best_id"), "best_score": state.get("best_score"),
+                  "spent": dict(state["spent"])}
+        _emit({"event": "decision", **record})
+        tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))
+        update = {"next_action": d["action"], "decisions": [record]}
+        if d["action"] == "finish":
+            update["stop_reason"] = d["reason"]
+        return update
+
+    return decide_node
+
+
+def build_finish(tb):
+    @_node("finish")
+    def finish(state: dict) -> dict:
+        best_id = state.get("best_id")
+        if best_id is None:
+            status, final = "failed", None
+        else:
+            best = next(c for c in state["candidates"] if c["id"] == best_id)
+            final = write_final(tb.store, best, state)
+            status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
+        update = {"status": status, "final": final}
+        tb.store.write_manifest(build_manifest({**state, **update}, tb))
+        tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
+        _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
+        return update
+
+    return finish
+
+
+NODE_BUILDERS = {
+    "intake": build_intake,
+    "plan": build_plan,
+    "generate": build_generate,
+    "verify": build_verify,
+    "decide": build_decide,
+    "replan": build_replan,
+    "finish": build_finish,
+}

@@ -1,0 +1,54 @@
+"""Shows a run's stream events on the terminal with rich (to stderr, so stdout stays for results)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class ConsoleProgress:
+    def __init__(self, quiet: bool = False):
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task = None
+
+    def _bar(self, round_: int, steps: int):
+        if self.progress is None:
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                     TimeElapsedColumn(), console=self.console, transient=True)
+            self.progress.start()
+        if self.task is None:
+            self.task = self.progress.add_task(f"round {round_}: denoising", total=steps)
+
+    def _close_bar(self):
+        if self.progress is not None:
+            self.progress.stop()
+        self.progress = self.task = None
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "notice":  # warnings are shown even when quiet
+            self.console.print(f"[yellow]note[/]: {event['text']}")
+            return
+        if self.quiet:
+            return
+        if kind == "step":
+            self._bar(event["round"], event["steps"])
+            self.progress.update(self.task, completed=event["step"])
+            return
+        self._close_bar()
+        if kind == "plan":
+            plan = event["plan"]
+            self.console.print(f"[bold]plan v{plan['version']}[/] by {plan['planner']}: {plan['rewritten_prompt']}")
+            for check in plan["checks"]:
+                self.console.print(f"  check {check['id']}: {check['question']}", style="dim")
+        elif kind == "generated":
+            reused = f" ({event['reused']} reused from disk)" if event["reused"] else ""
+            self.console.print(f"round {event['round']}: {event['n']} candidates{reused}")
+        elif kind == "candidate":
+            self.console.print(f"  {event['id']}  score {event['score']:.3f}")
+        elif kind == "decision":
+            self.console.print(f"[cyan]decide[/]: {event['action']} - {event['reason']}")
+        elif kind == "finished":
+            self.console.print(f"[bold]{event['status']}[/]: {event['stop_reason']}")

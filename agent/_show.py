@@ -1,0 +1,44 @@
+"""``limner show``: a run's plan, candidates and decisions as terminal tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def render(manifest: dict, run_dir: Path, console: Console | None = None) -> None:
+    console = console or Console()
+    plan = manifest.get("plan") or {}
+    console.print(f"[bold]run[/] {manifest['run_id']}  status [bold]{manifest['status']}[/]  "
+                  f"reason: {manifest.get('stop_reason')}")
+    console.print(f"prompt: {manifest['brief']['prompt']}")
+    model = manifest["model"]
+    console.print(f"model: {model['alias']} ({model['source']}), {model['steps']} steps, guidance {model['guidance']}")
+    if plan:
+        console.print(f"[bold]plan v{plan['version']}[/] by {plan['planner']}: {plan['rewritten_prompt']}")
+        for obj in plan.get("objects", []):
+            console.print(f"  object: {obj['count']} x {obj.get('color') or ''} {obj['name']}".replace("  ", " "))
+        for rel in plan.get("relations", []):
+            objs = plan["objects"]
+            console.print(f"  relation: {objs[rel['subject']]['name']} {rel['relation']} {objs[rel['object']]['name']}")
+        for check in plan.get("checks", []):
+            console.print(f"  check {check['id']}: {check['question']}", style="dim")
+    table = Table("id", "seed", "strategy", "plan", "score", *[v["name"] for v in manifest.get("verifiers", [])], "path")
+    best = (manifest.get("best") or {}).get("id")
+    for c in manifest.get("candidates", []):
+        per = [f"{c['scores'][v['name']]['score']:.3f}" if v["name"] in c.get("scores", {}) else "-"
+               for v in manifest.get("verifiers", [])]
+        score = f"{c['score']:.3f}" if "score" in c else "-"
+        table.add_row(c["id"] + (" *" if c["id"] == best else ""), str(c["seed"]), c["strategy"],
+                      str(c["plan_version"]), score, *per, c["path"])
+    console.print(table)
+    for d in manifest.get("decisions", []):
+        console.print(f"[cyan]{d['step']}[/] {d['action']}: {d['reason']}")
+    spent = manifest["budgets"]["spent"]
+    limits = manifest["budgets"]["limits"]
+    console.print(f"spent: {spent['rounds']}/{limits['rounds']} rounds, {spent['nfe']}/{limits['nfe']} NFE, "
+                  f"{spent['llm_calls']}/{limits['llm_calls']} LLM calls, {spent['seconds']:.1f}/{limits['seconds']:g}s")
+    if manifest.get("final"):
+        console.print(f"final: {run_dir / manifest['final']}")

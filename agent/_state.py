@@ -1,0 +1,45 @@
+"""The graph's state: JSON-safe values only (paths, hashes, seeds, parameters, scores)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+
+class Spent(TypedDict):
+    rounds: int
+    nfe: int
+    llm_calls: int
+    seconds: float
+    verifier_calls: int
+
+
+class State(TypedDict, total=False):
+    run_id: str
+    run_dir: str
+    brief: dict  # agent.brief.Brief as dict
+    policy: dict  # agent.policy.Policy as dict
+    model: dict  # tools.generators.ModelSpec as dict, after overrides
+    planner_kind: str  # "rules" or "llm"
+    base_seed: int
+    plan: dict  # agent.plan.Plan as dict (the current one)
+    plans: Annotated[list[dict], operator.add]  # every plan, in order
+    round: int  # rounds generated so far
+    seed_cursor: int  # candidates drawn so far (the next candidate's seed index)
+    pending: list[dict]  # candidates generated this round, not yet scored
+    candidates: Annotated[list[dict], operator.add]  # scored candidates
+    best_id: str | None
+    best_score: float | None
+    no_improve: int  # rounds in a row without a better best score
+    replans: int
+    last_round: dict  # {"n": candidates, "start": spent seconds when it began}, for time estimates
+    next_action: str
+    decisions: Annotated[list[dict], operator.add]
+    spent: Spent
+    status: str  # running, passed, best_effort, failed
+    stop_reason: str
+    final: str | None  # path of final.png relative to the run folder
+
+
+def empty_spent() -> Spent:
+    return Spent(rounds=0, nfe=0, llm_calls=0, seconds=0.0, verifier_calls=0)

@@ -1,0 +1,107 @@
+"""The live objects a run's nodes use (generator, verifiers, planner, LLM client, store).
+
+Built from the state's JSON (brief, policy, model), so a resumed run rebuilds
+exactly the tools it started with. Nothing here goes into the state.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent.config import Settings
+from agent.policy import Policy
+from agent.store import RunStore
+from tools._home import limner_home
+from tools.generators import ModelSpec
+from tools.verifiers import NEEDS_LLM
+
+
+class Toolbox:
+    def __init__(self, state: dict, settings: Settings):
+        self.settings = settings
+        self.policy = Policy.model_validate(state["policy"])
+        self.spec = ModelSpec(**state["model"])
+        self.planner_kind = state["planner_kind"]
+        self.store = RunStore(Path(state["run_dir"]))
+        self.run_id = state["run_id"]
+        self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
+        self._generator = self._verifiers = self._planner = self._llm = None
+
+    @property
+    def needs_llm(self) -> bool:
+        return self.planner_kind == "llm" or any(v.name in NEEDS_LLM for v in self.policy.verifiers)
+
+    @property
+    def llm(self):
+        if self._llm is None and self.settings.llm_configured:
+            from agent.llm import LLMClient
+            from agent.llm.log import CallLog
+
+            self._llm = LLMClient(self.settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=self.run_id)
+        return self._llm
+
+    @contextmanager
+    def llm_session(self, state: dict):
+        """Lend the LLM client with the run's remaining call allowance; yields the calls it made."""
+        llm = self.llm
+        used = {"calls": 0}
+        if llm is None:
+            yield used
+            return
+        llm.allowance = self.policy.budgets.llm_calls - state["spent"]["llm_calls"]
+        llm.calls = 0
+        try:
+            yield used
+        finally:
+            used["calls"] = llm.calls
+
+    @property
+    def llm_calls_per_candidate(self) -> int:
+        return sum(1 for v in self.policy.verifiers if v.name in NEEDS_LLM)
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            from tools.generators.diffusers_backend import DiffusersGenerator
+
+            self._generator = DiffusersGenerator(self.spec, device=self.settings.device, dtype=self.settings.dtype)
+        return self._generator
+
+    @property
+    def verifiers(self) -> list:
+        """``[(VerifierRef, verifier), ...]`` in the policy's order."""
+        if self._verifiers is None:
+            from tools.verifiers import make_verifier
+
+            self._verifiers = [(ref, make_verifier(ref.name, llm=self.llm, **ref.options))
+                               for ref in self.policy.verifiers]
+        return self._verifiers
+
+    @property
+    def planner(self):
+        if self._planner is None:
+            from agent.planners import make_planner
+
+            self._planner = make_planner(self.planner_kind, llm=self.llm)
+        return self._planner
+
+    def notices(self) -> list[str]:
+        """Plain warnings for the user, e.g. when a stand-in with random weights is in use."""
+        out = []
+        if self.spec.source == "builtin:tiny-random-sd":
+            out.append("model tiny-random-sd has random weights (the offline stand-in): its images are noise-like; "
+                       "use --model for a real model")
+        for ref in self.policy.verifiers:
+            if ref.name == "clipscore" and not ref.options.get("model"):
+                from tools.verifiers.clipscore import BUILTIN_RANDOM, default_clip_model
+
+                if default_clip_model() == BUILTIN_RANDOM:
+                    out.append("clipscore uses a tiny random CLIP (no real CLIP configured): its scores are not "
+                               "meaningful; set LIMNER_CLIP_MODEL or the verifier's model option")
+        return out
+
+    def rules_planner(self):
+        from agent.planners import make_planner
+
+        return make_planner("rules")

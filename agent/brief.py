@@ -1,0 +1,34 @@
+"""A brief: what the user asks for, validated before anything runs."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Brief(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="what the image should show")
+    negative_prompt: str = ""
+    model: str | None = Field(default=None, description="model alias, hub id or diffusers folder")
+    policy: str = Field(default="default", description="shipped policy name or path to a YAML file")
+    threshold: float | None = Field(default=None, description="score in [0, 1] that ends the run")
+    max_rounds: int | None = Field(default=None, ge=1, le=1000)
+    candidates: int | None = Field(default=None, ge=1, le=64, description="candidates per round")
+    seed: int | None = Field(default=None, ge=0, le=2**62)
+    planner: str | None = Field(default=None, description="rules, llm or auto (overrides the policy)")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_empty(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("the prompt is empty")
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_range(cls, v: float | None) -> float | None:
+        if v is not None and not 0.0 <= v <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1], got {v}")
+        return v

@@ -1,0 +1,152 @@
+"""The ``limner`` command. Imports stay light: torch and diffusers load only in commands that generate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="limner",
+    help="Limner: an agent that plans image generations, runs diffusion models, verifies the results "
+    "and keeps working until the image passes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(fn):
+    """Turn a ``UsageError`` into one line on stderr and exit code 2; Ctrl-C into a resumable stop."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from agent.errors import UsageError
+
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the run is checkpointed; continue it with `limner resume RUN_ID`", err=True)
+            raise typer.Exit(130)
+
+    return wrapper
+
+
+def _report(result, as_json: bool) -> None:
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(f"run      {result.run_id}  ({result.status})")
+    typer.echo(f"reason   {result.stop_reason}")
+    if result.final_path:
+        typer.echo(f"final    {result.final_path}  score {result.score:.3f}  ({result.best_id})")
+    typer.echo(f"spent    {result.rounds} rounds, {result.nfe} NFE, {result.llm_calls} LLM calls, {result.seconds:.1f}s")
+    typer.echo(f"manifest {result.manifest_path}")
+
+
+def _exit_code(result) -> int:
+    return 1 if result.status == "failed" else 0
+
+
+@app.command()
+@friendly
+def run(
+    prompt: str = typer.Argument(..., help="What the image should show."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias, hub id or diffusers folder."),
+    policy: str = typer.Option("default", "--policy", "-p", help="Shipped policy name or YAML file."),
+    threshold: Optional[float] = typer.Option(None, help="Score in [0, 1] that ends the run."),
+    max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="Most rounds of candidates."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Candidates per round."),
+    seed: Optional[int] = typer.Option(None, help="Base seed (each candidate's seed derives from it)."),
+    negative: str = typer.Option("", "--negative", help="Negative prompt."),
+    planner: Optional[str] = typer.Option(None, help="rules, llm or auto (overrides the policy)."),
+    out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+):
+    """Plan, generate, verify and decide until the image passes or a budget is spent."""
+    from agent._progress import ConsoleProgress
+    from agent.runner import run as run_agent
+
+    result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
+                       threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
+                       negative_prompt=negative, planner=planner)
+    _report(result, as_json)
+    raise typer.Exit(_exit_code(result))
+
+
+@app.command()
+@friendly
+def resume(
+    run_id: str = typer.Argument(..., help="Run id or run folder."),
+    as_json: bool = typer.Option(False, "--json"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
+    from agent._progress import ConsoleProgress
+    from agent.runner import resume as resume_run
+
+    result = resume_run(run_id, on_event=ConsoleProgress(quiet or as_json))
+    _report(result, as_json)
+    raise typer.Exit(_exit_code(result))
+
+
+@app.command()
+@friendly
+def show(
+    run_id: str = typer.Argument(..., help="Run id or run folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
+):
+    """Show a run: plan, candidates with scores, decisions."""
+    from agent._show import render
+    from agent.store import find_run
+
+    store = find_run(run_id)
+    if not store.manifest_path.is_file():
+        _fail(f"run '{run_id}' has no manifest yet: it stopped before its first round was scored; "
+              f"`limner resume {run_id}` continues it")
+    manifest = store.read_manifest()
+    if as_json:
+        typer.echo(json.dumps(manifest, indent=2))
+    else:
+        render(manifest, store.dir)
+
+
+@app.command()
+def models():
+    """List model aliases and their settings."""
+    from tools.generators.models import MODELS, default_model
+
+    for spec in MODELS.values():
+        mark = "  (default)" if spec.alias == default_model() else ""
+        typer.echo(f"{spec.alias:16s} {spec.source}{mark}")
+        typer.echo(f"{'':16s} {spec.family}, {spec.steps} step{"s" if spec.steps != 1 else ""}, guidance {spec.guidance:g}, "
+                   f"{spec.width}x{spec.height}. {spec.description}")
+
+
+@app.command()
+def policies():
+    """List the shipped policies."""
+    import policies as shipped
+    from agent.policy import load_policy
+
+    for name in shipped.names():
+        typer.echo(f"{name:12s} {load_policy(name).description}")
+
+
+def main() -> None:
+    app(prog_name="limner")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Errors. ``UsageError`` is anything a user can fix: the CLI prints its one line and exits 2."""
+
+
+class LimnerError(Exception):
+    """Base class for Limner's own errors."""
+
+
+class UsageError(LimnerError):
+    """Bad input or environment (unknown model, bad policy, unwritable folder, ...): exit code 2."""
+
+
+class LLMError(LimnerError):
+    """The LLM endpoint failed or kept answering invalid output after the repair attempt."""
+
+
+class BudgetExhausted(LimnerError):
+    """A call would exceed a budget; nothing was spent."""

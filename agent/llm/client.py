@@ -1,0 +1,163 @@
+"""One client for any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server).
+
+Structured output: the pydantic schema is sent as a JSON-schema response format
+(falling back to JSON mode, then to plain text, for servers that reject it), the
+answer is always validated with pydantic, and an invalid answer gets exactly one
+repair attempt before an ``LLMError``. Transport retries with backoff on 429/5xx
+and timeouts are the ``openai`` package's own (``max_retries``). Each logical call
+counts against ``allowance`` (the run's LLM budget) and is logged to SQLite.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ValidationError
+
+from agent.config import Settings
+from agent.errors import BudgetExhausted, LLMError
+from agent.llm.log import CallLog
+
+T = TypeVar("T", bound=BaseModel)
+
+_FORMATS = ("json_schema", "json_object", "none")
+
+
+def _safe_url(url: str | None) -> str:
+    """The endpoint without any user:password part, for logs and manifests."""
+    if not url:
+        return "https://api.openai.com/v1"
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _short(exc: ValidationError) -> str:
+    errs = exc.errors()
+    first = errs[0]
+    where = ".".join(str(p) for p in first["loc"]) or "answer"
+    more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+class LLMClient:
+    def __init__(self, settings: Settings, *, log: CallLog | None = None, run_id: str | None = None,
+                 allowance: int | None = None):
+        if not settings.llm_configured:
+            raise LLMError("no LLM endpoint configured: set LIMNER_LLM_BASE_URL (and LIMNER_LLM_MODEL)")
+        self.settings = settings
+        self.endpoint = _safe_url(settings.llm_base_url)
+        self.model = settings.llm_model or "gpt-4o-mini"
+        self.vision_model = settings.vlm_model or self.model
+        self.log = log
+        self.run_id = run_id
+        self.allowance = allowance  # logical calls still allowed; None = unlimited
+        self.calls = 0
+        self._format = "json_schema"
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from openai import OpenAI
+
+            key = self.settings.api_key.get_secret_value() if self.settings.api_key else "not-needed"
+            self._client = OpenAI(
+                base_url=self.settings.llm_base_url, api_key=key,
+                timeout=self.settings.llm_timeout, max_retries=self.settings.llm_max_retries,
+            )
+        return self._client
+
+    def describe(self) -> dict:
+        return {"endpoint": self.endpoint, "model": self.model, "vision_model": self.vision_model}
+
+    def can_call(self) -> bool:
+        return self.allowance is None or self.calls < self.allowance
+
+    def _spend(self) -> None:
+        if not self.can_call():
+            raise BudgetExhausted(f"LLM call budget spent ({self.calls} calls)")
+        self.calls += 1
+
+    def _response_format(self, schema: type[BaseModel]) -> dict | None:
+        if self._format == "json_schema":
+            return {"type": "json_schema",
+                    "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}}
+        if self._format == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    def _complete(self, messages: list[dict], schema: type[BaseModel], model: str, purpose: str) -> str:
+        import openai
+
+        while True:
+            self._spend()
+            kwargs = {"model": model, "messages": messages}
+            fmt = self._response_format(schema)
+            if fmt is not None:
+                kwargs["response_format"] = fmt
+            start = time.perf_counter()
+            error = content = usage = None
+            try:
+                response = self.client.chat.completions.create(**kwargs)
+                message = response.choices[0].message
+                usage = response.usage
+                if getattr(message, "refusal", None):
+                    error = f"the model refused: {message.refusal}"
+                    raise LLMError(error)
+                content = message.content or ""
+                return content
+            except openai.BadRequestError as exc:
+                error = f"HTTP 400: {exc.message}"
+                text = str(exc).lower()
+                if fmt is not None and ("response_format" in text or "json" in text):
+                    self._format = _FORMATS[_FORMATS.index(self._format) + 1]
+                    continue  # the server rejected the format: ask again in a simpler mode
+                raise LLMError(f"LLM endpoint {self.endpoint} rejected the request: {exc.message}") from None
+            except openai.APITimeoutError:
+                error = f"timeout after {self.settings.llm_timeout}s"
+                raise LLMError(f"LLM endpoint {self.endpoint} did not answer within {self.settings.llm_timeout:g}s "
+                               f"({self.settings.llm_max_retries} retries)") from None
+            except openai.APIConnectionError:
+                error = "connection failed"
+                raise LLMError(f"cannot reach LLM endpoint {self.endpoint}") from None
+            except openai.APIStatusError as exc:
+                error = f"HTTP {exc.status_code}"
+                raise LLMError(f"LLM endpoint {self.endpoint} answered HTTP {exc.status_code} "
+                               f"after {self.settings.llm_max_retries} retries") from None
+            finally:
+                if self.log is not None:
+                    self.log.record(run_id=self.run_id, purpose=purpose, endpoint=self.endpoint, model=model,
+                                    messages=messages, response=content, error=error,
+                                    seconds=time.perf_counter() - start, usage=usage)
+
+    def structured(self, messages: list[dict], schema: type[T], *, purpose: str, model: str | None = None,
+                   vision: bool = False) -> T:
+        """Ask for an answer matching ``schema``; validate it; repair once; else raise ``LLMError``."""
+        model = model or (self.vision_model if vision else self.model)
+        import json
+
+        instruction = ("Answer with one JSON object and nothing else, matching this JSON schema: "
+                       + json.dumps(schema.model_json_schema()))
+        messages = [{"role": "system", "content": instruction}] + list(messages)
+        content = self._complete(messages, schema, model, purpose)
+        try:
+            return schema.model_validate_json(content)
+        except ValidationError as exc:
+            problem = _short(exc)
+        if not self.can_call():
+            raise LLMError(f"the {purpose} answer was invalid ({problem}) and no LLM budget is left to repair it")
+        repair = messages + [
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": f"That answer was not valid ({problem}). Answer again with only the "
+                                         "JSON object, matching the schema exactly."},
+        ]
+        content = self._complete(repair, schema, model, purpose + ":repair")
+        try:
+            return schema.model_validate_json(content)
+        except ValidationError as exc:
+            raise LLMError(f"the {purpose} answer was still invalid after one repair: {_short(exc)}") from None

@@ -1,0 +1,66 @@
+"""The plan: what the image must show and the checks it must pass. Planners (rules or LLM) produce it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RelationName = Literal["left of", "right of", "above", "below"]
+
+
+class PlanObject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, description="singular noun, e.g. 'circle' or 'teddy bear'")
+    count: int = Field(default=1, ge=1, le=20)
+    color: str | None = None
+
+
+class Relation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: int = Field(ge=0, description="index into objects")
+    relation: RelationName
+    object: int = Field(ge=0, description="index into objects")
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    question: str = Field(description="a yes/no question about the image")
+    object: int | None = Field(default=None, description="index into objects it concerns")
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class PlanDraft(BaseModel):
+    """What a planner writes (the LLM's structured output schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+    rewritten_prompt: str = Field(min_length=1, description="the prompt the generator will get")
+    negative_prompt: str = ""
+    objects: list[PlanObject] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    rationale: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PlanDraft":
+        n = len(self.objects)
+        for rel in self.relations:
+            if rel.subject >= n or rel.object >= n or rel.subject == rel.object:
+                raise ValueError(f"relation {rel.subject} {rel.relation} {rel.object} names objects not in the plan")
+        ids = [c.id for c in self.checks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("check ids must be unique")
+        for check in self.checks:
+            if check.object is not None and check.object >= n:
+                raise ValueError(f"check {check.id} names object {check.object}, which is not in the plan")
+            missing = [d for d in check.depends_on if d not in ids]
+            if missing:
+                raise ValueError(f"check {check.id} depends on unknown checks {missing}")
+        return self
+
+
+class Plan(PlanDraft):
+    prompt: str = Field(description="the user's prompt as given")
+    planner: str = Field(description="which planner made this plan: 'rules' or 'llm:<model>'")
+    version: int = Field(default=1, ge=1, description="1 for the first plan, +1 per re-plan")

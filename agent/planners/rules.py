@@ -1,0 +1,194 @@
+"""The offline ``rules`` planner: a deterministic parser for GenEval-style prompts, no network.
+
+It reads counts, colours, objects and spatial relations ("a photo of two red
+circles and a blue square", "a circle left of a triangle") into the same ``Plan``
+the LLM planner produces, with DSG-style yes/no checks. A prompt it cannot parse
+gets a plan with no objects and one overall check, and says so in its rationale.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+import prompts
+from agent.plan import Check, Plan, PlanObject, Relation
+
+COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+          "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+NUMBER_WORDS = {v: k for k, v in COUNTS.items() if k not in {"a", "an"}}
+COLORS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
+          "gray", "grey"}
+# Longest phrases first so "to the left of" wins over "left of".
+RELATION_PHRASES = [
+    ("to the left of", "left of"), ("on the left of", "left of"), ("left of", "left of"),
+    ("to the right of", "right of"), ("on the right of", "right of"), ("right of", "right of"),
+    ("on top of", "above"), ("above", "above"), ("over", "above"),
+    ("below", "below"), ("beneath", "below"), ("under", "below"), ("underneath", "below"),
+]
+PREFIXES = ("a photo of", "a photograph of", "an image of", "a picture of", "a drawing of",
+            "an illustration of", "a rendering of")
+# Words that mean the phrase is free text, not "count colour noun".
+NOT_NOUNS = {"in", "on", "at", "with", "of", "by", "near", "from", "into", "for", "the", "is", "are",
+             "and", "to", "while", "during", "some", "many", "several", "very"}
+IRREGULAR_PLURALS = {"people": "person", "mice": "mouse", "children": "child", "men": "man", "women": "woman",
+                     "teeth": "tooth", "feet": "foot", "geese": "goose", "knives": "knife", "sheep": "sheep",
+                     "skis": "skis", "scissors": "scissors", "leaves": "leaf", "wolves": "wolf",
+                     "buses": "bus", "octopi": "octopus", "cacti": "cactus"}
+IRREGULAR_SINGULARS = {v: k for k, v in IRREGULAR_PLURALS.items()}
+
+
+def singular(word: str) -> str:
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word]
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def plural(word: str) -> str:
+    if word in IRREGULAR_SINGULARS:
+        return IRREGULAR_SINGULARS[word]
+    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("ch", "sh", "ss", "x", "z", "s")):
+        return word + "es"
+    return word + "s"
+
+
+def plural_name(name: str) -> str:
+    """'teddy bear' -> 'teddy bears'."""
+    words = name.split()
+    return " ".join(words[:-1] + [plural(words[-1])])
+
+
+def describe(obj: PlanObject) -> str:
+    """'two red circles', 'a blue square', 'an apple'."""
+    words = obj.name.split()
+    if obj.count > 1:
+        words = plural_name(obj.name).split()
+        head = NUMBER_WORDS.get(obj.count, str(obj.count))
+    else:
+        first = (obj.color or obj.name)[0]
+        head = "an" if first in "aeiou" else "a"
+    return " ".join([head] + ([obj.color] if obj.color else []) + words)
+
+
+class _Unparsed(ValueError):
+    pass
+
+
+def _parse_phrase(text: str) -> PlanObject:
+    words = [w for w in text.split() if w]
+    if words and words[0] == "the":
+        words = words[1:]
+    count = None
+    if words and (words[0] in COUNTS or words[0].isdigit()):
+        count = COUNTS.get(words[0]) or int(words[0])
+        words = words[1:]
+    color = None
+    if words and words[0] in COLORS:
+        color = "gray" if words[0] == "grey" else words[0]
+        words = words[1:]
+    if not words or len(words) > 3 or any(w in NOT_NOUNS or w in COLORS or not w.isalpha() for w in words):
+        raise _Unparsed(text)
+    last = singular(words[-1])
+    is_plural = last != words[-1]
+    if count is None:
+        count = 2 if is_plural else 1
+    if not 1 <= count <= 20:
+        raise _Unparsed(text)
+    return PlanObject(name=" ".join(words[:-1] + [last]), count=count, color=color)
+
+
+def _parse_list(text: str) -> list[PlanObject]:
+    parts = [p.strip() for p in re.split(r",|\band\b", text) if p.strip()]
+    if not parts:
+        raise _Unparsed(text)
+    return [_parse_phrase(p) for p in parts]
+
+
+def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
+    """Objects and relations of a GenEval-style prompt; raises ``ValueError`` on free text."""
+    text = " ".join(prompt.lower().replace(".", " ").split())
+    for prefix in PREFIXES:
+        if text.startswith(prefix + " "):
+            text = text[len(prefix) + 1 :]
+            break
+    for phrase, relation in RELATION_PHRASES:
+        match = re.search(rf"\b{re.escape(phrase)}\b", text)
+        if match:
+            left = _parse_list(text[: match.start()])
+            right = _parse_list(text[match.end() :])
+            objects = left + right
+            rel = Relation(subject=len(left) - 1, relation=relation, object=len(left))
+            return objects, [rel]
+    return _parse_list(text), []
+
+
+def scene_text(objects: list[PlanObject], relations: list[Relation]) -> str:
+    if relations:
+        rel = relations[0]
+        parts = [describe(o) for o in objects]
+        left = " and ".join(parts[: rel.subject + 1])
+        right = " and ".join(parts[rel.object :])
+        return f"{left} {rel.relation} {right}"
+    return " and ".join(describe(o) for o in objects)
+
+
+def make_checks(objects: list[PlanObject], relations: list[Relation]) -> list[Check]:
+    """DSG-style atomic questions: existence first, then count, colour and relations depending on it."""
+    checks: list[Check] = []
+    for i, obj in enumerate(objects):
+        exists = f"o{i}"
+        checks.append(Check(id=exists, question=f"Is there a {obj.name}?", object=i))
+        if obj.count > 1:
+            checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?", object=i, depends_on=[exists]))
+        if obj.color:
+            checks.append(Check(id=f"o{i}-color", question=f"Is the {obj.name} {obj.color}?", object=i,
+                                depends_on=[exists]))
+    for k, rel in enumerate(relations):
+        a, b = objects[rel.subject], objects[rel.object]
+        checks.append(Check(id=f"r{k}", question=f"Is the {a.name} {rel.relation} the {b.name}?", object=rel.subject,
+                            depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
+    return checks
+
+
+def _rewrites() -> list[str]:
+    return yaml.safe_load(prompts.load("rules_rewrites"))
+
+
+class RulesPlanner:
+    name = "rules"
+
+    def _build(self, prompt: str, version: int, critique: str = "") -> Plan:
+        template = _rewrites()[(version - 1) % len(_rewrites())]
+        try:
+            objects, relations = parse(prompt)
+        except ValueError:
+            return Plan(
+                prompt=prompt, planner=self.name, version=version,
+                rewritten_prompt=prompt if version == 1 else template.format(scene=prompt),
+                checks=[Check(id="q0", question="Does the image show what the prompt describes?")],
+                rationale="free-form prompt: the rules planner found no 'count colour object' phrases to check",
+            )
+        rationale = "parsed objects, counts, colours and relations"
+        if critique:
+            rationale += f"; re-plan {version} after: {critique}"
+        return Plan(
+            prompt=prompt, planner=self.name, version=version,
+            rewritten_prompt=template.format(scene=scene_text(objects, relations)),
+            objects=objects, relations=relations, checks=make_checks(objects, relations),
+            rationale=rationale,
+        )
+
+    def plan(self, prompt: str) -> Plan:
+        return self._build(prompt, 1)
+
+    def replan(self, previous: Plan, critique: str) -> Plan:
+        return self._build(previous.prompt, previous.version + 1, critique)

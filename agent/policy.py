@@ -1,0 +1,102 @@
+"""Policies: YAML files that say how hard to try, which verifiers judge, and which actions are allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import policies as shipped
+from agent.errors import UsageError
+
+
+class Budgets(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nfe: int = Field(default=2000, ge=1, description="denoiser forward passes (per sample, CFG counts twice)")
+    llm_calls: int = Field(default=10, ge=0)
+    seconds: float = Field(default=900.0, gt=0)
+
+
+class VerifierRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    weight: float = Field(default=1.0, gt=0)
+    options: dict = Field(default_factory=dict)
+
+
+class GenerationOverrides(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    steps: int | None = Field(default=None, ge=1, le=1000)
+    guidance: float | None = Field(default=None, ge=0)
+    width: int | None = Field(default=None, ge=8, le=4096, multiple_of=8)
+    height: int | None = Field(default=None, ge=8, le=4096, multiple_of=8)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    planner: Literal["auto", "rules", "llm"] = "auto"
+    threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    max_rounds: int = Field(default=4, ge=1, le=1000)
+    candidates_per_round: int = Field(default=4, ge=1, le=64)
+    budgets: Budgets = Field(default_factory=Budgets)
+    verifiers: list[VerifierRef] = Field(default_factory=lambda: [VerifierRef(name="clipscore")], min_length=1)
+    actions: list[str] = Field(default_factory=lambda: ["replan", "fresh_noise"], min_length=1)
+    replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
+    max_replans: int = Field(default=2, ge=0)
+    generation: GenerationOverrides = Field(default_factory=GenerationOverrides)
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "Policy":
+        from agent._actions import ACTIONS
+        from tools.verifiers import VERIFIERS
+
+        for ref in self.verifiers:
+            if ref.name not in VERIFIERS:
+                raise ValueError(f"unknown verifier '{ref.name}' (known: {', '.join(VERIFIERS)})")
+        for action in self.actions:
+            if action not in ACTIONS:
+                raise ValueError(f"unknown action '{action}' (known: {', '.join(ACTIONS)})")
+        return self
+
+    def recursion_limit(self) -> int:
+        """Graph steps a run may take: intake, plan, finish, and at most 4 nodes a round, with slack."""
+        return 8 + 4 * (self.max_rounds + 1)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "policy"
+    return f"{where}: {err['msg']}"
+
+
+def load_policy(name_or_path: str) -> Policy:
+    """A shipped policy by name, or a YAML file by path. Raises ``UsageError`` with one line."""
+    text = shipped.read(name_or_path) if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")) else None
+    source = f"policy '{name_or_path}'"
+    if text is None:
+        path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            raise UsageError(
+                f"no policy '{name_or_path}': use a shipped one ({', '.join(shipped.names())}) or a YAML file path"
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read policy file {path}: {exc}") from None
+        source = f"policy file {path}"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{source} must be a YAML mapping of settings")
+    data.setdefault("name", Path(name_or_path).stem)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"{source} is invalid: {_first_error(exc)}") from None

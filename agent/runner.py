@@ -1,0 +1,192 @@
+"""Start and resume runs: the public ``run`` / ``resume`` functions behind the CLI and the Python API."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, ValidationError
+
+from agent.brief import Brief
+from agent.config import Settings, load_settings
+from agent.errors import LimnerError, UsageError
+from agent.policy import Policy, load_policy
+from agent.store import RunStore, check_writable, find_run, new_run_id, register_run
+from tools.generators import ModelSpec, resolve_model
+from tools.verifiers import NEEDS_LLM
+
+DEFAULT_OUT = "limner-runs"
+
+
+class RunResult(BaseModel):
+    run_id: str
+    run_dir: str
+    status: str  # passed, best_effort, failed, running
+    stop_reason: str | None
+    final_path: str | None
+    best_id: str | None
+    score: float | None
+    manifest_path: str
+    rounds: int
+    nfe: int
+    llm_calls: int
+    seconds: float
+
+
+@dataclass
+class Setup:
+    brief: Brief
+    policy: Policy
+    spec: ModelSpec
+    planner_kind: str
+
+
+def make_brief(prompt: str | None = None, **fields) -> Brief:
+    data = {k: v for k, v in fields.items() if v is not None}
+    if prompt is not None:
+        data["prompt"] = prompt
+    try:
+        return Brief(**data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise UsageError(f"{where}: {msg}" if where and where not in msg else msg) from None
+
+
+def prepare(brief: Brief, settings: Settings) -> Setup:
+    """Validate everything a run needs before anything is written. Raises ``UsageError`` (one line)."""
+    from tools.generators.diffusers_backend import ModelUnavailable, check_available
+
+    policy = load_policy(brief.policy)
+    overrides = {"threshold": brief.threshold, "max_rounds": brief.max_rounds,
+                 "candidates_per_round": brief.candidates, "planner": brief.planner}
+    try:
+        policy = Policy.model_validate(policy.model_dump() | {k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UsageError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    try:
+        spec = resolve_model(brief.model)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    spec = spec.with_overrides(**policy.generation.model_dump())
+    try:
+        check_available(spec)
+    except ModelUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    kind = policy.planner
+    if kind == "auto":
+        kind = "llm" if settings.llm_configured else "rules"
+    needs_llm = [v.name for v in policy.verifiers if v.name in NEEDS_LLM]
+    if (kind == "llm" or needs_llm) and not settings.llm_configured:
+        what = "the llm planner" if kind == "llm" else f"the verifier {needs_llm[0]}"
+        raise UsageError(f"policy '{policy.name}' uses {what} but no LLM endpoint is configured: "
+                         "set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL (or OPENAI_API_KEY)")
+    if kind == "llm" and policy.budgets.llm_calls < 1:
+        raise UsageError(f"policy '{policy.name}' uses the llm planner with an LLM call budget of 0")
+    cost = spec.nfe_per_candidate()
+    if policy.budgets.nfe < cost:
+        raise UsageError(f"NFE budget {policy.budgets.nfe} is smaller than one candidate's cost ({cost}) "
+                         f"with {spec.alias}")
+    return Setup(brief=brief, policy=policy, spec=spec, planner_kind=kind)
+
+
+@contextmanager
+def _checkpointer(path: Path):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
+
+
+def _config(run_id: str, policy: Policy) -> dict:
+    return {"configurable": {"thread_id": run_id}, "recursion_limit": policy.recursion_limit()}
+
+
+def _result(store: RunStore, values: dict) -> RunResult:
+    spent = values.get("spent") or {}
+    final = values.get("final")
+    return RunResult(
+        run_id=values["run_id"], run_dir=str(store.dir), status=values.get("status", "running"),
+        stop_reason=values.get("stop_reason"), final_path=str(store.dir / final) if final else None,
+        best_id=values.get("best_id"), score=values.get("best_score"), manifest_path=str(store.manifest_path),
+        rounds=spent.get("rounds", 0), nfe=spent.get("nfe", 0), llm_calls=spent.get("llm_calls", 0),
+        seconds=spent.get("seconds", 0.0),
+    )
+
+
+def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
+           on_event: Callable[[dict], None] | None) -> RunResult:
+    from agent._graph import build_graph
+    from agent._manifest import build_manifest
+    from agent._toolbox import Toolbox
+
+    tb = Toolbox(values, settings)
+    config = _config(values["run_id"], tb.policy)
+    with _checkpointer(store.checkpoint_path) as saver:
+        graph = build_graph(tb, saver)
+        if graph_input is None and not graph.get_state(config).next:
+            return _result(store, graph.get_state(config).values)  # already finished
+        try:
+            for chunk in graph.stream(graph_input, config, stream_mode="custom", durability="sync"):
+                if on_event is not None:
+                    on_event(chunk)
+        except (LimnerError, RuntimeError, OSError) as exc:
+            state = graph.get_state(config).values
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            failed = {**state, "status": "failed", "stop_reason": reason}
+            store.write_manifest(build_manifest(failed, tb))
+            store.event({"event": "failed", "reason": reason})
+            return _result(store, failed)
+        return _result(store, graph.get_state(config).values)
+
+
+def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: Callable[[dict], None] | None = None,
+        settings: Settings | None = None, **brief_fields) -> RunResult:
+    """Run the agent on a prompt and return the best candidate. ``brief_fields`` are ``Brief`` fields."""
+    from agent._state import empty_spent
+
+    settings = settings or load_settings()
+    brief = make_brief(prompt, **brief_fields)
+    setup = prepare(brief, settings)
+    out = Path(out).expanduser()
+    check_writable(out)
+    run_id = new_run_id()
+    store = RunStore(out / run_id)
+    store.dir.mkdir(parents=True)
+    register_run(run_id, store.dir, brief.prompt)
+    values = {
+        "run_id": run_id, "run_dir": str(store.dir.resolve()), "brief": brief.model_dump(),
+        "policy": setup.policy.model_dump(), "model": setup.spec.to_dict(), "planner_kind": setup.planner_kind,
+        "base_seed": brief.seed if brief.seed is not None else secrets.randbelow(2**31),
+        "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [],
+    }
+    return _drive(store, values, values, settings, on_event)
+
+
+def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None) -> RunResult:
+    """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
+    store = find_run(run)
+    if not store.checkpoint_path.is_file():
+        raise UsageError(f"run '{run}' has no checkpoint to resume from")
+    with _checkpointer(store.checkpoint_path) as saver:
+        saved = None
+        for item in saver.list(None, limit=1):
+            saved = item
+    if saved is None:
+        raise UsageError(f"run '{run}' has no checkpoint to resume from")
+    values = saved.checkpoint["channel_values"]
+    if "run_id" not in values:  # killed before the first step: the input is still in the start channel
+        values = values.get("__start__") or {}
+    if "run_id" not in values:
+        raise UsageError(f"run '{run}' has an unreadable checkpoint")
+    # stream(None) continues from the last checkpoint, i.e. the last step that finished
+    return _drive(store, None, values, settings or load_settings(), on_event)

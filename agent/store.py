@@ -1,0 +1,148 @@
+"""Run folders on disk and the index of runs.
+
+A run folder ``<out>/<run-id>/`` holds ``candidates/`` (one PNG and one JSON
+record per candidate; the record is written after its PNG, so a record on disk
+means a complete candidate), ``final.png``, ``manifest.json``, ``events.jsonl``
+and ``checkpoint.sqlite`` (the LangGraph checkpointer). Every file is written to a
+temporary name and renamed, so nothing is ever half-written. The index
+``$LIMNER_HOME/runs.sqlite`` maps run ids to folders for ``limner resume``/``show``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from agent.errors import UsageError
+from tools._home import limner_home
+from tools.images import sha256_file
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=False).encode("utf-8") + b"\n")
+
+
+def check_writable(out: Path) -> None:
+    """Raise ``UsageError`` if runs cannot be written under ``out`` (creates nothing that stays)."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UsageError(f"output folder {out} cannot be made: {probe} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError:
+        raise UsageError(f"output folder {out} is not writable") from None
+
+
+class RunStore:
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+
+    @property
+    def candidates_dir(self) -> Path:
+        return self.dir / "candidates"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.dir / "checkpoint.sqlite"
+
+    def png_path(self, cid: str) -> Path:
+        return self.candidates_dir / f"{cid}.png"
+
+    def record_path(self, cid: str) -> Path:
+        return self.candidates_dir / f"{cid}.json"
+
+    def save_candidate(self, record: dict, png: bytes) -> dict:
+        from tools.images import sha256_bytes
+
+        atomic_write_bytes(self.png_path(record["id"]), png)
+        record = {**record, "path": f"candidates/{record['id']}.png", "sha256": sha256_bytes(png)}
+        atomic_write_json(self.record_path(record["id"]), record)
+        self.event({"event": "candidate_saved", "id": record["id"], "sha256": record["sha256"]})
+        return record
+
+    def saved_candidate(self, cid: str) -> dict | None:
+        """The candidate's record if it is complete on disk (record present, PNG hash matching)."""
+        rec_path, png_path = self.record_path(cid), self.png_path(cid)
+        if not rec_path.is_file() or not png_path.is_file():
+            return None
+        try:
+            record = json.loads(rec_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if sha256_file(png_path) == record.get("sha256") else None
+
+    def event(self, data: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "events.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps({"ts": round(time.time(), 3), **data}) + "\n")
+
+    def write_manifest(self, manifest: dict) -> None:
+        atomic_write_json(self.manifest_path, manifest)
+
+    def read_manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read {self.manifest_path}: {exc}") from None
+
+
+# --- the index of runs -------------------------------------------------------------------------
+
+
+def _index() -> sqlite3.Connection:
+    home = limner_home()
+    home.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(home / "runs.sqlite")
+    db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, dir TEXT NOT NULL, prompt TEXT,"
+               " created REAL)")
+    return db
+
+
+def register_run(run_id: str, run_dir: Path, prompt: str) -> None:
+    with _index() as db:
+        db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?)", (run_id, str(run_dir.resolve()), prompt, time.time()))
+
+
+def find_run(run_id_or_path: str) -> RunStore:
+    """A run by id (from the index) or by folder path. Raises ``UsageError`` with one line."""
+    path = Path(run_id_or_path).expanduser()
+    if (path / "manifest.json").is_file() or (path / "checkpoint.sqlite").is_file():
+        return RunStore(path)
+    db = _index()
+    try:
+        row = db.execute("SELECT dir FROM runs WHERE run_id = ?", (run_id_or_path,)).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        raise UsageError(f"no run '{run_id_or_path}': give a run id from this machine or a run folder path")
+    if not Path(row[0]).is_dir():
+        raise UsageError(f"run '{run_id_or_path}' was in {row[0]}, which no longer exists")
+    return RunStore(Path(row[0]))

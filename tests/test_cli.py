@@ -1,0 +1,110 @@
+"""The command line: bad input gives one line and exit code 2, with nothing written; --help stays light."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from helpers import policy_file
+
+runner = CliRunner()
+
+
+def limner(*args, env=None):
+    """Run the real ``limner`` entry point in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=full_env,
+                          timeout=300)
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "a circle", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["run", "a circle", "--policy", "missing.yaml"], "no policy 'missing.yaml'"),
+        (["run", "a circle", "--threshold", "1.5"], "threshold must be in [0, 1]"),
+        (["run", "   "], "the prompt is empty"),
+        (["run", "a circle", "--out", "/proc/limner-cannot-write"], "is not writable"),
+        (["run", "a circle", "--policy", "llm-judge"], "no LLM endpoint is configured"),
+        (["run", "a circle", "--max-rounds", "0"], "max_rounds"),
+        (["run", "a circle", "--model", "someorg/not-cached"], "not in the local Hugging Face cache"),
+        (["resume", "no-such-run"], "no run 'no-such-run'"),
+        (["show", "no-such-run"], "no run 'no-such-run'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
+    out = tmp_path / "runs"
+    if "--out" not in args:
+        args = args + ["--out", str(out)] if args[0] == "run" else args
+    result = limner(*args)
+    assert expected in one_line_error(result)
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("threshold: [unclosed", "not valid YAML"),
+        ("- a list", "must be a YAML mapping"),
+        ("threshold: 3", "threshold: Input should be less than or equal to 1"),
+        ("verifiers: [{name: nope}]", "unknown verifier 'nope'"),
+        ("surprise: 1", "surprise: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_policy_files(tmp_path, content, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    result = runner.invoke(app, ["run", "a circle", "--policy", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreadable_policy_file(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    result = runner.invoke(app, ["run", "a circle", "--policy", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "cannot read policy file" in result.output
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom agent.cli import app\n"
+            "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0, r.output\n"
+            "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'langgraph') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_models_and_policies_list():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "sdxl-turbo" in result.output and "flux-schnell" in result.output
+    result = runner.invoke(app, ["policies"])
+    assert result.exit_code == 0 and "default" in result.output
+
+
+def test_run_then_show(tmp_path):
+    out = tmp_path / "runs"
+    result = limner("run", "two red circles and a blue square", "--seed", "1", "--out", str(out),
+                    "--policy", policy_file(tmp_path, max_rounds=1), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert Path(data["final_path"]).is_file() and data["status"] in {"passed", "best_effort"}
+    assert "random weights" in result.stderr  # the stand-in model says so plainly
+    shown = limner("show", data["run_id"])
+    assert shown.returncode == 0 and "plan v1 by rules" in shown.stdout and "r01-c00" in shown.stdout
+    assert "round budget spent" in shown.stdout

@@ -1,0 +1,114 @@
+"""The OpenAI-compatible client, driven by the real ``openai`` package against a local scripted server."""
+
+import json
+import sqlite3
+
+import pytest
+
+from agent.config import load_settings
+from agent.errors import BudgetExhausted, LLMError
+from agent.llm import LLMClient
+from agent.llm.log import CallLog
+from agent.plan import PlanDraft
+from agent.planners.llm import LLMPlanner
+from scripted_openai import Reply
+
+GOOD = json.dumps({"rewritten_prompt": "two red circles and a blue square, white background",
+                   "objects": [{"name": "circle", "count": 2, "color": "red"}, {"name": "square", "color": "blue"}],
+                   "checks": [{"id": "q1", "question": "Is there a circle?", "object": 0}]})
+
+
+def client(tmp_path, **kw):
+    return LLMClient(load_settings(), log=CallLog(tmp_path / "log.sqlite"), run_id="run-x", **kw)
+
+
+def ask(c):
+    return c.structured([{"role": "user", "content": "plan"}], PlanDraft, purpose="plan")
+
+
+def test_valid_answer_is_validated_and_json_schema_is_requested(llm_env, tmp_path):
+    llm_env.script(Reply(content=GOOD))
+    draft = ask(client(tmp_path))
+    assert draft.objects[0].count == 2
+    fmt = llm_env.requests[0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "PlanDraft"
+
+
+def test_malformed_json_gets_one_repair(llm_env, tmp_path):
+    llm_env.script(Reply(content="Sure! Here is the plan: {oops"), Reply(content=GOOD))
+    c = client(tmp_path)
+    assert ask(c).rewritten_prompt.startswith("two red")
+    assert c.calls == 2
+    assert "not valid" in llm_env.requests[1]["messages"][-1]["content"]
+
+
+def test_still_invalid_after_repair_is_a_clear_failure(llm_env, tmp_path):
+    llm_env.script(Reply(content="{}"), Reply(content='{"objects": 3}'))
+    with pytest.raises(LLMError, match="still invalid after one repair"):
+        ask(client(tmp_path))
+    assert len(llm_env.requests) == 2
+
+
+def test_server_error_is_retried_with_backoff(llm_env, tmp_path):
+    llm_env.script(Reply(status=500), Reply(content=GOOD))
+    assert ask(client(tmp_path)).objects
+    assert len(llm_env.requests) == 2
+
+
+def test_persistent_server_error_fails_with_one_line(llm_env, tmp_path):
+    llm_env.script(Reply(status=500), Reply(status=500))
+    with pytest.raises(LLMError, match="HTTP 500") as info:
+        ask(client(tmp_path))
+    assert "\n" not in str(info.value)
+
+
+def test_slow_answer_times_out(llm_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "0.3")
+    monkeypatch.setenv("LIMNER_LLM_MAX_RETRIES", "0")
+    llm_env.script(Reply(content=GOOD, delay=1.5))
+    with pytest.raises(LLMError, match="did not answer within 0.3s"):
+        ask(client(tmp_path))
+
+
+def test_server_without_json_schema_support_falls_back(llm_env, tmp_path):
+    llm_env.script(Reply(status=400, error="response_format json_schema is not supported"), Reply(content=GOOD))
+    c = client(tmp_path)
+    assert ask(c).objects
+    assert llm_env.requests[1]["response_format"] == {"type": "json_object"}
+
+
+def test_refusal_is_reported(llm_env, tmp_path):
+    llm_env.script(Reply(content=None, refusal="I can't help with that."))
+    with pytest.raises(LLMError, match="refused"):
+        ask(client(tmp_path))
+
+
+def test_allowance_is_never_exceeded(llm_env, tmp_path):
+    llm_env.script(Reply(content="not json"))
+    c = client(tmp_path, allowance=1)
+    with pytest.raises(LLMError, match="no LLM budget is left"):
+        ask(c)
+    assert len(llm_env.requests) == 1
+    with pytest.raises(BudgetExhausted):
+        ask(c)
+    assert len(llm_env.requests) == 1
+
+
+def test_calls_are_logged_without_the_api_key(llm_env, tmp_path):
+    llm_env.script(Reply(content=GOOD))
+    ask(client(tmp_path))
+    assert llm_env.headers[0]["authorization"] == "Bearer sk-test-secret-key-123"  # it was sent...
+    rows = sqlite3.connect(tmp_path / "log.sqlite").execute("SELECT * FROM llm_calls").fetchall()
+    assert len(rows) == 1 and rows[0][2] == "run-x"
+    assert "sk-test-secret" not in json.dumps(rows)  # ...and never logged
+
+
+def test_llm_planner_produces_a_plan_that_names_its_planner(llm_env, tmp_path):
+    llm_env.script(Reply(content=GOOD), Reply(content=GOOD))
+    planner = LLMPlanner(client(tmp_path))
+    plan = planner.plan("two red circles and a blue square")
+    assert plan.planner == "llm:scripted-model" and plan.version == 1
+    assert plan.prompt == "two red circles and a blue square"
+    again = planner.replan(plan, "best score 0.3")
+    assert again.version == 2
+    assert "best score 0.3" in llm_env.requests[1]["messages"][-1]["content"]

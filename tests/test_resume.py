@@ -1,0 +1,58 @@
+"""A run killed with SIGKILL resumes from its checkpoint without regenerating saved candidates."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers import policy_file
+
+
+def _events(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
+    out = tmp_path / "runs"
+    policy = policy_file(tmp_path, max_rounds=5, candidates_per_round=2, generation={"steps": 30})
+    cmd = [sys.executable, "-m", "agent.cli", "run", "a red circle", "--seed", "3", "--out", str(out),
+           "--policy", policy, "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    deadline = time.time() + 240
+    run_dir = None
+    while time.time() < deadline:
+        dirs = list(out.glob("*/candidates/r02-c01.json")) if out.exists() else []
+        if dirs:
+            run_dir = dirs[0].parent.parent
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert run_dir is not None, "the run never saved a round-2 candidate"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    saved_before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}
+    assert not (run_dir / "final.png").exists()
+
+    resumed = subprocess.run([sys.executable, "-m", "agent.cli", "resume", run_dir.name, "--json"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["rounds"] == 5 and result["status"] == "best_effort"
+
+    # every candidate saved before the kill is untouched, and each candidate was generated exactly once
+    after = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}
+    assert {k: after[k] for k in saved_before} == saved_before
+    saved_events = [e["id"] for e in _events(run_dir) if e["event"] == "candidate_saved"]
+    assert sorted(saved_events) == sorted(set(saved_events)) and len(saved_events) == 10
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert [c["id"] for c in manifest["candidates"]] == [f"r{r:02d}-c{i:02d}" for r in range(1, 6) for i in range(2)]
+    assert manifest["budgets"]["spent"]["nfe"] == 10 * 30 * 2
+
+    again = subprocess.run([sys.executable, "-m", "agent.cli", "resume", str(run_dir), "--json"],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and json.loads(again.stdout)["best_id"] == result["best_id"]

@@ -1,0 +1,19 @@
+"""Where Limner keeps its files: ``$LIMNER_HOME``, else ``$XDG_DATA_HOME/limner``, else ``~/.local/share/limner``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def limner_home() -> Path:
+    env = os.environ.get("LIMNER_HOME")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "limner"
+
+
+def models_dir() -> Path:
+    return limner_home() / "models"

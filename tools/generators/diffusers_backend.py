@@ -1,0 +1,219 @@
+"""The diffusers backend: loads a pipeline once per process and generates batches from explicit noise.
+
+Usable alone::
+
+    from tools.generators import resolve_model
+    from tools.generators.diffusers_backend import DiffusersGenerator
+
+    gen = DiffusersGenerator(resolve_model("tiny-random-sd"))
+    result = gen.generate("a red circle", seeds=[1, 2, 3])
+    result.images[0].save("a.png"); print(result.nfe)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tools._home import models_dir
+from tools.generators.models import ModelSpec
+from tools.generators.noise import batch_noise
+
+_PIPELINES: dict[tuple, object] = {}
+
+# Families whose pipelines take an explicit, unpacked initial latent per sample.
+_EXPLICIT_LATENT_FAMILIES = {"sd", "sdxl", "sd3", "pixart"}
+
+
+class ModelUnavailable(RuntimeError):
+    """The model's weights cannot be loaded here (missing offline, or not a pipeline)."""
+
+
+@dataclass
+class GenerationResult:
+    images: list  # PIL images, one per seed, in the order of the seeds
+    nfe: int  # denoiser forward passes actually run, per sample, summed over the batch
+    seconds: float
+    noise: list[dict] = field(default_factory=list)  # how each candidate's initial noise was made
+
+
+def pick_device(requested: str | None = None) -> str:
+    if requested and requested != "auto":
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(device: str, family: str, requested: str | None = None):
+    import torch
+
+    if requested and requested != "auto":
+        try:
+            return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[requested]
+        except KeyError:
+            raise ValueError(f"unknown dtype '{requested}': use float32, float16 or bfloat16") from None
+    if device == "cpu":
+        return torch.float32
+    if device == "cuda" and family in {"flux", "sd3"}:
+        return torch.bfloat16
+    return torch.float16
+
+
+def local_source(spec: ModelSpec) -> str:
+    """The path or hub id to load; builds Limner's own built-in models on first use."""
+    if spec.source.startswith("builtin:"):
+        name = spec.source.split(":", 1)[1]
+        if name == "tiny-random-sd":
+            from tools.generators.tiny import ensure_tiny_sd
+
+            return str(ensure_tiny_sd(models_dir() / name))
+        raise ModelUnavailable(f"unknown built-in model '{name}'")
+    return spec.source
+
+
+def check_available(spec: ModelSpec) -> None:
+    """Raise ``ModelUnavailable`` (one line) when the weights cannot be had without downloading offline."""
+    import os
+
+    if spec.source.startswith("builtin:") or Path(spec.source).is_dir():
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(spec.source, "model_index.json"), str):
+            raise ModelUnavailable(
+                f"weights for '{spec.source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+                "download them once online, or pass a local folder"
+            )
+
+
+def _quiet_libraries() -> None:
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    dlog.set_verbosity_error()
+    tlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+
+
+def load_pipeline(spec: ModelSpec, device: str, dtype):
+    """Load (or fetch from this process's cache) the text-to-image pipeline for ``spec``."""
+    key = (spec.source, spec.scheduler, device, str(dtype))
+    if key in _PIPELINES:
+        return _PIPELINES[key]
+    _quiet_libraries()
+    import diffusers
+
+    source = local_source(spec)
+    try:
+        pipe = diffusers.AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailable(f"cannot load '{spec.source}': {first}") from None
+    if spec.scheduler:
+        scheduler_cls = getattr(diffusers, spec.scheduler)
+        pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.to(device)
+    _PIPELINES[key] = pipe
+    return pipe
+
+
+def denoiser_of(pipe):
+    return getattr(pipe, "unet", None) or pipe.transformer
+
+
+class NFECounter:
+    """Counts denoiser forward passes per sample (a CFG pass on a doubled batch counts twice)."""
+
+    def __init__(self, module):
+        self.count = 0
+        self._handle = module.register_forward_pre_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module, args, kwargs):
+        x = args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))
+        self.count += int(x.shape[0])
+
+    def close(self) -> None:
+        self._handle.remove()
+
+
+class DiffusersGenerator:
+    """Text-to-image with any diffusers pipeline; one batched call per round, one noise per seed."""
+
+    name = "diffusers"
+
+    def __init__(self, spec: ModelSpec, device: str | None = None, dtype: str | None = None):
+        self.spec = spec
+        self.device = pick_device(device)
+        self._dtype_name = dtype
+        self._pipe = None
+
+    @property
+    def dtype(self):
+        return pick_dtype(self.device, self.spec.family, self._dtype_name)
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe = load_pipeline(self.spec, self.device, self.dtype)
+        return self._pipe
+
+    def latent_shape(self) -> tuple[int, int, int]:
+        pipe = self.pipe
+        channels = denoiser_of(pipe).config.in_channels
+        factor = pipe.vae_scale_factor
+        return (channels, self.spec.height // factor, self.spec.width // factor)
+
+    def generate(
+        self,
+        prompt: str,
+        seeds: list[int],
+        *,
+        negative_prompt: str = "",
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> GenerationResult:
+        import torch
+
+        spec, pipe = self.spec, self.pipe
+        n = len(seeds)
+        kwargs: dict = dict(
+            prompt=[prompt] * n,
+            num_inference_steps=spec.steps,
+            guidance_scale=spec.guidance,
+            height=spec.height,
+            width=spec.width,
+            output_type="pil",
+        )
+        if negative_prompt and spec.uses_cfg:
+            kwargs["negative_prompt"] = [negative_prompt] * n
+        if spec.family in _EXPLICIT_LATENT_FAMILIES:
+            shape = self.latent_shape()
+            kwargs["latents"] = batch_noise(seeds, shape).to(self.device, self.dtype)
+            noise = [{"kind": "gaussian", "seed": s, "shape": list(shape), "drawn_on": "cpu"} for s in seeds]
+        else:
+            kwargs["generator"] = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+            noise = [{"kind": "pipeline-generator", "seed": s, "drawn_on": "cpu"} for s in seeds]
+        if on_step is not None:
+
+            def callback(_pipe, step, _t, tensors):
+                on_step(step + 1, spec.steps)
+                return tensors
+
+            kwargs["callback_on_step_end"] = callback
+        counter = NFECounter(denoiser_of(pipe))
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                images = pipe(**kwargs).images
+        finally:
+            counter.close()
+        return GenerationResult(images=images, nfe=counter.count, seconds=time.perf_counter() - start, noise=noise)
