@@ -130,7 +130,7 @@ def models():
     for spec in MODELS.values():
         mark = "  (default)" if spec.alias == default_model() else ""
         typer.echo(f"{spec.alias:16s} {spec.source}{mark}")
-        typer.echo(f"{'':16s} {spec.family}, {spec.steps} step{"s" if spec.steps != 1 else ""}, guidance {spec.guidance:g}, "
+        typer.echo(f"{'':16s} {spec.family}, {spec.steps} step{'s' if spec.steps != 1 else ''}, guidance {spec.guidance:g}, "
                    f"{spec.width}x{spec.height}. {spec.description}")
 
 
