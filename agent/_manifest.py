@@ -32,6 +32,7 @@ def build_manifest(state: dict, tb) -> dict:
         "brief": state["brief"],
         "policy": state["policy"],
         "model": state["model"],
+        "weights": tb._generator.describe() if tb._generator is not None and tb._generator._pipe is not None else None,
         "planner": (state.get("plan") or {}).get("planner"),
         "plan": state.get("plan"),
         "plans": state.get("plans", []),

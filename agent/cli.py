@@ -71,6 +71,8 @@ def run(
     negative: str = typer.Option("", "--negative", help="Negative prompt."),
     planner: Optional[str] = typer.Option(None, help="rules, llm or auto (overrides the policy)."),
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
+    device: Optional[str] = typer.Option(None, help="cuda, mps, cpu (default: best available)."),
+    dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16 (default: by device and model)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
@@ -80,7 +82,7 @@ def run(
 
     result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
                        threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
-                       negative_prompt=negative, planner=planner)
+                       negative_prompt=negative, planner=planner, device=device, dtype=dtype)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 

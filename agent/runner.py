@@ -126,7 +126,7 @@ def _result(store: RunStore, values: dict) -> RunResult:
 def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
            on_event: Callable[[dict], None] | None) -> RunResult:
     from agent._graph import build_graph
-    from agent._manifest import build_manifest
+    from agent._manifest import build_manifest, write_final
     from agent._toolbox import Toolbox
 
     tb = Toolbox(values, settings)
@@ -142,7 +142,10 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
         except (LimnerError, RuntimeError, OSError) as exc:
             state = graph.get_state(config).values
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            failed = {**state, "status": "failed", "stop_reason": reason}
+            failed = {**state, "status": "failed", "stop_reason": reason + " (the run is checkpointed: resume it)"}
+            if state.get("best_id"):  # still hand back the best candidate so far
+                best = next(c for c in state["candidates"] if c["id"] == state["best_id"])
+                failed["final"] = write_final(store, best, state)
             store.write_manifest(build_manifest(failed, tb))
             store.event({"event": "failed", "reason": reason})
             return _result(store, failed)
@@ -150,11 +153,14 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
 
 
 def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: Callable[[dict], None] | None = None,
-        settings: Settings | None = None, **brief_fields) -> RunResult:
+        settings: Settings | None = None, device: str | None = None, dtype: str | None = None,
+        **brief_fields) -> RunResult:
     """Run the agent on a prompt and return the best candidate. ``brief_fields`` are ``Brief`` fields."""
     from agent._state import empty_spent
 
     settings = settings or load_settings()
+    if device or dtype:
+        settings = settings.model_copy(update={k: v for k, v in {"device": device, "dtype": dtype}.items() if v})
     brief = make_brief(prompt, **brief_fields)
     setup = prepare(brief, settings)
     out = Path(out).expanduser()

@@ -124,3 +124,25 @@ def test_auto_planner_falls_back_to_rules_when_the_llm_fails(tmp_path, llm_env):
     result = run("a red circle", seed=8, out=tmp_path, policy=policy_file(tmp_path, planner="auto", max_rounds=1))
     m = manifest(result)
     assert m["planner"] == "rules" and "LLM planner failed" in m["decisions"][0]["reason"]
+
+
+def test_a_failed_run_keeps_its_best_candidate_and_resumes(tmp_path, llm_env):
+    from agent import resume
+
+    judgement = json.dumps({k: {"score": 8, "reason": "ok"} for k in
+                            ["prompt_adherence", "object_correctness", "composition", "quality", "artifacts"]})
+    # round 1 is judged; in round 2 the endpoint fails (500, then 500 on the retry)
+    llm_env.script(Reply(content=judgement), Reply(status=500), Reply(status=500))
+    policy = policy_file(tmp_path, planner="rules", max_rounds=2, candidates_per_round=1,
+                         verifiers=[{"name": "vlm-judge"}])
+    result = run("a red circle", seed=10, out=tmp_path, policy=policy)
+    assert result.status == "failed" and "HTTP 500" in result.stop_reason
+    assert result.final_path is not None and result.best_id == "r01-c00"  # the best so far is handed back
+    assert manifest(result)["status"] == "failed"
+    # the endpoint is back: the run continues from its checkpoint without regenerating round 2's candidate
+    llm_env.script(Reply(content=judgement))
+    resumed = resume(result.run_id)
+    assert resumed.status == "best_effort" and resumed.rounds == 2 and resumed.llm_calls == 2
+    saved = [json.loads(line)["id"] for line in (tmp_path / result.run_id / "events.jsonl").read_text().splitlines()
+             if json.loads(line)["event"] == "candidate_saved"]
+    assert saved == ["r01-c00", "r02-c00"]

@@ -146,6 +146,15 @@ class NFECounter:
         self._handle.remove()
 
 
+def weights_revision(pipe) -> str | None:
+    """The hub snapshot (commit hash) the weights were loaded from, when they came from the HF cache."""
+    path = Path(str(getattr(pipe.config, "_name_or_path", "") or ""))
+    parts = path.parts
+    if "snapshots" in parts and parts.index("snapshots") + 1 < len(parts):
+        return parts[parts.index("snapshots") + 1]
+    return None
+
+
 class DiffusersGenerator:
     """Text-to-image with any diffusers pipeline; one batched call per round, one noise per seed."""
 
@@ -166,6 +175,15 @@ class DiffusersGenerator:
         if self._pipe is None:
             self._pipe = load_pipeline(self.spec, self.device, self.dtype)
         return self._pipe
+
+    def describe(self) -> dict:
+        """What was loaded: for the manifest."""
+        import diffusers
+
+        pipe = self.pipe
+        return {"pipeline": type(pipe).__name__, "source": self.spec.source, "revision": weights_revision(pipe),
+                "loaded_from": str(getattr(pipe.config, "_name_or_path", "")), "device": self.device,
+                "dtype": str(self.dtype).replace("torch.", ""), "diffusers": diffusers.__version__}
 
     def latent_shape(self) -> tuple[int, int, int]:
         pipe = self.pipe
