@@ -110,9 +110,13 @@ def critique_of(state: dict) -> str:
         return "no candidate was scored"
     lines = [f"best candidate {best['id']} scored {best['score']:.3f} (threshold {state['policy']['threshold']})"]
     for name, s in best["scores"].items():
-        lines.append(f"- {name}: {s['score']:.3f} (raw {s['raw']})")
-        for criterion, why in (s.get("detail", {}).get("reasons") or {}).items():
+        lines.append(f"- {name}: {s['score']:.3f} (raw {s['raw'] if not isinstance(s['raw'], float) else round(s['raw'], 4)})")
+        detail = s.get("detail", {})
+        for criterion, why in (detail.get("reasons") or {}).items():
             lines.append(f"  - {criterion}: {why}")
+        for q in detail.get("questions", []):
+            if not q["passed"]:
+                lines.append(f"  - failed check: {q['question']}" + (" (its premise failed)" if q["skipped_by_parent"] else ""))
     return "\n".join(lines)
 
 
@@ -164,37 +168,49 @@ def build_generate(tb):
 def build_verify(tb):
     @_node("verify")
     def verify(state: dict) -> dict:
-        from PIL import Image
-        from tools.verifiers import weighted_mean
+        from tools.verifiers.ensemble import combine, score_all
 
         pending = state["pending"]
-        images = [tb.images.get(c["id"]) or Image.open(tb.store.dir / c["path"]).convert("RGB") for c in pending]
+        images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
         prompts_ = [state["brief"]["prompt"]] * len(images)
-        per_verifier: dict[str, list] = {}
-        weights = {}
+        tb.current_plan = state["plan"]
+        weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
         with tb.llm_session(state) as used:
-            for ref, verifier in tb.verifiers:
-                per_verifier[ref.name] = verifier.score(images, prompts_)
-                weights[ref.name] = ref.weight
+            per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)
+        means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
         scored = []
         for k, cand in enumerate(pending):
             scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
-            combined = weighted_mean({name: s["score"] for name, s in scores.items()}, weights)
-            scored.append({**cand, "scores": scores, "score": round(combined, 6)})
-            _emit({"event": "candidate", "id": cand["id"], "score": combined, "path": cand["path"]})
-        best_id, best_score = state.get("best_id"), state.get("best_score")
-        improved = False
-        for cand in scored:
-            if best_score is None or cand["score"] > best_score:
-                best_id, best_score, improved = cand["id"], cand["score"], True
-        update = {
+            scored.append({**cand, "scores": scores, "score": round(means[k], 6)})
+            _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
+        best_id, best_score = select_best(state.get("candidates", []) + scored, weights, tb.policy.ensemble)
+        improved = state.get("best_score") is None or best_score > state["best_score"]
+        return {
             "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
             "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
             "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(tb.verifiers) * len(scored)),
         }
-        return update
 
     return verify
+
+
+def select_best(candidates: list[dict], weights: dict[str, float], method: str) -> tuple[str, float]:
+    """The best candidate so far (earliest on ties) and its mean score. ``rank`` ranks all candidates so far."""
+    from tools.verifiers.ensemble import combine
+
+    if method == "rank":
+        keys = combine({n: [c["scores"][n]["score"] for c in candidates] for n in weights}, weights, "rank")
+    else:
+        keys = [c["score"] for c in candidates]
+    best = max(range(len(candidates)), key=lambda i: (keys[i], -i))
+    return candidates[best]["id"], candidates[best]["score"]
+
+
+def _load_rgb(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.convert("RGB")
 
 
 def build_decide(tb):

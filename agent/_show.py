@@ -42,3 +42,21 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
                   f"{spent['llm_calls']}/{limits['llm_calls']} LLM calls, {spent['seconds']:.1f}/{limits['seconds']:g}s")
     if manifest.get("final"):
         console.print(f"final: {run_dir / manifest['final']}")
+
+
+def render_verification(result: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table("verifier", "score", "raw", "model")
+    for name, r in result["verifiers"].items():
+        raw = r["raw"] if not isinstance(r["raw"], float) else f"{r['raw']:.4f}"
+        table.add_row(name, f"{r['score']:.3f}", str(raw), str(r["describe"].get("model") or r["describe"].get("answerer", "")))
+    console.print(f"prompt: {result['prompt']}")
+    console.print(table)
+    questions = result["verifiers"].get("questions", {}).get("detail", {}).get("questions", [])
+    if questions:
+        qt = Table("id", "question", "answer", "passed", "box")
+        for q in questions:
+            answer = "-" if q["answer"] is None else f"{q['answer']:.2f}"
+            passed = "yes" if q["passed"] else ("no (premise failed)" if q["skipped_by_parent"] else "no")
+            qt.add_row(q["id"], q["question"], answer, passed, str(q["box"] or ""))
+        console.print(qt)

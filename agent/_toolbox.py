@@ -26,6 +26,7 @@ class Toolbox:
         self.store = RunStore(Path(state["run_dir"]))
         self.run_id = state["run_id"]
         self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
+        self.current_plan: dict | None = state.get("plan")  # what question-based verifiers ask about
         self._generator = self._verifiers = self._planner = self._llm = None
 
     @property
@@ -58,7 +59,18 @@ class Toolbox:
 
     @property
     def llm_calls_per_candidate(self) -> int:
-        return sum(1 for v in self.policy.verifiers if v.name in NEEDS_LLM)
+        """LLM calls scoring one candidate takes: one per VLM judgement, one per question a VLM answers."""
+        calls = 0
+        for ref in self.policy.verifiers:
+            if ref.name in NEEDS_LLM:
+                calls += 1
+            elif ref.name == "questions" and self._question_answerer(ref) == "vlm":
+                calls += len((self.current_plan or {}).get("checks", [])) or 1
+        return calls
+
+    def _question_answerer(self, ref) -> str:
+        answerer = ref.options.get("answerer", "auto")
+        return ("vlm" if self.settings.llm_configured else "parser") if answerer == "auto" else answerer
 
     @property
     def generator(self):
@@ -74,8 +86,14 @@ class Toolbox:
         if self._verifiers is None:
             from tools.verifiers import make_verifier
 
-            self._verifiers = [(ref, make_verifier(ref.name, llm=self.llm, **ref.options))
-                               for ref in self.policy.verifiers]
+            made = []
+            for ref in self.policy.verifiers:
+                options = dict(ref.options)
+                if ref.name == "questions":  # ask about the run's current plan, not a fresh one
+                    options["plan_fn"] = lambda prompt: self.current_plan
+                    options["answerer"] = self._question_answerer(ref)
+                made.append((ref, make_verifier(ref.name, llm=self.llm, **options)))
+            self._verifiers = made
         return self._verifiers
 
     @property
@@ -92,13 +110,14 @@ class Toolbox:
         if self.spec.source == "builtin:tiny-random-sd":
             out.append("model tiny-random-sd has random weights (the offline stand-in): its images are noise-like; "
                        "use --model for a real model")
+        shapes_world = self.spec.source == "builtin:shapes-tiny"
         for ref in self.policy.verifiers:
-            if ref.name == "clipscore" and not ref.options.get("model"):
-                from tools.verifiers.clipscore import BUILTIN_RANDOM, default_clip_model
+            if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
+                from tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
 
-                if default_clip_model() == BUILTIN_RANDOM:
-                    out.append("clipscore uses a tiny random CLIP (no real CLIP configured): its scores are not "
-                               "meaningful; set LIMNER_CLIP_MODEL or the verifier's model option")
+                if default_clip_model() == BUILTIN_SHAPES:
+                    out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
+                               "LIMNER_CLIP_MODEL (e.g. openai/clip-vit-large-patch14) to judge real images")
         return out
 
     def rules_planner(self):

@@ -125,6 +125,27 @@ def show(
 
 
 @app.command()
+@friendly
+def verify(
+    image: str = typer.Argument(..., help="Image file to score."),
+    prompt: str = typer.Argument(..., help="What the image should show."),
+    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v",
+                                                 help="Verifier name; repeat for several (default: clipscore, questions)."),
+    planner: str = typer.Option("rules", help="Who writes the questions: rules or llm."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+):
+    """Score an image against a prompt: per-verifier scores and, for questions, each question's answer."""
+    from agent._show import render_verification
+    from agent.verify import verify_image
+
+    result = verify_image(image, prompt, verifier, planner=planner)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render_verification(result)
+
+
+@app.command()
 def models():
     """List model aliases and their settings."""
     from tools.generators.models import MODELS, default_model
@@ -144,6 +165,15 @@ def policies():
 
     for name in shipped.names():
         typer.echo(f"{name:12s} {load_policy(name).description}")
+
+
+def _add_subcommands() -> None:
+    from agent._cli_bench import bench_app
+
+    app.add_typer(bench_app, name="bench")
+
+
+_add_subcommands()
 
 
 def main() -> None:

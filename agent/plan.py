@@ -27,7 +27,10 @@ class Check(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     question: str = Field(description="a yes/no question about the image")
+    kind: Literal["exists", "count", "color", "relation", "other"] = Field(
+        default="other", description="what the question tests, so structured answerers can answer it")
     object: int | None = Field(default=None, description="index into objects it concerns")
+    relation: int | None = Field(default=None, description="index into relations, for kind 'relation'")
     depends_on: list[str] = Field(default_factory=list)
 
 
@@ -54,6 +57,8 @@ class PlanDraft(BaseModel):
         for check in self.checks:
             if check.object is not None and check.object >= n:
                 raise ValueError(f"check {check.id} names object {check.object}, which is not in the plan")
+            if check.relation is not None and check.relation >= len(self.relations):
+                raise ValueError(f"check {check.id} names relation {check.relation}, which is not in the plan")
             missing = [d for d in check.depends_on if d not in ids]
             if missing:
                 raise ValueError(f"check {check.id} depends on unknown checks {missing}")

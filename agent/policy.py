@@ -45,6 +45,9 @@ class Policy(BaseModel):
     candidates_per_round: int = Field(default=4, ge=1, le=64)
     budgets: Budgets = Field(default_factory=Budgets)
     verifiers: list[VerifierRef] = Field(default_factory=lambda: [VerifierRef(name="clipscore")], min_length=1)
+    ensemble: Literal["mean", "rank"] = Field(
+        default="mean", description="how the best candidate is chosen: weighted mean of calibrated scores, or "
+        "weighted mean of ranks among all candidates so far (Ma et al.); the threshold always uses the mean")
     actions: list[str] = Field(default_factory=lambda: ["replan", "fresh_noise"], min_length=1)
     replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
     max_replans: int = Field(default=2, ge=0)

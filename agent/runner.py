@@ -82,7 +82,8 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     kind = policy.planner
     if kind == "auto":
         kind = "llm" if settings.llm_configured else "rules"
-    needs_llm = [v.name for v in policy.verifiers if v.name in NEEDS_LLM]
+    needs_llm = [v.name for v in policy.verifiers
+                 if v.name in NEEDS_LLM or (v.name == "questions" and v.options.get("answerer") == "vlm")]
     if (kind == "llm" or needs_llm) and not settings.llm_configured:
         what = "the llm planner" if kind == "llm" else f"the verifier {needs_llm[0]}"
         raise UsageError(f"policy '{policy.name}' uses {what} but no LLM endpoint is configured: "

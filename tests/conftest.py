@@ -27,6 +27,17 @@ def _isolate(monkeypatch, limner_home):
     for var in _USER_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LIMNER_HOME", str(limner_home))
+    # The loop's tests run on the tiny random stand-ins (fast, independent of trained weights);
+    # tests of the shipped shapes models use the ``shapes_defaults`` fixture.
+    monkeypatch.setenv("LIMNER_MODEL", "tiny-random-sd")
+    monkeypatch.setenv("LIMNER_CLIP_MODEL", "builtin:tiny-random-clip")
+
+
+@pytest.fixture
+def shapes_defaults(monkeypatch):
+    """Limner's real defaults: shapes-tiny and shapes-clip."""
+    monkeypatch.delenv("LIMNER_MODEL", raising=False)
+    monkeypatch.delenv("LIMNER_CLIP_MODEL", raising=False)
 
 
 @pytest.fixture

@@ -21,11 +21,13 @@ class Reply:
     delay: float = 0.0
     refusal: str | None = None
     error: str = "scripted error"
+    top_logprobs: list[tuple[str, float]] | None = None  # first token's alternatives, e.g. [("Yes", -0.1)]
 
 
 class ScriptedOpenAI:
     def __init__(self):
         self.replies: list[Reply] = []
+        self.responder = None  # optional: body -> Reply, for answers that depend on the request, not its turn
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
@@ -41,7 +43,12 @@ class ScriptedOpenAI:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    reply = server.replies.pop(0) if server.replies else Reply(status=500, error="script exhausted")
+                    if server.responder is not None:
+                        reply = server.responder(body)
+                    elif server.replies:
+                        reply = server.replies.pop(0)
+                    else:
+                        reply = Reply(status=500, error="script exhausted")
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
@@ -52,7 +59,12 @@ class ScriptedOpenAI:
                         "model": body.get("model", "scripted"),
                         "choices": [{"index": 0, "finish_reason": "stop",
                                      "message": {"role": "assistant", "content": reply.content,
-                                                 "refusal": reply.refusal}}],
+                                                 "refusal": reply.refusal},
+                                     "logprobs": None if reply.top_logprobs is None else {"content": [{
+                                         "token": reply.top_logprobs[0][0], "logprob": reply.top_logprobs[0][1],
+                                         "bytes": None,
+                                         "top_logprobs": [{"token": t, "logprob": lp, "bytes": None}
+                                                          for t, lp in reply.top_logprobs]}]}}],
                         "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
                     }
                 data = json.dumps(payload).encode()

@@ -97,14 +97,15 @@ def test_models_and_policies_list():
     assert result.exit_code == 0 and "default" in result.output
 
 
-def test_run_then_show(tmp_path):
+def test_run_then_show(tmp_path, shapes_defaults):
     out = tmp_path / "runs"
     result = limner("run", "two red circles and a blue square", "--seed", "1", "--out", str(out),
-                    "--policy", policy_file(tmp_path, max_rounds=1), "--json")
+                    "--policy", policy_file(tmp_path, max_rounds=1), "--json", "--model", "tiny-random-sd")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert Path(data["final_path"]).is_file() and data["status"] in {"passed", "best_effort"}
     assert "random weights" in result.stderr  # the stand-in model says so plainly
+    assert "knows only the shapes world" in result.stderr  # and so does the verifier that does not fit it
     shown = limner("show", data["run_id"])
     assert shown.returncode == 0 and "plan v1 by rules" in shown.stdout and "r01-c00" in shown.stdout
     assert "round budget spent" in shown.stdout

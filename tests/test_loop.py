@@ -146,3 +146,20 @@ def test_a_failed_run_keeps_its_best_candidate_and_resumes(tmp_path, llm_env):
     saved = [json.loads(line)["id"] for line in (tmp_path / result.run_id / "events.jsonl").read_text().splitlines()
              if json.loads(line)["event"] == "candidate_saved"]
     assert saved == ["r01-c00", "r02-c00"]
+
+
+def test_question_verifier_in_the_loop_records_answers_and_feeds_the_critique(tmp_path):
+    policy = policy_file(tmp_path, max_rounds=3, replan_after=1, max_replans=1, ensemble="rank",
+                         verifiers=[{"name": "clipscore"}, {"name": "questions", "options": {"answerer": "parser"}}])
+    result = run("a red circle left of a blue square", seed=11, out=tmp_path, policy=policy)
+    m = manifest(result)
+    first = m["candidates"][0]["scores"]["questions"]
+    assert [q["id"] for q in first["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
+    assert m["verifiers"][1] == {"name": "questions", "answerer": "parser"}
+    # what a re-plan would be told: every failed check of the best candidate, in words
+    from agent._nodes import critique_of
+
+    critique = critique_of({"candidates": m["candidates"], "best_id": m["best"]["id"], "policy": m["policy"]})
+    best = next(c for c in m["candidates"] if c["id"] == m["best"]["id"])
+    failed = [q["question"] for q in best["scores"]["questions"]["detail"]["questions"] if not q["passed"]]
+    assert failed and all(f"failed check: {q}" in critique for q in failed)

@@ -10,6 +10,7 @@ counts against ``allowance`` (the run's LLM budget) and is logged to SQLite.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -57,7 +58,9 @@ class LLMClient:
         self.run_id = run_id
         self.allowance = allowance  # logical calls still allowed; None = unlimited
         self.calls = 0
+        self._lock = threading.Lock()  # verifiers call concurrently
         self._format = "json_schema"
+        self._logprobs = True
         self._client = None
 
     @property
@@ -79,9 +82,10 @@ class LLMClient:
         return self.allowance is None or self.calls < self.allowance
 
     def _spend(self) -> None:
-        if not self.can_call():
-            raise BudgetExhausted(f"LLM call budget spent ({self.calls} calls)")
-        self.calls += 1
+        with self._lock:
+            if not self.can_call():
+                raise BudgetExhausted(f"LLM call budget spent ({self.calls} calls)")
+            self.calls += 1
 
     def _response_format(self, schema: type[BaseModel]) -> dict | None:
         if self._format == "json_schema":
@@ -91,32 +95,38 @@ class LLMClient:
             return {"type": "json_object"}
         return None
 
-    def _complete(self, messages: list[dict], schema: type[BaseModel], model: str, purpose: str) -> str:
+    def _request(self, messages: list[dict], model: str, purpose: str, schema: type[BaseModel] | None = None,
+                 **extra):
+        """One logical call (transport retries are the openai package's); returns the first choice."""
         import openai
 
         while True:
             self._spend()
-            kwargs = {"model": model, "messages": messages}
-            fmt = self._response_format(schema)
+            kwargs = {"model": model, "messages": messages, **extra}
+            fmt = self._response_format(schema) if schema is not None else None
             if fmt is not None:
                 kwargs["response_format"] = fmt
             start = time.perf_counter()
             error = content = usage = None
             try:
                 response = self.client.chat.completions.create(**kwargs)
-                message = response.choices[0].message
+                choice = response.choices[0]
                 usage = response.usage
-                if getattr(message, "refusal", None):
-                    error = f"the model refused: {message.refusal}"
+                if getattr(choice.message, "refusal", None):
+                    error = f"the model refused: {choice.message.refusal}"
                     raise LLMError(error)
-                content = message.content or ""
-                return content
+                content = choice.message.content or ""
+                return choice
             except openai.BadRequestError as exc:
                 error = f"HTTP 400: {exc.message}"
                 text = str(exc).lower()
                 if fmt is not None and ("response_format" in text or "json" in text):
                     self._format = _FORMATS[_FORMATS.index(self._format) + 1]
                     continue  # the server rejected the format: ask again in a simpler mode
+                if "logprobs" in extra and "logprob" in text:
+                    extra = {k: v for k, v in extra.items() if k not in {"logprobs", "top_logprobs"}}
+                    self._logprobs = False
+                    continue  # the server has no log-probabilities: ask for the plain answer
                 raise LLMError(f"LLM endpoint {self.endpoint} rejected the request: {exc.message}") from None
             except openai.APITimeoutError:
                 error = f"timeout after {self.settings.llm_timeout}s"
@@ -134,6 +144,34 @@ class LLMClient:
                     self.log.record(run_id=self.run_id, purpose=purpose, endpoint=self.endpoint, model=model,
                                     messages=messages, response=content, error=error,
                                     seconds=time.perf_counter() - start, usage=usage)
+
+    def _complete(self, messages: list[dict], schema: type[BaseModel], model: str, purpose: str) -> str:
+        return self._request(messages, model, purpose, schema).message.content or ""
+
+    def yes_probability(self, messages: list[dict], *, purpose: str, model: str | None = None) -> float:
+        """P(yes) for a yes/no question: from the first token's log-probabilities when the server gives
+        them (VQAScore-style), else 1.0 or 0.0 from a one-word answer, validated (one repair as JSON)."""
+        import math
+
+        model = model or self.vision_model
+        extra = {"max_tokens": 1, "logprobs": True, "top_logprobs": 5} if self._logprobs else {"max_tokens": 3}
+        choice = self._request(messages, model, purpose, **extra)
+        logprobs = getattr(choice, "logprobs", None)
+        if logprobs is not None and logprobs.content:
+            mass = {"yes": 0.0, "no": 0.0}
+            for entry in logprobs.content[0].top_logprobs or []:
+                word = entry.token.strip().lower()
+                if word in mass:
+                    mass[word] += math.exp(entry.logprob)
+            if mass["yes"] + mass["no"] > 0:
+                return mass["yes"] / (mass["yes"] + mass["no"])
+        word = (choice.message.content or "").strip().lower().rstrip(".!")
+        if word in {"yes", "no"}:
+            return 1.0 if word == "yes" else 0.0
+        from tools.verifiers.answerers import YesNo
+
+        repaired = self.structured(messages, YesNo, purpose=purpose + ":repair", model=model)
+        return 1.0 if repaired.answer == "yes" else 0.0
 
     def structured(self, messages: list[dict], schema: type[T], *, purpose: str, model: str | None = None,
                    vision: bool = False) -> T:

@@ -146,16 +146,17 @@ def make_checks(objects: list[PlanObject], relations: list[Relation]) -> list[Ch
     checks: list[Check] = []
     for i, obj in enumerate(objects):
         exists = f"o{i}"
-        checks.append(Check(id=exists, question=f"Is there a {obj.name}?", object=i))
+        checks.append(Check(id=exists, question=f"Is there a {obj.name}?", kind="exists", object=i))
         if obj.count > 1:
-            checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?", object=i, depends_on=[exists]))
+            checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?", kind="count",
+                                object=i, depends_on=[exists]))
         if obj.color:
-            checks.append(Check(id=f"o{i}-color", question=f"Is the {obj.name} {obj.color}?", object=i,
+            checks.append(Check(id=f"o{i}-color", question=f"Is the {obj.name} {obj.color}?", kind="color", object=i,
                                 depends_on=[exists]))
     for k, rel in enumerate(relations):
         a, b = objects[rel.subject], objects[rel.object]
-        checks.append(Check(id=f"r{k}", question=f"Is the {a.name} {rel.relation} the {b.name}?", object=rel.subject,
-                            depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
+        checks.append(Check(id=f"r{k}", question=f"Is the {a.name} {rel.relation} the {b.name}?", kind="relation",
+                            object=rel.subject, relation=k, depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
     return checks
 
 

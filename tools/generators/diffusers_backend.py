@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from tools._home import models_dir
+from tools._quiet import quiet_libraries
 from tools.generators.models import ModelSpec
 from tools.generators.noise import batch_noise
 
@@ -74,7 +75,9 @@ def local_source(spec: ModelSpec) -> str:
             from tools.generators.tiny import ensure_tiny_sd
 
             return str(ensure_tiny_sd(models_dir() / name))
-        raise ModelUnavailable(f"unknown built-in model '{name}'")
+        from tools.shapes.weights import shipped_model
+
+        return str(shipped_model(name))
     return spec.source
 
 
@@ -82,7 +85,10 @@ def check_available(spec: ModelSpec) -> None:
     """Raise ``ModelUnavailable`` (one line) when the weights cannot be had without downloading offline."""
     import os
 
-    if spec.source.startswith("builtin:") or Path(spec.source).is_dir():
+    if spec.source == "builtin:tiny-random-sd" or Path(spec.source).is_dir():
+        return
+    if spec.source.startswith("builtin:"):
+        local_source(spec)  # raises when shipped weights are missing
         return
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
         from huggingface_hub import try_to_load_from_cache
@@ -94,22 +100,12 @@ def check_available(spec: ModelSpec) -> None:
             )
 
 
-def _quiet_libraries() -> None:
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
-
-    dlog.set_verbosity_error()
-    tlog.set_verbosity_error()
-    dlog.disable_progress_bar()
-    tlog.disable_progress_bar()
-
-
 def load_pipeline(spec: ModelSpec, device: str, dtype):
     """Load (or fetch from this process's cache) the text-to-image pipeline for ``spec``."""
     key = (spec.source, spec.scheduler, device, str(dtype))
     if key in _PIPELINES:
         return _PIPELINES[key]
-    _quiet_libraries()
+    quiet_libraries()
     import diffusers
 
     source = local_source(spec)

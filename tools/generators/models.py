@@ -45,6 +45,11 @@ MODELS: dict[str, ModelSpec] = {
     spec.alias: spec
     for spec in [
         ModelSpec(
+            "shapes-tiny", "builtin:shapes-tiny", "sd", 20, 4.0, 64, 64,
+            description="The embedded shapes world: a tiny SD-architecture model trained here on coloured "
+            "circles, squares and triangles (offline, CPU-friendly; see tools/shapes/weights/shapes-tiny).",
+        ),
+        ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,
             description="Tiny Stable-Diffusion-architecture model with random weights, built locally "
             "(offline stand-in; its images are noise-like).",
@@ -78,7 +83,7 @@ _FAMILY_BY_PIPELINE = {
     "PixArtAlphaPipeline": "pixart",
 }
 
-EMBEDDED_DEFAULT = "tiny-random-sd"
+EMBEDDED_DEFAULT = "shapes-tiny"
 
 
 def default_model() -> str:

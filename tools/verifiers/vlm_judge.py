@@ -8,6 +8,9 @@ and object correctness dominate). One LLM call per image.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 import prompts
@@ -35,39 +38,55 @@ class Judgement(BaseModel):
     artifacts: Criterion
 
 
+class Preference(BaseModel):
+    winner: Literal["A", "B", "tie"]
+    reason: str = ""
+
+
 class VLMJudge:
     name = "vlm-judge"
     differentiable = False
     llm_calls_per_image = 1
 
-    def __init__(self, llm, model: str | None = None):
+    def __init__(self, llm, model: str | None = None, max_workers: int = 4):
         if llm is None:
             raise ValueError("the vlm-judge verifier needs an LLM endpoint: set LIMNER_LLM_BASE_URL")
         self.llm = llm
         self.model = model
+        self.max_workers = max_workers
 
     def describe(self) -> dict:
         return {"name": self.name, "model": self.model or self.llm.vision_model}
 
-    def score(self, images: list, prompts_: list[str]) -> list[Score]:
+    def _judge(self, image, prompt: str) -> Score:
         from tools.images import data_url
 
+        messages = [{"role": "user", "content": [
+            {"type": "text", "text": prompts.render("vlm_judge", prompt=prompt)},
+            {"type": "image_url", "image_url": {"url": data_url(image)}},
+        ]}]
+        judgement = self.llm.structured(messages, Judgement, purpose="vlm-judge", model=self.model, vision=True)
+        raw = {k: getattr(judgement, k).score for k in CRITERION_WEIGHTS}
+        value = sum(raw[k] * w for k, w in CRITERION_WEIGHTS.items()) / 10.0
+        reasons = {k: getattr(judgement, k).reason for k in CRITERION_WEIGHTS}
+        return Score(score=clamp01(value), raw=raw, detail={"reasons": reasons})
+
+    def score(self, images: list, prompts_: list[str]) -> list[Score]:
+        """One call per image, up to ``max_workers`` at once; results keep the images' order."""
         if len(images) != len(prompts_):
             raise ValueError("score() needs one prompt per image")
-        results = []
-        for image, prompt in zip(images, prompts_):  # sequential: results stay in the images' order
-            messages = [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "text", "text": prompts.render("vlm_judge", prompt=prompt)},
-                        {"type": "image_url", "image_url": {"url": data_url(image)}},
-                    ],
-                }
-            ]
-            judgement = self.llm.structured(messages, Judgement, purpose="vlm-judge", model=self.model, vision=True)
-            raw = {k: getattr(judgement, k).score for k in CRITERION_WEIGHTS}
-            value = sum(raw[k] * w for k, w in CRITERION_WEIGHTS.items()) / 10.0
-            reasons = {k: getattr(judgement, k).reason for k in CRITERION_WEIGHTS}
-            results.append(Score(score=clamp01(value), raw=raw, detail={"reasons": reasons}))
-        return results
+        if self.max_workers <= 1 or len(images) <= 1:
+            return [self._judge(im, p) for im, p in zip(images, prompts_)]
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            return list(pool.map(self._judge, images, prompts_))
+
+    def compare(self, image_a, image_b, prompt: str) -> Preference:
+        """Pairwise: which of two images follows the prompt better (one call, both images)."""
+        from tools.images import data_url
+
+        messages = [{"role": "user", "content": [
+            {"type": "text", "text": prompts.render("vlm_pairwise", prompt=prompt)},
+            {"type": "image_url", "image_url": {"url": data_url(image_a)}},
+            {"type": "image_url", "image_url": {"url": data_url(image_b)}},
+        ]}]
+        return self.llm.structured(messages, Preference, purpose="vlm-pairwise", model=self.model, vision=True)

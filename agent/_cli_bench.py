@@ -1,0 +1,128 @@
+"""``limner bench ...``: benchmarks that print numbers and write JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True)
+
+
+def _limit_per_tag(suite: list[dict], limit: int | None) -> list[dict]:
+    if not limit:
+        return suite
+    seen: dict[str, int] = {}
+    out = []
+    for m in suite:
+        if seen.get(m["tag"], 0) < limit:
+            out.append(m)
+            seen[m["tag"]] = seen.get(m["tag"], 0) + 1
+    return out
+
+
+@bench_app.command("shapes")
+def shapes(
+    suite: Optional[Path] = typer.Option(None, help="Suite file in GenEval's metadata format (default: the shipped one)."),
+    samples: int = typer.Option(4, min=1, help="Images per prompt."),
+    out: Path = typer.Option(Path("results.json"), help="Where to write the results JSON."),
+    model: Optional[str] = typer.Option(None, help="Model alias, hub id or folder (default: shapes-tiny)."),
+    images: Optional[Path] = typer.Option(None, help="Score an existing GenEval-layout folder instead of generating."),
+    save_images: Optional[Path] = typer.Option(None, help="Also write the generated images in GenEval's layout."),
+    per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag (quick runs)."),
+    seed: int = typer.Option(0, help="Base seed; image k of prompt i uses seed + i * samples + k."),
+    steps: Optional[int] = typer.Option(None, min=1, help="Override the model's denoising steps."),
+    guidance: Optional[float] = typer.Option(None, min=0.0, help="Override the model's guidance scale."),
+    grid: Optional[Path] = typer.Option(None, help="Save a contact sheet (PNG) of the first 96 images, marked right/wrong."),
+):
+    """ShapesEval: GenEval's rules on the exact shapes parser, per tag and overall."""
+    from agent.cli import _fail
+
+    from tools.shapes.bench import table
+
+    if images is not None:
+        from tools.shapes.geneval import read_geneval_folder, score_folder, summarize
+
+        if not images.is_dir() or not read_geneval_folder(images):
+            _fail(f"{images} is not a GenEval image folder (<dir>/00000/metadata.jsonl + samples/0000.png)")
+        results = score_folder(images)
+        summary = {**summarize(results), "source": str(images)}
+    else:
+        from rich.progress import Progress
+
+        from tools.generators.diffusers_backend import ModelUnavailable
+        from tools.shapes.bench import model_source, run_bench
+        from tools.shapes.suite import load_suite
+
+        try:
+            prompts = _limit_per_tag(load_suite(suite), per_tag)
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot read suite {suite}: {exc}")
+        try:
+            source = model_source(model, steps=steps, guidance=guidance)
+        except ValueError as exc:
+            _fail(str(exc))
+        with Progress(transient=True) as bar:
+            task = bar.add_task("ShapesEval", total=len(prompts))
+            try:
+                run = run_bench(source, prompts, samples=samples, seed=seed, images_dir=save_images,
+                                progress=lambda done, total: bar.update(task, completed=done),
+                                keep_images=96 if grid else 0)
+            except ModelUnavailable as exc:
+                _fail(str(exc))
+        results = run["results"]
+        summary = {**run["summary"], **source.describe(), "suite": str(suite or "shipped"), "seed": seed}
+        if grid is not None:
+            from tools.shapes.bench import contact_sheet
+
+            contact_sheet(results, run["images"]).save(grid)
+            typer.echo(f"wrote {grid}")
+    typer.echo(table(summary))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**summary, "results": results}, indent=1) + "\n")
+    typer.echo(f"wrote {out}")
+
+
+@bench_app.command("verifiers")
+def verifiers(
+    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v",
+                                                 help="Verifiers to compare (default: shapes-clip, questions)."),
+    samples: int = typer.Option(4, min=2, help="Candidates per prompt."),
+    per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag."),
+    model: Optional[str] = typer.Option(None, help="Generator (default: shapes-tiny)."),
+    out: Path = typer.Option(Path("agreement.json"), help="Where to write the results JSON."),
+    seed: int = typer.Option(0),
+):
+    """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
+    from agent.cli import _fail
+
+    from rich.progress import Progress
+
+    from tools.shapes.agreement import agreement
+    from tools.shapes.bench import model_source
+    from tools.shapes.suite import load_suite
+    from tools.verifiers import make_verifier
+
+    names = list(verifier or ["shapes-clip", "questions"])
+    try:
+        made = {n: make_verifier(n, **({"answerer": "parser"} if n == "questions" else {})) for n in names}
+        source = model_source(model)
+    except ValueError as exc:
+        _fail(str(exc))
+    prompts = _limit_per_tag(load_suite(), per_tag)
+    with Progress(transient=True) as bar:
+        task = bar.add_task("agreement", total=len(prompts))
+        try:
+            result = agreement(made, prompts, source, samples=samples, seed=seed,
+                               progress=lambda done, total: bar.update(task, completed=done))
+        except RuntimeError as exc:
+            _fail(str(exc).splitlines()[0])
+    result["model"] = source.describe()
+    typer.echo(f"{'verifier':<14} {'pairwise acc.':>13}  pairs")
+    for n in names:
+        acc = result["pairwise_accuracy"][n]
+        typer.echo(f"{n:<14} {('%.3f' % acc) if acc is not None else '-':>13}  {result['pairs'][n]}")
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    typer.echo(f"wrote {out}")

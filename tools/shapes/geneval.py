@@ -1,0 +1,138 @@
+"""GenEval's scoring rules (Ghosh et al. 2023), applied to the exact parser's objects.
+
+- ``include`` clauses are ANDed: at least ``count`` objects of the class; the first ``count`` of them
+  (GenEval: the most confident; here: the largest) must have ``color`` if given, and each must stand in
+  ``position = [relation, group]`` to every object matched by include clause ``group``.
+- ``exclude`` clauses are ORed: ``count`` or more objects of the class fails (exact counts use both).
+- Relative position from box centres with a margin of 0.1 x the sum of the boxes' sizes, then the
+  normalised direction must exceed 0.5 along the axis (GenEval's ``relative_position``).
+- Per-tag accuracy is the mean over images; overall is the mean over tags.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+POSITION_THRESHOLD = 0.1
+TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
+
+
+def relative_position(box_a, box_b) -> set[str]:
+    """Relations of box A to box B (``[x0, y0, x1, y1]``), by GenEval's rule."""
+    boxes = np.array([box_a[:4], box_b[:4]], dtype=np.float64).reshape(2, 2, 2)
+    center_a, center_b = boxes.mean(axis=-2)
+    dim_a, dim_b = np.abs(np.diff(boxes, axis=-2))[..., 0, :]
+    offset = center_a - center_b
+    revised = np.maximum(np.abs(offset) - POSITION_THRESHOLD * (dim_a + dim_b), 0) * np.sign(offset)
+    if np.all(np.abs(revised) < 1e-3):
+        return set()
+    dx, dy = revised / np.linalg.norm(offset)
+    rels = set()
+    if dx < -0.5:
+        rels.add("left of")
+    if dx > 0.5:
+        rels.add("right of")
+    if dy < -0.5:
+        rels.add("above")
+    if dy > 0.5:
+        rels.add("below")
+    return rels
+
+
+def evaluate(objects: list[dict], metadata: dict) -> tuple[bool, str]:
+    """GenEval's verdict for one image's objects (dicts with shape, color, bbox; largest first)."""
+    by_class: dict[str, list[dict]] = defaultdict(list)
+    for obj in objects:
+        by_class[obj["shape"]].append(obj)
+    correct, reasons, matched_groups = True, [], []
+    for req in metadata.get("include", []):
+        cls, count = req["class"], req["count"]
+        found = by_class.get(cls, [])[:count]
+        matched = True
+        if len(found) < count:
+            correct = matched = False
+            reasons.append(f"expected {cls}>={count}, found {len(found)}")
+        else:
+            if "color" in req:
+                colors = [o["color"] for o in found]
+                if colors.count(req["color"]) < count:
+                    correct = matched = False
+                    reasons.append(f"expected {req['color']} {cls}>={count}, found {colors.count(req['color'])} "
+                                   f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in sorted(set(colors))))
+            if "position" in req and matched:
+                rel, group = req["position"]
+                if matched_groups[group] is None:
+                    correct = matched = False
+                    reasons.append(f"no target for {cls} to be {rel}")
+                else:
+                    for obj in found:
+                        for target in matched_groups[group]:
+                            true_rels = relative_position(obj["bbox"], target["bbox"])
+                            if rel not in true_rels:
+                                correct = matched = False
+                                reasons.append(f"expected {cls} {rel} target, found {' and '.join(sorted(true_rels))} target")
+                                break
+                        if not matched:
+                            break
+        matched_groups.append(found if matched else None)
+    for req in metadata.get("exclude", []):
+        cls = req["class"]
+        if len(by_class.get(cls, [])) >= req["count"]:
+            correct = False
+            reasons.append(f"expected {cls}<{req['count']}, found {len(by_class[cls])}")
+    return correct, "\n".join(reasons)
+
+
+def score_image(image, metadata: dict) -> dict:
+    from tools.shapes.parser import parse
+
+    objects = parse(image)
+    correct, reason = evaluate(objects, metadata)
+    return {"tag": metadata["tag"], "prompt": metadata["prompt"], "correct": correct, "reason": reason,
+            "objects": objects}
+
+
+def summarize(results: list[dict]) -> dict:
+    """``{"overall": mean over tags, "tags": {tag: accuracy}, "counts": {tag: [correct, total]}, ...}``."""
+    per_tag: dict[str, list[bool]] = defaultdict(list)
+    for r in results:
+        per_tag[r["tag"]].append(bool(r["correct"]))
+    tags = {t: float(np.mean(v)) for t, v in per_tag.items()}
+    ordered = {t: tags[t] for t in TAGS if t in tags} | {t: v for t, v in tags.items() if t not in TAGS}
+    return {
+        "overall": float(np.mean(list(tags.values()))) if tags else 0.0,
+        "tags": ordered,
+        "counts": {t: [int(sum(per_tag[t])), len(per_tag[t])] for t in ordered},
+        "images": len(results),
+    }
+
+
+def read_geneval_folder(folder: str | Path) -> list[tuple[dict, list[Path]]]:
+    """GenEval's layout: ``<folder>/<00000>/metadata.jsonl`` (one JSON object) + ``samples/0000.png``..."""
+    folder = Path(folder)
+    out = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
+        meta_path = sub / "metadata.jsonl"
+        if not meta_path.is_file():
+            continue
+        metadata = json.loads(meta_path.read_text().strip().splitlines()[0])
+        samples = sorted(p for p in (sub / "samples").glob("*.png") if p.stem.isdigit())
+        out.append((metadata, samples))
+    return out
+
+
+def score_folder(folder: str | Path) -> list[dict]:
+    from PIL import Image
+
+    results = []
+    for metadata, samples in read_geneval_folder(folder):
+        for path in samples:
+            with Image.open(path) as im:
+                r = score_image(im, metadata)
+            r["filename"] = str(path)
+            results.append(r)
+    return results

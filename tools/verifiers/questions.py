@@ -1,0 +1,88 @@
+"""Question-based verification (DSG, Cho et al. 2024): atomic yes/no questions with dependencies.
+
+The plan's checks (``{id, question, kind, object, relation, depends_on}``) are answered by an answerer:
+``ParserAnswerer`` (the exact shapes-world parser) or ``VLMAnswerer`` (a VLM's P(yes)). Score = the
+mean over questions of P(yes), where a question whose parent was answered "no" counts as "no" (DSG's
+rule). The result lists every failed question with its object and, when known, a box: the repair loop
+uses it to decide what to fix.
+
+Questions come from ``plan_fn(prompt) -> plan dict``; by default the offline rules planner writes them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from tools.verifiers.base import Score
+
+YES = 0.5  # P(yes) at or above this counts as "yes"
+
+
+def default_plan_fn(prompt: str) -> dict:
+    from agent.planners.rules import RulesPlanner
+
+    return RulesPlanner().plan(prompt).model_dump()
+
+
+def dsg_score(checks: list[dict], answers: dict[str, dict]) -> tuple[float, list[dict]]:
+    """Apply DSG's dependency rule. ``answers[id] = {"p_yes": float | None, "box": [...] | None}``.
+
+    Questions are visited in dependency order; one whose parent was answered "no" counts as "no".
+    Unanswerable questions (``p_yes`` None) are left out of the mean.
+    """
+    by_id = {c["id"]: c for c in checks}
+    effective: dict[str, float | None] = {}
+    records: list[dict] = []
+
+    def visit(cid: str, stack: tuple = ()) -> float | None:
+        if cid in effective:
+            return effective[cid]
+        if cid in stack:
+            raise ValueError(f"checks depend on each other in a cycle through {cid!r}")
+        check = by_id[cid]
+        parents = [visit(p, stack + (cid,)) for p in check.get("depends_on", []) if p in by_id]
+        answer = answers.get(cid, {})
+        p = answer.get("p_yes")
+        blocked = any(q is not None and q < YES for q in parents)
+        value = 0.0 if blocked else p
+        effective[cid] = value
+        records.append({
+            "id": cid, "question": check["question"], "kind": check.get("kind", "other"),
+            "object": check.get("object"), "answer": p, "counted": value, "skipped_by_parent": blocked,
+            "passed": value is not None and value >= YES, "box": answer.get("box"),
+        })
+        return value
+
+    for check in checks:
+        visit(check["id"])
+    order = {c["id"]: i for i, c in enumerate(checks)}
+    records.sort(key=lambda r: order[r["id"]])
+    counted = [r["counted"] for r in records if r["counted"] is not None]
+    return (sum(counted) / len(counted) if counted else 0.0), records
+
+
+class QuestionVerifier:
+    name = "questions"
+    differentiable = False
+
+    def __init__(self, answerer, plan_fn: Callable[[str], dict] | None = None):
+        self.answerer = answerer
+        self.plan_fn = plan_fn or default_plan_fn
+        self.llm_calls_per_image = getattr(answerer, "llm_calls_per_image", 0)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "answerer": self.answerer.name}
+
+    def score(self, images: list, prompts: list[str]) -> list[Score]:
+        if len(images) != len(prompts):
+            raise ValueError("score() needs one prompt per image")
+        plans: dict[str, dict] = {}
+        out = []
+        for image, prompt in zip(images, prompts):
+            plan = plans.setdefault(prompt, self.plan_fn(prompt))
+            answers = self.answerer.answer(image, plan)
+            value, records = dsg_score(plan["checks"], answers)
+            failed = [r for r in records if not r["passed"]]
+            out.append(Score(score=value, raw=value, detail={"questions": records,
+                                                             "failed": [r["id"] for r in failed]}))
+        return out
