@@ -30,10 +30,6 @@ class Toolbox:
         self._generator = self._verifiers = self._planner = self._llm = None
 
     @property
-    def needs_llm(self) -> bool:
-        return self.planner_kind == "llm" or any(v.name in NEEDS_LLM for v in self.policy.verifiers)
-
-    @property
     def llm(self):
         if self._llm is None and self.settings.llm_configured:
             from agent.llm import LLMClient

@@ -121,3 +121,35 @@ def test_verifier_ensemble_keeps_order_across_parallel_verifiers():
     w = {"x": 1, "y": 1, "z": 1}
     assert combine(scores, w, "mean")[0] > combine(scores, w, "mean")[1]
     assert combine(scores, w, "rank")[1] > combine(scores, w, "rank")[0]
+
+
+@pytest.mark.parametrize("replies, expected", [
+    ([Reply(content="The image looks great! 9/10"), Reply(content=_judgement([9, 9, 9, 9, 9]))], 0.9),
+    ([Reply(status=500), Reply(content=_judgement([6, 6, 6, 6, 6]))], 0.6),
+])
+def test_vlm_judge_recovers_from_malformed_json_and_a_500(llm_env, replies, expected):
+    from agent.config import load_settings
+    from agent.llm import LLMClient
+
+    llm_env.script(*replies)
+    judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()))
+    assert judge.score(images(1), ["a red circle"])[0].score == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("replies, message", [
+    ([Reply(content=None, refusal="I cannot judge images.")], "refused"),
+    ([Reply(status=500), Reply(status=500)], "HTTP 500"),
+    ([Reply(content=_judgement([5] * 5), delay=1.5)], "did not answer within"),
+])
+def test_vlm_judge_failures_are_clear(llm_env, monkeypatch, replies, message):
+    from agent.config import load_settings
+    from agent.errors import LLMError
+    from agent.llm import LLMClient
+
+    monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "0.3")
+    monkeypatch.setenv("LIMNER_LLM_MAX_RETRIES", "1")
+    llm_env.script(*replies, *replies)
+    judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()))
+    with pytest.raises(LLMError, match=message) as info:
+        judge.score(images(1), ["a red circle"])
+    assert "\n" not in str(info.value)

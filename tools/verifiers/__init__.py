@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.verifiers.base import Score, Verifier, weighted_mean
+from tools.verifiers.base import Score, Verifier
 
 
 def _clipscore(**options):
@@ -78,4 +78,4 @@ def make_verifier(name: str, *, llm=None, **options) -> Verifier:
     return factory(**options)
 
 
-__all__ = ["NEEDS_LLM", "VERIFIERS", "Score", "Verifier", "make_verifier", "weighted_mean"]
+__all__ = ["NEEDS_LLM", "TAKES_LLM", "VERIFIERS", "Score", "Verifier", "make_verifier"]

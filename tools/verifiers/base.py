@@ -34,10 +34,3 @@ def clamp01(x: float) -> float:
 def linear_calibration(raw: float, low: float, high: float) -> float:
     """Map ``raw`` linearly so that ``low`` -> 0 and ``high`` -> 1, clamped to [0, 1]."""
     return clamp01((raw - low) / (high - low))
-
-
-def weighted_mean(scores: dict[str, float], weights: dict[str, float]) -> float:
-    total = sum(weights[name] for name in scores)
-    if total <= 0:
-        raise ValueError("verifier weights must add up to more than 0")
-    return sum(scores[name] * weights[name] for name in scores) / total
