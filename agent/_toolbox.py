@@ -64,9 +64,14 @@ class Toolbox:
                 calls += len((self.current_plan or {}).get("checks", [])) or 1
         return calls
 
-    def _question_answerer(self, ref) -> str:
+    def _question_answerer(self, ref) -> str | None:
+        """``auto``: the exact parser for the shapes world, a VLM when an endpoint is configured, else none."""
         answerer = ref.options.get("answerer", "auto")
-        return ("vlm" if self.settings.llm_configured else "parser") if answerer == "auto" else answerer
+        if answerer != "auto":
+            return answerer
+        if self.spec.source == "builtin:shapes-tiny":
+            return "parser"
+        return "vlm" if self.settings.llm_configured else None
 
     @property
     def generator(self):
@@ -86,8 +91,10 @@ class Toolbox:
             for ref in self.policy.verifiers:
                 options = dict(ref.options)
                 if ref.name == "questions":  # ask about the run's current plan, not a fresh one
-                    options["plan_fn"] = lambda prompt: self.current_plan
                     options["answerer"] = self._question_answerer(ref)
+                    if options["answerer"] is None:
+                        continue  # nothing can answer questions about these images (see notices())
+                    options["plan_fn"] = lambda prompt: self.current_plan
                 made.append((ref, make_verifier(ref.name, llm=self.llm, **options)))
             self._verifiers = made
         return self._verifiers
@@ -108,6 +115,9 @@ class Toolbox:
                        "use --model for a real model")
         shapes_world = self.spec.source == "builtin:shapes-tiny"
         for ref in self.policy.verifiers:
+            if ref.name == "questions" and self._question_answerer(ref) is None:
+                out.append("the questions verifier is skipped: outside the shapes world it needs a VLM to answer "
+                           "(set LIMNER_LLM_BASE_URL)")
             if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
                 from tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
 

@@ -109,3 +109,13 @@ def test_run_then_show(tmp_path, shapes_defaults):
     shown = limner("show", data["run_id"])
     assert shown.returncode == 0 and "plan v1 by rules" in shown.stdout and "r01-c00" in shown.stdout
     assert "round budget spent" in shown.stdout
+
+
+def test_default_policy_skips_questions_it_cannot_answer(tmp_path):
+    """Outside the shapes world and without a VLM, nothing can answer the plan's questions: say so, skip them."""
+    out = tmp_path / "runs"
+    result = limner("run", "a red circle", "--seed", "1", "--out", str(out), "--max-rounds", "1", "-n", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "questions verifier is skipped" in result.stderr
+    manifest = json.loads(Path(json.loads(result.stdout)["manifest_path"]).read_text())
+    assert [v["name"] for v in manifest["verifiers"]] == ["clipscore"]

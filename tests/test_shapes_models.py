@@ -69,6 +69,7 @@ def test_default_run_uses_shapes_tiny_and_its_image_parses(tmp_path, shapes_defa
     manifest = json.loads(open(result.manifest_path).read())
     assert manifest["model"]["alias"] == "shapes-tiny"
     assert manifest["verifiers"][0]["model"] == "builtin:shapes-clip"
+    assert manifest["verifiers"][1] == {"name": "questions", "answerer": "parser"}  # the default policy's checks
     assert parse(Image.open(result.final_path))
 
 
