@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.generators import ModelSpec, resolve_model
+from tools.generators import MODELS, ModelSpec, resolve_model
 
 
 def regenerate(entry: dict, *, device: str | None = None):
@@ -14,7 +14,7 @@ def regenerate(entry: dict, *, device: str | None = None):
     """
     from tools.generators.diffusers_backend import DiffusersGenerator
 
-    base = resolve_model(entry["model_alias"] if entry["model_alias"] in _aliases() else entry["model"])
+    base = resolve_model(entry["model_alias"] if entry["model_alias"] in MODELS else entry["model"])
     s = entry["settings"]
     spec = ModelSpec(**{**base.to_dict(), "steps": s["steps"], "guidance": s["guidance"], "width": s["width"],
                         "height": s["height"], "scheduler": s["scheduler"]})
@@ -22,9 +22,3 @@ def regenerate(entry: dict, *, device: str | None = None):
     seeds = entry.get("batch_seeds") or [entry["seed"]]
     result = gen.generate(entry["prompt"], seeds, negative_prompt=entry.get("negative_prompt", ""))
     return result.images[seeds.index(entry["seed"])]
-
-
-def _aliases():
-    from tools.generators import MODELS
-
-    return MODELS
