@@ -11,18 +11,6 @@ import typer
 bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True)
 
 
-def _limit_per_tag(suite: list[dict], limit: int | None) -> list[dict]:
-    if not limit:
-        return suite
-    seen: dict[str, int] = {}
-    out = []
-    for m in suite:
-        if seen.get(m["tag"], 0) < limit:
-            out.append(m)
-            seen[m["tag"]] = seen.get(m["tag"], 0) + 1
-    return out
-
-
 @bench_app.command("shapes")
 def shapes(
     suite: Optional[Path] = typer.Option(None, help="Suite file in GenEval's metadata format (default: the shipped one)."),
@@ -54,10 +42,10 @@ def shapes(
 
         from tools.generators.diffusers_backend import ModelUnavailable
         from tools.shapes.bench import model_source, run_bench
-        from tools.shapes.suite import load_suite
+        from tools.shapes.suite import limit_per_tag, load_suite
 
         try:
-            prompts = _limit_per_tag(load_suite(suite), per_tag)
+            prompts = limit_per_tag(load_suite(suite), per_tag)
         except (OSError, ValueError) as exc:
             _fail(f"cannot read suite {suite}: {exc}")
         try:
@@ -102,7 +90,7 @@ def verifiers(
 
     from tools.shapes.agreement import agreement
     from tools.shapes.bench import model_source
-    from tools.shapes.suite import load_suite
+    from tools.shapes.suite import limit_per_tag, load_suite
     from tools.verifiers import make_verifier
 
     names = list(verifier or ["shapes-clip", "questions"])
@@ -111,7 +99,7 @@ def verifiers(
         source = model_source(model)
     except ValueError as exc:
         _fail(str(exc))
-    prompts = _limit_per_tag(load_suite(), per_tag)
+    prompts = limit_per_tag(load_suite(), per_tag)
     with Progress(transient=True) as bar:
         task = bar.add_task("agreement", total=len(prompts))
         try:

@@ -12,9 +12,8 @@ import argparse
 import itertools
 import json
 
-from agent._cli_bench import _limit_per_tag
 from tools.shapes.bench import model_source, run_bench
-from tools.shapes.suite import load_suite
+from tools.shapes.suite import limit_per_tag, load_suite
 
 
 def main() -> None:
@@ -27,7 +26,7 @@ def main() -> None:
     ap.add_argument("--steps", default="20")
     ap.add_argument("--schedulers", default="DPMSolverMultistepScheduler,EulerDiscreteScheduler,DDIMScheduler")
     args = ap.parse_args()
-    suite = _limit_per_tag(load_suite(), args.per_tag)
+    suite = limit_per_tag(load_suite(), args.per_tag)
     rows = []
     for sched, g, steps in itertools.product(args.schedulers.split(","), map(float, args.guidance.split(",")),
                                              map(int, args.steps.split(","))):

@@ -79,6 +79,19 @@ def load_suite(path: str | Path | None = None) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def limit_per_tag(suite: list[dict], limit: int | None) -> list[dict]:
+    """The first ``limit`` prompts of each tag, in suite order (all of them when ``limit`` is falsy)."""
+    if not limit:
+        return suite
+    seen: dict[str, int] = {}
+    out = []
+    for m in suite:
+        if seen.get(m["tag"], 0) < limit:
+            out.append(m)
+            seen[m["tag"]] = seen.get(m["tag"], 0) + 1
+    return out
+
+
 def satisfying_scene(metadata: dict, rng: np.random.Generator, tries: int = 2000):
     """A random scene that meets the metadata by GenEval's rules (for testing scorer and parser)."""
     from tools.shapes.geneval import evaluate
