@@ -4,12 +4,19 @@ Adding an action is one node (a function in ``agent/_nodes.py`` registered in
 ``NODE_BUILDERS``) and one entry here: its name, the graph node it routes to, and
 ``propose(state, toolbox) -> reason | None``. Policies list the allowed actions in
 the order they are considered.
+
+Every search strategy in ``tools.search.STRATEGIES`` is an action that routes to the
+generate node. Which strategy runs next is decided by ``choose_strategy``: the policy's
+first usable strategy, kept while it improves the best score, and the next one in the
+policy's order after a round without progress.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+from tools.search import STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -21,8 +28,44 @@ class Action:
     then: str = "generate"  # the node that follows the action's node (unless the action's node is that one)
 
 
-def _fresh_noise(state: dict, tb) -> str | None:
-    return f"round {state['round'] + 1}: fresh noise"
+def usable_strategies(state: dict, tb) -> list[tuple[str, str | None]]:
+    """``[(name, why_not), ...]`` for the policy's strategies, in its order (``why_not`` None when usable)."""
+    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+    out = []
+    for name in tb.policy.actions:
+        if name not in STRATEGIES:
+            continue
+        why = tb.strategy_unavailable(name)
+        if why is None and nfe_left < STRATEGIES[name].min_nfe(tb.spec, tb.policy.strategy_options.get(name)):
+            why = f"{name} needs {STRATEGIES[name].min_nfe(tb.spec, tb.policy.strategy_options.get(name))} NFE, {nfe_left} left"
+        out.append((name, why))
+    return out
+
+
+def choose_strategy(state: dict, tb) -> tuple[str | None, str]:
+    """The strategy for the next round and why (``None`` when no allowed strategy can run)."""
+    usable = [name for name, why in usable_strategies(state, tb) if why is None]
+    if not usable:
+        return None, "no allowed search strategy can run"
+    current = state.get("strategy")
+    if current not in usable:
+        if current is None:
+            return usable[0], f"{usable[0]}: the policy's first usable strategy"
+        return usable[0], f"{current} cannot run any more: {usable[0]}"
+    if state.get("no_improve", 0) == 0:
+        return current, f"{current} improved the best score: continue"
+    nxt = usable[(usable.index(current) + 1) % len(usable)]
+    if nxt == current:
+        return current, f"no progress with {current}, the only usable strategy: continue"
+    return nxt, f"no progress with {current} for a round: switch to {nxt}"
+
+
+def _strategy_proposer(name: str):
+    def propose(state: dict, tb) -> str | None:
+        chosen, why = choose_strategy(state, tb)
+        return f"round {state['round'] + 1}: {why}" if chosen == name else None
+
+    return propose
 
 
 def _replan(state: dict, tb) -> str | None:
@@ -40,7 +83,7 @@ def _replan(state: dict, tb) -> str | None:
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
-        Action("fresh_noise", "generate", _fresh_noise, "another round of candidates from fresh seeds"),
+        *(Action(s.name, "generate", _strategy_proposer(s.name), s.description) for s in STRATEGIES.values()),
         Action("replan", "replan", _replan, "the planner rewrites the plan from the verifiers' critique"),
     ]
 }

@@ -114,3 +114,69 @@ def verifiers(
         typer.echo(f"{n:<14} {('%.3f' % acc) if acc is not None else '-':>13}  {result['pairs'][n]}")
     out.write_text(json.dumps(result, indent=1) + "\n")
     typer.echo(f"wrote {out}")
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    from agent.cli import _fail
+
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"--{what} takes comma-separated whole numbers, e.g. 1,4,16")
+    if not values or min(values) < 1:
+        _fail(f"--{what} takes positive whole numbers, e.g. 1,4,16")
+    return values
+
+
+@bench_app.command("search")
+def search_bench(
+    quick: bool = typer.Option(False, "--quick", help="2 prompts per tag and budgets 1,4,16 (about 12 minutes on 2 CPU cores)."),
+    budgets: Optional[str] = typer.Option(None, help="NFE budgets as multiples of one plain sample (default 1,4,16,64)."),
+    strategy: Optional[list[str]] = typer.Option(None, "--strategy", "-s", help="Strategies (default: all)."),
+    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v",
+                                                 help="Verifiers guiding the search: shapes-clip, oracle (default both)."),
+    per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag."),
+    prompts_limit: Optional[int] = typer.Option(None, "--prompts", min=1,
+                                                help="Use only the first N prompts (after --per-tag)."),
+    samples_per_round: int = typer.Option(4, min=1, help="Candidates per round (paths: its width)."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("search.json"), help="Where to write the results JSON."),
+    plot: Path = typer.Option(Path("search.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
+):
+    """Search strategies on ShapesEval: accuracy per strategy, verifier and NFE budget (ShapesEval's scorer judges)."""
+    from agent.cli import _fail
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from tools.search import STRATEGIES
+    from tools.search.bench import VERIFIER_NAMES, best_per_budget, run_search_bench, table
+    from tools.search.plot import accuracy_plot
+    from tools.shapes.suite import limit_per_tag, load_suite
+
+    budget_list = _int_list(budgets, "budgets") if budgets else ([1, 4, 16] if quick else [1, 4, 16, 64])
+    strategies = list(strategy or STRATEGIES)
+    verifiers_ = list(verifier or VERIFIER_NAMES)
+    for name in strategies:
+        if name not in STRATEGIES:
+            _fail(f"unknown strategy '{name}' (known: {', '.join(STRATEGIES)})")
+    for name in verifiers_:
+        if name not in VERIFIER_NAMES:
+            _fail(f"unknown verifier '{name}' for this benchmark (known: {', '.join(VERIFIER_NAMES)})")
+    prompts = limit_per_tag(load_suite(), per_tag or (2 if quick else None))[:prompts_limit]
+    columns = [TextColumn("search bench"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("search", total=len(prompts) * len(strategies) * len(verifiers_) * len(budget_list))
+        result = run_search_bench(prompts, strategies=strategies, verifiers=verifiers_, budgets=budget_list,
+                                  n=samples_per_round, seed=seed,
+                                  progress=lambda done, total: bar.update(task, completed=done))
+    result["best_per_budget"] = best_per_budget(result["summary"], budget_list)
+    typer.echo(f"ShapesEval overall accuracy ({len(prompts)} prompts, {result['model']}, "
+               f"{result['nfe_per_sample']} NFE per plain sample, {result['seconds']:.0f} s)")
+    typer.echo(table(result["summary"], budget_list))
+    for key, best in result["best_per_budget"].items():
+        typer.echo(f"best at {key}: {', '.join(best['strategies'])} ({best['overall']:.3f})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    accuracy_plot(result["summary"], f"ShapesEval accuracy vs NFE ({len(prompts)} prompts; dashed: oracle)", plot)
+    typer.echo(f"wrote {out} and {plot}")

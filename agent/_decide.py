@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from agent._actions import ACTIONS
+from agent._actions import ACTIONS, usable_strategies
 
 
 def round_size(state: dict, tb) -> tuple[int, str]:
-    """How many candidates the next round may have without exceeding any budget, and what limits it."""
+    """How many candidates the next round may have without exceeding any budget, and what limits it.
+
+    The NFE a round may spend is what is left of the budget; each strategy fits its round into that
+    (``min_nfe`` says what its smallest round costs), so here NFE only limits plain samples.
+    """
     policy, spent = tb.policy, state["spent"]
     budgets = policy.budgets
     cost = tb.spec.nfe_per_candidate()
@@ -49,4 +53,6 @@ def decide(state: dict, tb) -> dict:
         reason = ACTIONS[name].propose(state, tb)
         if reason:
             return {"action": name, "reason": reason, "round_size": n}
-    return {"action": "finish", "reason": "no allowed action applies", "round_size": 0}
+    why_not = "; ".join(why for _, why in usable_strategies(state, tb) if why)
+    return {"action": "finish", "reason": "no allowed action applies" + (f" ({why_not})" if why_not else ""),
+            "round_size": 0}

@@ -42,15 +42,31 @@ def build_manifest(state: dict, tb) -> dict:
         "candidates": state.get("candidates", []) + list(state.get("pending") or []),
         "best": {"id": best["id"], "score": best["score"], "path": best["path"]} if best else None,
         "final": state.get("final"),
+        "rounds": rounds_summary(state),
         "decisions": state.get("decisions", []),
         "budgets": {"limits": state["policy"]["budgets"] | {"rounds": state["policy"]["max_rounds"]},
                     "spent": state["spent"]},
         "base_seed": state["base_seed"],
         "versions": versions(),
-        "reproduce": "each candidate regenerates from its entry: same model, settings, prompt and the "
-                     "initial noise drawn on the CPU from its seed (batch_seeds gives the batch it ran in; "
-                     "`agent.reproduce.regenerate(entry)`)",
+        "reproduce": "each candidate regenerates from its entry with `agent.reproduce.regenerate(entry, run_dir)`: "
+                     "same model, settings and prompt, and its initial noise rebuilt from the entry's noise spec "
+                     "(seeds drawn on the CPU, zero-order neighbour chains, or the saved noise file); pipeline "
+                     "candidates rerun with their batch (batch_noise), loop candidates through Limner's loop",
     }
+
+
+def rounds_summary(state: dict) -> list[dict]:
+    """Per round: the strategy, its parameters, the NFE it spent and the best score so far."""
+    scores = {c["id"]: c["score"] for c in state.get("candidates", [])}
+    out, best, best_id = [], None, None
+    for log in state.get("rounds_log", []):
+        for cid in log["candidates"]:
+            if cid in scores and (best is None or scores[cid] > best):
+                best, best_id = scores[cid], cid
+        out.append({k: log[k] for k in ("round", "strategy", "action", "params", "nfe", "nfe_charged",
+                                        "verifier_calls", "seconds", "candidates")}
+                   | {"best_id_so_far": best_id, "best_score_so_far": best})
+    return out
 
 
 def png_parameters(best: dict) -> str:
@@ -59,7 +75,7 @@ def png_parameters(best: dict) -> str:
     text = best["prompt"]
     if best.get("negative_prompt"):
         text += f"\nNegative prompt: {best['negative_prompt']}"
-    text += (f"\nSteps: {s['steps']}, CFG scale: {s['guidance']}, Seed: {best['seed']}, "
+    text += (f"\nSteps: {s['steps']}, CFG scale: {s['guidance']}, Seed: {best.get('seed')}, "
              f"Size: {s['width']}x{s['height']}, Model: {best['model']}")
     return text
 

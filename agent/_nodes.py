@@ -14,7 +14,6 @@ from agent._decide import decide, round_size
 from agent._manifest import build_manifest, write_final
 from agent.errors import LLMError
 from agent.plan import Plan
-from tools.generators.noise import derive_seed
 
 
 def _emit(event: dict) -> None:
@@ -57,7 +56,8 @@ def build_intake(tb):
         for notice in tb.notices():
             _emit({"event": "notice", "text": notice})
         return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
-                "best_id": None, "best_score": None, "pending": [], "final": None}
+                "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
+                "search_memo": {}}
 
     return intake
 
@@ -123,46 +123,116 @@ def critique_of(state: dict) -> str:
 def build_generate(tb):
     @_node("generate")
     def generate(state: dict) -> dict:
-        from tools.images import png_bytes
+        """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates."""
+        from tools.search import STRATEGIES, SearchContext, SeedSource
 
         n, _ = round_size(state, tb)
         rnd = state["round"] + 1
         plan = state["plan"]
-        strategy = state.get("next_action") or "initial"
-        seeds = [derive_seed(state["base_seed"], state["seed_cursor"] + i) for i in range(n)]
-        ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
-        records = [tb.store.saved_candidate(cid) for cid in ids]
-        missing = [i for i, r in enumerate(records) if r is None]
-        nfe = 0
-        if missing:
-            spec = tb.spec
-            todo = [seeds[i] for i in missing]
-            result = tb.generator.generate(
-                plan["rewritten_prompt"], todo, negative_prompt=plan.get("negative_prompt", ""),
-                on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
-            )
-            nfe = result.nfe
-            settings = {"steps": spec.steps, "guidance": spec.guidance, "width": spec.width, "height": spec.height,
-                        "scheduler": spec.scheduler, "device": tb.generator.device,
-                        "dtype": str(tb.generator.dtype).replace("torch.", "")}
-            for k, i in enumerate(missing):
-                record = {
-                    "id": ids[i], "round": rnd, "index": i, "seed": seeds[i], "noise": result.noise[k],
-                    "batch_seeds": todo, "strategy": strategy, "model": spec.source, "model_alias": spec.alias,
-                    "family": spec.family, "settings": settings, "prompt": plan["rewritten_prompt"],
-                    "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"],
-                    "nfe": result.nfe // len(todo),
-                }
-                records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
-                tb.images[ids[i]] = result.images[k]
-        else:
+        action = state.get("next_action") or "initial"
+        name = action if action in STRATEGIES else "random"
+        seeds = SeedSource(state["base_seed"], state["seed_cursor"])
+        ctx = SearchContext(
+            generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=seeds,
+            negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer if name != "random" else None,
+            reward=tb.search_reward if name == "reno" else None, base_dir=tb.store.dir,
+            options=tb.policy.strategy_options.get(name, {}),
+            on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
+        )
+        saved = tb.store.saved_round(rnd)
+        if saved is not None:
+            records, log = saved["records"], saved["log"]
+            seeds.cursor = log["seed_cursor"]
             tb.store.event({"event": "round_reused", "round": rnd})
-        _emit({"event": "generated", "round": rnd, "n": n, "reused": n - len(missing)})
-        return {"pending": records, "round": rnd, "seed_cursor": state["seed_cursor"] + n,
-                "last_round": {"n": n, "start": state["spent"]["seconds"]},
-                "spent": _charge(state, nfe=nfe, rounds=1)}
+        elif name == "random":
+            records, log = _random_round(tb, ctx, state, n, rnd, action)
+        else:
+            nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+            history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
+            memo = (state.get("search_memo") or {}).get(name, {})
+            result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
+            records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)))
+                       for i, f in enumerate(result.found)]
+            log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
+                   "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
+                   "seconds": round(result.seconds, 4), "memo": result.memo}
+        log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
+        if saved is None:
+            tb.store.save_round(rnd, records, log)
+        _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": name,
+               "reused": len(records) if saved is not None else 0})
+        charged = 0 if saved is not None else log["nfe_charged"]
+        memo = dict(state.get("search_memo") or {})
+        memo[name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
+        return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
+                "strategy": name if action in STRATEGIES else None, "search_memo": memo,
+                "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
+                "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"] if saved is None else 0)}
 
     return generate
+
+
+def _settings(tb, extra: dict | None = None) -> dict:
+    spec = tb.spec
+    return {"steps": spec.steps, "guidance": spec.guidance, "width": spec.width, "height": spec.height,
+            "scheduler": spec.scheduler, "device": tb.generator.device,
+            "dtype": str(tb.generator.dtype).replace("torch.", ""), **(extra or {})}
+
+
+def _record(tb, state, rnd: int, i: int, noise: dict, name: str, action: str, nfe: int, **extra) -> dict:
+    spec, plan = tb.spec, state["plan"]
+    seed = noise.get("seed", noise.get("root_seed", (noise.get("root") or {}).get("seed")))
+    return {"id": f"r{rnd:02d}-c{i:02d}", "round": rnd, "index": i, "seed": seed, "noise": noise,
+            "strategy": name, "action": action, "model": spec.source, "model_alias": spec.alias,
+            "family": spec.family, "prompt": plan["rewritten_prompt"],
+            "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"], "nfe": nfe, **extra}
+
+
+def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int) -> dict:
+    """Save one candidate a strategy found: its PNG, its noise file (if any), then its record."""
+    from tools.generators.noise import save_noise
+    from tools.images import png_bytes
+
+    cid = f"r{rnd:02d}-c{i:02d}"
+    noise = found.noise
+    if found.tensor is not None:
+        rel = f"candidates/{cid}.noise.safetensors"
+        noise = {**save_noise(found.tensor, tb.store.dir / rel), "path": rel}
+    extra = {"sampler": found.sampler, "details": found.details, "settings": _settings(tb, found.settings)}
+    if found.batch is not None:
+        extra["batch_noise"] = found.batch
+    record = _record(tb, state, rnd, i, noise, name, action, nfe, **extra)
+    tb.images[cid] = found.image
+    return tb.store.save_candidate(record, png_bytes(found.image))
+
+
+def _random_round(tb, ctx, state, n: int, rnd: int, action: str) -> tuple[list[dict], dict]:
+    """Fresh noises in one pipeline call; after a crash, only the candidates not yet on disk are made again."""
+    import time
+
+    from tools.generators.noise import gaussian_spec
+    from tools.images import png_bytes
+
+    start = time.perf_counter()
+    noises = [gaussian_spec(s) for s in ctx.seeds.take(n)]
+    ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
+    records = [tb.store.saved_candidate(cid) for cid in ids]
+    missing = [i for i, r in enumerate(records) if r is None]
+    nfe = 0
+    if missing:
+        todo = [noises[i] for i in missing]
+        result = tb.generator.generate(ctx.prompt, noises=todo, negative_prompt=ctx.negative_prompt,
+                                       on_step=ctx.on_step)
+        nfe = result.nfe
+        for k, i in enumerate(missing):
+            record = _record(tb, state, rnd, i, result.noise[k], "random", action, result.nfe // len(todo),
+                             sampler="pipeline", batch_noise=todo, batch_seeds=[s["seed"] for s in todo],
+                             settings=_settings(tb))
+            records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
+            tb.images[ids[i]] = result.images[k]
+    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": nfe,
+           "nfe_charged": nfe, "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
+    return records, log
 
 
 def build_verify(tb):

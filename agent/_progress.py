@@ -45,7 +45,8 @@ class ConsoleProgress:
                 self.console.print(f"  check {check['id']}: {check['question']}", style="dim")
         elif kind == "generated":
             reused = f" ({event['reused']} reused from disk)" if event["reused"] else ""
-            self.console.print(f"round {event['round']}: {event['n']} candidates{reused}")
+            strategy = f" by {event['strategy']}" if event.get("strategy") else ""
+            self.console.print(f"round {event['round']}: {event['n']} candidates{strategy}{reused}")
         elif kind == "candidate":
             self.console.print(f"  {event['id']}  score {event['score']:.3f}")
         elif kind == "decision":

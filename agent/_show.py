@@ -31,9 +31,19 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
         per = [f"{c['scores'][v['name']]['score']:.3f}" if v["name"] in c.get("scores", {}) else "-"
                for v in manifest.get("verifiers", [])]
         score = f"{c['score']:.3f}" if "score" in c else "-"
-        table.add_row(c["id"] + (" *" if c["id"] == best else ""), str(c["seed"]), c["strategy"],
+        table.add_row(c["id"] + (" *" if c["id"] == best else ""), str(c.get("seed")), c["strategy"],
                       str(c["plan_version"]), score, *per, c["path"])
     console.print(table)
+    rounds = manifest.get("rounds") or []
+    if rounds:
+        rt = Table("round", "strategy", "what it did", "NFE", "inner scores", "best so far")
+        for r in rounds:
+            params = {k: v for k, v in r["params"].items() if k not in {"tree", "trace"}}
+            what = ", ".join(f"{k}={v}" for k, v in params.items())
+            nfe = str(r["nfe_charged"]) + (f" ({r['nfe']} fwd)" if r["nfe_charged"] != r["nfe"] else "")
+            best_so_far = "-" if r["best_score_so_far"] is None else f"{r['best_score_so_far']:.3f} ({r['best_id_so_far']})"
+            rt.add_row(str(r["round"]), r["strategy"], what[:70], nfe, str(r["verifier_calls"]), best_so_far)
+        console.print(rt)
     for d in manifest.get("decisions", []):
         console.print(f"[cyan]{d['step']}[/] {d['action']}: {d['reason']}")
     spent = manifest["budgets"]["spent"]

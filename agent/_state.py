@@ -34,6 +34,9 @@ class State(TypedDict, total=False):
     replans: int
     last_round: dict  # {"n": candidates, "start": spent seconds when it began}, for time estimates
     next_action: str
+    strategy: str | None  # the search strategy of the last round (None after intake or a re-plan)
+    search_memo: dict  # each strategy's notes between its rounds (e.g. zero_order's pivot)
+    rounds_log: Annotated[list[dict], operator.add]  # per round: strategy, parameters, NFE, verifier calls
     decisions: Annotated[list[dict], operator.add]
     spent: Spent
     status: str  # running, passed, best_effort, failed

@@ -27,6 +27,7 @@ class Toolbox:
         self.run_id = state["run_id"]
         self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
         self.current_plan: dict | None = state.get("plan")  # what question-based verifiers ask about
+        self.brief_prompt: str = state["brief"]["prompt"]
         self._generator = self._verifiers = self._planner = self._llm = None
 
     @property
@@ -125,6 +126,59 @@ class Toolbox:
                     out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
                                "LIMNER_CLIP_MODEL (e.g. openai/clip-vit-large-patch14) to judge real images")
         return out
+
+    # --- search -------------------------------------------------------------------------------------
+    def strategy_unavailable(self, name: str) -> str | None:
+        """Why the strategy cannot run in this run, or None."""
+        from tools.search import STRATEGIES
+
+        why = STRATEGIES[name].unavailable(self.spec, has_scorer=self.search_scorer is not None,
+                                           has_reward=self.search_reward is not None)
+        if why is None and name == "reno" and self.spec.steps > 4 and "reno" not in self.policy.strategy_options:
+            why = (f"reno is for few-step models ({self.spec.alias} runs {self.spec.steps} steps): give "
+                   "strategy_options.reno in the policy to use it anyway")
+        return why
+
+    def _weighted(self, names_ok) -> list:
+        return [(ref, v) for ref, v in self.verifiers if names_ok(ref, v)]
+
+    @property
+    def search_scorer(self):
+        """Scores images inside a search round: the weighted mean of the policy's verifiers that need no LLM."""
+        chosen = self._weighted(lambda ref, v: ref.name not in NEEDS_LLM and not (
+            ref.name == "questions" and self._question_answerer(ref) == "vlm"))
+        if not chosen:
+            return None
+        total = sum(ref.weight for ref, _ in chosen)
+
+        def score(images: list) -> list[float]:
+            prompts = [self.brief_prompt] * len(images)
+            sums = [0.0] * len(images)
+            for ref, v in chosen:
+                for i, s in enumerate(v.score(images, prompts)):
+                    sums[i] += ref.weight * s.score
+            return [x / total for x in sums]
+
+        return score
+
+    @property
+    def search_reward(self):
+        """A differentiable reward (pixels -> (N,)): the weighted mean of the policy's CLIP-family verifiers,
+        calibrated but not clamped (clamping would stop the gradient)."""
+        chosen = self._weighted(lambda ref, v: getattr(v, "differentiable", False) and hasattr(v, "raw_scores"))
+        if not chosen:
+            return None
+        total = sum(ref.weight for ref, _ in chosen)
+
+        def reward(pixels):
+            prompts = [self.brief_prompt] * pixels.shape[0]
+            out = 0
+            for ref, v in chosen:
+                low, high = v.calibration
+                out = out + ref.weight * (v.raw_scores(pixels, prompts) - low) / (high - low)
+            return out / total
+
+        return reward
 
     def rules_planner(self):
         from agent.planners import make_planner

@@ -48,7 +48,13 @@ class Policy(BaseModel):
     ensemble: Literal["mean", "rank"] = Field(
         default="mean", description="how the best candidate is chosen: weighted mean of calibrated scores, or "
         "weighted mean of ranks among all candidates so far (Ma et al.); the threshold always uses the mean")
-    actions: list[str] = Field(default_factory=lambda: ["replan", "fresh_noise"], min_length=1)
+    actions: list[str] = Field(default_factory=lambda: ["replan", "random"], min_length=1, description=(
+        "allowed actions in the order they are considered: replan and the search strategies (random, "
+        "zero_order, paths, reno); the first usable strategy runs, and the next after a round without progress"))
+    strategy_options: dict[str, dict] = Field(default_factory=dict, description=(
+        "options per strategy, e.g. {zero_order: {lambda: 0.6}, paths: {branches: 2, checkpoints: [0.5], "
+        "backtrack: 2}, reno: {lr: 5, max_iterations: 10, steps: 4}}; giving reno options also allows reno on "
+        "models with more than 4 steps"))
     replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
     max_replans: int = Field(default=2, ge=0)
     generation: GenerationOverrides = Field(default_factory=GenerationOverrides)
@@ -56,6 +62,7 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _known_names(self) -> "Policy":
         from agent._actions import ACTIONS
+        from tools.search import STRATEGIES
         from tools.verifiers import VERIFIERS
 
         for ref in self.verifiers:
@@ -64,6 +71,13 @@ class Policy(BaseModel):
         for action in self.actions:
             if action not in ACTIONS:
                 raise ValueError(f"unknown action '{action}' (known: {', '.join(ACTIONS)})")
+        for name, options in self.strategy_options.items():
+            if name not in STRATEGIES:
+                raise ValueError(f"strategy_options names unknown strategy '{name}' (known: {', '.join(STRATEGIES)})")
+            unknown = sorted(set(options) - STRATEGIES[name].option_names)
+            if unknown:
+                known = ", ".join(sorted(STRATEGIES[name].option_names)) or "none"
+                raise ValueError(f"strategy_options.{name}: unknown option '{unknown[0]}' (known: {known})")
         return self
 
     def recursion_limit(self) -> int:

@@ -2,23 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tools.generators import MODELS, ModelSpec, resolve_model
 
+_SPEC_KEYS = ("kind", "seed", "root", "steps", "path", "sha256")
 
-def regenerate(entry: dict, *, device: str | None = None):
-    """The candidate's image, regenerated from its manifest entry (bit-identical on the same device and batch).
 
-    The entry's ``batch_seeds`` are regenerated together, as in the original call,
-    because batched kernels can round differently from single ones (at most one
-    intensity level on a few pixels on the CPU).
+def _same_noise(a: dict, b: dict) -> bool:
+    return {k: a.get(k) for k in _SPEC_KEYS} == {k: b.get(k) for k in _SPEC_KEYS}
+
+
+def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | None = None):
+    """The candidate's image, regenerated from its manifest entry.
+
+    - Pipeline candidates rerun their whole batch (``batch_noise``, or ``batch_seeds`` in older manifests)
+      in one call, as originally, because batched kernels can round differently from single ones (at most
+      one intensity level on a few pixels on the CPU): bit-identical on the same device.
+    - Loop candidates (``sampler: limner-loop``) rerun Limner's denoising loop: a saved noise file (reno)
+      is bit-identical on the same device; a path (paths search) is replayed alone, so it can differ from
+      the batched original by one intensity level on a few pixels.
+
+    ``run_dir`` is needed for candidates whose noise is a file in the run folder.
     """
     from tools.generators.diffusers_backend import DiffusersGenerator
+    from tools.generators.noise import gaussian_spec
 
     base = resolve_model(entry["model_alias"] if entry["model_alias"] in MODELS else entry["model"])
     s = entry["settings"]
     spec = ModelSpec(**{**base.to_dict(), "steps": s["steps"], "guidance": s["guidance"], "width": s["width"],
                         "height": s["height"], "scheduler": s["scheduler"]})
     gen = DiffusersGenerator(spec, device=device or s.get("device"), dtype=s.get("dtype"))
-    seeds = entry.get("batch_seeds") or [entry["seed"]]
-    result = gen.generate(entry["prompt"], seeds, negative_prompt=entry.get("negative_prompt", ""))
-    return result.images[seeds.index(entry["seed"])]
+    noise = entry["noise"]
+    if entry.get("sampler", "pipeline") == "limner-loop":
+        from tools.generators.loop import DenoiseLoop
+
+        loop = DenoiseLoop(gen, entry["prompt"], entry.get("negative_prompt", ""))
+        try:
+            if noise["kind"] == "path":
+                from tools.search.paths import replay
+
+                return replay(loop, noise)
+            from tools.generators.noise import materialise
+
+            return loop.sample(materialise(noise, gen.latent_shape(), run_dir)[None])[0]
+        finally:
+            loop.close()
+    batch = entry.get("batch_noise") or [gaussian_spec(x) for x in entry.get("batch_seeds") or [entry["seed"]]]
+    index = next(i for i, b in enumerate(batch) if _same_noise(b, noise))
+    result = gen.generate(entry["prompt"], noises=batch, base_dir=run_dir, negative_prompt=entry.get("negative_prompt", ""))
+    return result.images[index]

@@ -99,6 +99,26 @@ class RunStore:
             return None
         return record if sha256_file(png_path) == record.get("sha256") else None
 
+    def round_path(self, rnd: int) -> Path:
+        return self.candidates_dir / f"r{rnd:02d}.round.json"
+
+    def save_round(self, rnd: int, records: list[dict], log: dict) -> None:
+        """Mark a round complete (written after all its candidates): a resumed run reuses it as it is."""
+        atomic_write_json(self.round_path(rnd), {"records": records, "log": log})
+
+    def saved_round(self, rnd: int) -> dict | None:
+        """A complete round's records and log, if its marker and every candidate on it are intact."""
+        path = self.round_path(rnd)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if any(self.saved_candidate(r["id"]) is None for r in data["records"]):
+            return None
+        return data
+
     def event(self, data: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "events.jsonl", "a", encoding="utf-8") as f:

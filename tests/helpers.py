@@ -15,7 +15,7 @@ BASE_POLICY = {
     "candidates_per_round": 2,
     "budgets": {"nfe": 1000, "llm_calls": 10, "seconds": 600},
     "verifiers": [{"name": "clipscore"}],
-    "actions": ["replan", "fresh_noise"],
+    "actions": ["replan", "random"],
     "replan_after": 1,
     "max_replans": 1,
     "generation": {"steps": 4},

@@ -18,3 +18,17 @@ def test_readme_opens_with_the_run_and_test_commands():
 
 def test_ci_runs_the_readme_test_command():
     assert commands()[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def python_examples() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch, shapes_defaults):
+    examples = python_examples()
+    assert any("tools.search import search" in e for e in examples)
+    monkeypatch.chdir(tmp_path)
+    for code in examples:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    assert (tmp_path / "best.png").is_file()
+    assert any((tmp_path / "limner-runs").glob("*/final.png"))

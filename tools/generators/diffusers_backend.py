@@ -20,7 +20,7 @@ from typing import Callable
 from tools._home import models_dir
 from tools._quiet import quiet_libraries
 from tools.generators.models import ModelSpec
-from tools.generators.noise import batch_noise
+from tools.generators.noise import EXPLICIT_KINDS, gaussian_spec, stack
 
 _PIPELINES: dict[tuple, object] = {}
 
@@ -190,15 +190,22 @@ class DiffusersGenerator:
     def generate(
         self,
         prompt: str,
-        seeds: list[int],
+        seeds: list[int] | None = None,
         *,
+        noises: list[dict] | None = None,
+        base_dir: str | Path | None = None,
         negative_prompt: str = "",
         on_step: Callable[[int, int], None] | None = None,
     ) -> GenerationResult:
+        """One batched pipeline call: one image per seed (or per noise spec, see ``tools.generators.noise``)."""
         import torch
 
+        if (seeds is None) == (noises is None):
+            raise ValueError("generate() takes either seeds or noises")
+        if noises is None:
+            noises = [gaussian_spec(s) for s in seeds]
         spec, pipe = self.spec, self.pipe
-        n = len(seeds)
+        n = len(noises)
         kwargs: dict = dict(
             prompt=[prompt] * n,
             num_inference_steps=spec.steps,
@@ -211,11 +218,14 @@ class DiffusersGenerator:
             kwargs["negative_prompt"] = [negative_prompt] * n
         if spec.family in _EXPLICIT_LATENT_FAMILIES:
             shape = self.latent_shape()
-            kwargs["latents"] = batch_noise(seeds, shape).to(self.device, self.dtype)
-            noise = [{"kind": "gaussian", "seed": s, "shape": list(shape), "drawn_on": "cpu"} for s in seeds]
+            kwargs["latents"] = stack(noises, shape, base_dir).to(self.device, self.dtype)
+            made = [{**s, "shape": list(shape), "drawn_on": "cpu"} for s in noises]
         else:
-            kwargs["generator"] = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-            noise = [{"kind": "pipeline-generator", "seed": s, "drawn_on": "cpu"} for s in seeds]
+            if any(s["kind"] != "gaussian" for s in noises):
+                raise ValueError(f"model family '{spec.family}' takes seeds only, not explicit noise "
+                                 "(noise search needs an SD, SDXL, SD3 or PixArt model)")
+            kwargs["generator"] = [torch.Generator("cpu").manual_seed(s["seed"]) for s in noises]
+            made = [{"kind": "pipeline-generator", "seed": s["seed"], "drawn_on": "cpu"} for s in noises]
         if on_step is not None:
 
             def callback(_pipe, step, _t, tensors):
@@ -230,4 +240,4 @@ class DiffusersGenerator:
                 images = pipe(**kwargs).images
         finally:
             counter.close()
-        return GenerationResult(images=images, nfe=counter.count, seconds=time.perf_counter() - start, noise=noise)
+        return GenerationResult(images=images, nfe=counter.count, seconds=time.perf_counter() - start, noise=made)

@@ -1,0 +1,52 @@
+"""``zero_order``: search the neighbourhood of the best noise so far (Ma et al. 2025, zero-order search).
+
+Each round makes neighbours ``shell(pivot + lambda * eps)`` of the pivot noise (``shell`` keeps them on the
+Gaussian shell). The pivot moves to the round's best candidate only when that beats the pivot; a round that
+brings nothing is followed by a restart: a round of fresh noises whose best becomes the next pivot.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tools.generators.noise import gaussian_spec, neighbour_spec
+from tools.search.base import RoundResult, Strategy, best_of
+from tools.search.random import sample
+
+
+class ZeroOrderSearch(Strategy):
+    name = "zero_order"
+    description = "neighbours of the best noise so far; the pivot moves on improvement, restarts when stuck"
+    needs_explicit_noise = True
+    option_names = frozenset({"lambda"})
+
+    def round(self, ctx, n, nfe_allowance, history, memo):
+        start = time.perf_counter()
+        lam = float(ctx.options.get("lambda", 0.6))
+        k = min(n, nfe_allowance // ctx.spec.nfe_per_candidate())
+        if k < 1:
+            return RoundResult([], 0, 0, 0, 0.0, {"candidates": 0}, memo)
+        pivot_id, pivot_score = memo.get("pivot_id"), memo.get("pivot_score")
+        last_ids = set(memo.get("last_ids", []))
+        last = best_of(history, last_ids, need_explicit=True) if last_ids else None
+        if pivot_id is None:  # first round here, or the round after a restart
+            pivot = last if memo.get("restarted_last") else best_of(history, need_explicit=True)
+            why = "best of the restart round" if memo.get("restarted_last") else "best candidate so far"
+        elif last is not None and last["score"] > pivot_score:
+            pivot, why = last, f"moved: {last['id']} beat pivot {pivot_id}"
+        else:
+            pivot, why = None, f"restart: no neighbour beat pivot {pivot_id}"
+        if pivot is None:
+            noises = [gaussian_spec(s) for s in ctx.seeds.take(k)]
+            params = {"restart": True, "reason": why if pivot_id else "no pivot with explicit noise", "lambda": lam,
+                      "candidates": k}
+            new_memo = {"pivot_id": None, "pivot_score": None, "restarted_last": True}
+        else:
+            noises = [neighbour_spec(pivot["noise"], s, lam) for s in ctx.seeds.take(k)]
+            params = {"restart": False, "pivot": pivot["id"], "pivot_score": pivot["score"], "reason": why,
+                      "lambda": lam, "candidates": k}
+            new_memo = {"pivot_id": pivot["id"], "pivot_score": pivot["score"], "restarted_last": False}
+        found, nfe = sample(ctx, noises)
+        for f in found:
+            f.details = {"pivot": params.get("pivot")}
+        return RoundResult(found, nfe, nfe, 0, time.perf_counter() - start, params, new_memo)
