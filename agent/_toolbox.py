@@ -165,18 +165,14 @@ class Toolbox:
     def search_reward(self):
         """A differentiable reward (pixels -> (N,)): the weighted mean of the policy's CLIP-family verifiers,
         calibrated but not clamped (clamping would stop the gradient)."""
-        chosen = self._weighted(lambda ref, v: getattr(v, "differentiable", False) and hasattr(v, "raw_scores"))
+        chosen = self._weighted(lambda ref, v: getattr(v, "differentiable", False) and hasattr(v, "reward"))
         if not chosen:
             return None
         total = sum(ref.weight for ref, _ in chosen)
 
         def reward(pixels):
             prompts = [self.brief_prompt] * pixels.shape[0]
-            out = 0
-            for ref, v in chosen:
-                low, high = v.calibration
-                out = out + ref.weight * (v.raw_scores(pixels, prompts) - low) / (high - low)
-            return out / total
+            return sum(ref.weight * v.reward(pixels, prompts) for ref, v in chosen) / total
 
         return reward
 

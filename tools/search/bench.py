@@ -25,8 +25,7 @@ def _scorers(prompt: str, clip, oracle):
         return [s.score for s in oracle.score(images, [prompt] * len(images))]
 
     def reward(pixels):
-        low, high = clip.calibration
-        return (clip.raw_scores(pixels, [prompt] * pixels.shape[0]) - low) / (high - low)
+        return clip.reward(pixels, [prompt] * pixels.shape[0])
 
     return {"shapes-clip": clip_score, "oracle": oracle_score}, reward
 

@@ -37,7 +37,7 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
     """
     from tools.generators.noise import save_noise
     from tools.search import STRATEGIES
-    from tools.search.base import SearchContext, SeedSource
+    from tools.search.base import SearchContext, SeedSource, best_of
 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy '{strategy}' (known: {', '.join(STRATEGIES)})")
@@ -89,7 +89,7 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
         for k in totals:
             totals[k] += getattr(result, k)
         totals["verifier_calls"] += len(scores)
-        best = max(enumerate(history), key=lambda kv: (kv[1]["score"], -kv[0]))[1]
+        best = best_of(history)
         if best["id"] in ids:
             best_image = result.found[ids.index(best["id"])].image
         rounds.append({"round": r, "strategy": name, "params": result.params, "nfe": result.nfe,
@@ -98,6 +98,6 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
     if not history:
         raise ValueError(f"an NFE budget of {nfe_budget} cannot pay for one candidate "
                          f"({spec.nfe_per_candidate()} NFE each)")
-    best = max(enumerate(history), key=lambda kv: (kv[1]["score"], -kv[0]))[1]
+    best = best_of(history)
     return SearchOutcome(best=best, best_image=best_image, candidates=history, rounds=rounds,
                          seconds=time.perf_counter() - start, stop_reason=stop, images=images, **totals)

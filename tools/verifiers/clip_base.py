@@ -164,6 +164,11 @@ class CLIPReward:
         low, high = self.calibration
         return ((raw - low) / (high - low)).clamp(0.0, 1.0)
 
+    def reward(self, pixels, prompts: list[str]):
+        """The calibrated score without clamping (clamping would stop the gradient): for gradient ascent."""
+        low, high = self.calibration
+        return (self.raw_scores(pixels, prompts) - low) / (high - low)
+
     def score(self, images: list, prompts: list[str]) -> list[Score]:
         import torch
 
