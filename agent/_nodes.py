@@ -161,13 +161,13 @@ def build_generate(tb):
             tb.store.save_round(rnd, records, log)
         _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": name,
                "reused": len(records) if saved is not None else 0})
-        charged = 0 if saved is not None else log["nfe_charged"]
+        charged = log["nfe_charged"]  # a reused round is charged what it cost when it ran: budgets count all work
         memo = dict(state.get("search_memo") or {})
         memo[name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
         return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
                 "strategy": name if action in STRATEGIES else None, "search_memo": memo,
                 "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
-                "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"] if saved is None else 0)}
+                "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"])}
 
     return generate
 
@@ -230,8 +230,9 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str) -> tuple[list[d
                              settings=_settings(tb))
             records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
             tb.images[ids[i]] = result.images[k]
-    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": nfe,
-           "nfe_charged": nfe, "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
+    cost = sum(r["nfe"] for r in records)  # with candidates saved before a crash, what the whole round cost
+    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": cost,
+           "nfe_charged": cost, "nfe_this_process": nfe, "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
     return records, log
 
 
