@@ -80,10 +80,48 @@ def _replan(state: dict, tb) -> str | None:
             f"(plan version {state['plan']['version'] + 1})")
 
 
+def _repair(state: dict, tb) -> str | None:
+    from agent._repair import repair_targets
+    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
+
+    if state.get("repairs_done", 0) >= tb.policy.max_repairs or tb.spec.family in INSTRUCTION_FAMILIES:
+        return None
+    targets = repair_targets(state)
+    if not targets:
+        return None
+    t = targets[0]
+    return f"repair: {t['why']}: inpaint '{t['phrase']}' in box {t['box']}"
+
+
+def _layout(state: dict, tb) -> str | None:
+    from agent._repair import spans_image
+    from tools.generators.regional import UNET_FAMILIES
+
+    if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.family not in UNET_FAMILIES:
+        return None  # already regional every round, or nothing to lay out, or no regional attention here
+    spans = spans_image(state)
+    return f"regenerate region by region from the layout: {'; '.join(spans)}" if spans else None
+
+
+def _variation(state: dict, tb) -> str | None:
+    from agent._repair import best_candidate, repair_targets
+
+    best = best_candidate(state)
+    if best is None or repair_targets(state) and "repair" in tb.policy.actions:
+        return None  # nothing to vary, or a repair applies
+    if state.get("no_improve", 0) >= tb.policy.replan_after:
+        return None  # rounds stopped helping: leave it to a re-plan, or finish
+    return (f"variations of {best['id']} (img2img, strength {tb.policy.variation_strength}): "
+            "no single region to repair")
+
+
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
         *(Action(s.name, "generate", _strategy_proposer(s.name), s.description) for s in STRATEGIES.values()),
         Action("replan", "replan", _replan, "the planner rewrites the plan from the verifiers' critique"),
+        Action("repair", "repair", _repair, "inpaint the box of a missing or wrongly coloured object", then="verify"),
+        Action("variation", "variation", _variation, "img2img variations of the best candidate", then="verify"),
+        Action("layout", "generate", _layout, "a round of fresh noise generated region by region from the plan's layout"),
     ]
 }

@@ -24,9 +24,13 @@ def shapes(
     steps: Optional[int] = typer.Option(None, min=1, help="Override the model's denoising steps."),
     guidance: Optional[float] = typer.Option(None, min=0.0, help="Override the model's guidance scale."),
     grid: Optional[Path] = typer.Option(None, help="Save a contact sheet (PNG) of the first 96 images, marked right/wrong."),
+    policy: Optional[str] = typer.Option(None, "--policy", "-p", help=(
+        "Run the whole agent under this policy for every prompt and seed (its final image is scored) "
+        "instead of one plain sample per seed.")),
 ):
     """ShapesEval: GenEval's rules on the exact shapes parser, per tag and overall."""
     from agent.cli import _fail
+    from agent.errors import UsageError
 
     from tools.shapes.bench import table
 
@@ -49,8 +53,17 @@ def shapes(
         except (OSError, ValueError) as exc:
             _fail(f"cannot read suite {suite}: {exc}")
         try:
-            source = model_source(model, steps=steps, guidance=guidance)
-        except ValueError as exc:
+            if policy is not None:
+                from agent.bench_source import agent_source
+                from agent.policy import load_policy
+
+                load_policy(policy)  # one clear line now rather than one per prompt
+                if steps is not None or guidance is not None:
+                    _fail("--steps and --guidance do not apply with --policy: set them in the policy's `generation`")
+                source = agent_source(policy, model)
+            else:
+                source = model_source(model, steps=steps, guidance=guidance)
+        except (ValueError, UsageError) as exc:
             _fail(str(exc))
         with Progress(transient=True) as bar:
             task = bar.add_task("ShapesEval", total=len(prompts))
@@ -62,6 +75,12 @@ def shapes(
                 _fail(str(exc))
         results = run["results"]
         summary = {**run["summary"], **source.describe(), "suite": str(suite or "shipped"), "seed": seed}
+        if policy is not None:
+            spent = source.runs
+            summary["agent"] = {"runs": len(spent), "mean_nfe": round(sum(r["nfe"] for r in spent) / len(spent), 1),
+                                "mean_rounds": round(sum(r["rounds"] for r in spent) / len(spent), 2),
+                                "passed": sum(r["status"] == "passed" for r in spent)}
+            summary["runs"] = spent
         if grid is not None:
             from tools.shapes.bench import contact_sheet
 

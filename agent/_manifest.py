@@ -42,6 +42,7 @@ def build_manifest(state: dict, tb) -> dict:
         "candidates": state.get("candidates", []) + list(state.get("pending") or []),
         "best": {"id": best["id"], "score": best["score"], "path": best["path"]} if best else None,
         "final": state.get("final"),
+        "report": state.get("report") or {},
         "rounds": rounds_summary(state),
         "decisions": state.get("decisions", []),
         "budgets": {"limits": state["policy"]["budgets"] | {"rounds": state["policy"]["max_rounds"]},
@@ -65,7 +66,8 @@ def rounds_summary(state: dict) -> list[dict]:
                 best, best_id = scores[cid], cid
         out.append({k: log[k] for k in ("round", "strategy", "action", "params", "nfe", "nfe_charged",
                                         "verifier_calls", "seconds", "candidates")}
-                   | {"best_id_so_far": best_id, "best_score_so_far": best})
+                   | {"regional": log.get("layout", "").startswith("regional"), "layout": log.get("layout"),
+                      "best_id_so_far": best_id, "best_score_so_far": best})
     return out
 
 
@@ -95,3 +97,28 @@ def write_final(store, best: dict, state: dict) -> str:
     with Image.open(src) as im:
         atomic_write_bytes(store.dir / "final.png", png_bytes(im.convert("RGB"), pnginfo=info, compress_level=6))
     return "final.png"
+
+
+def write_layout_overlay(store, best: dict, plan: dict, scale: int = 4) -> str | None:
+    """``layout.png``: the best candidate with the plan's boxes drawn over it and each region's phrase."""
+    from PIL import Image, ImageDraw
+
+    from agent.store import atomic_write_bytes
+    from tools.images import png_bytes
+
+    layout = (plan or {}).get("layout")
+    if not layout:
+        return None
+    with Image.open(store.dir / best["path"]) as im:
+        w, h = im.size
+        k = max(1, min(scale, 1024 // max(w, h)))
+        canvas = im.convert("RGB").resize((w * k, h * k), Image.NEAREST)
+    draw = ImageDraw.Draw(canvas)
+    colours = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240)]
+    for i, region in enumerate(layout["regions"]):
+        x0, y0, x1, y1 = region["box"]
+        c = colours[i % len(colours)]
+        draw.rectangle([x0 * w * k, y0 * h * k, x1 * w * k - 1, y1 * h * k - 1], outline=c, width=2)
+        draw.text((x0 * w * k + 3, y0 * h * k + 2), region["phrase"], fill=c)
+    atomic_write_bytes(store.dir / "layout.png", png_bytes(canvas))
+    return "layout.png"

@@ -11,7 +11,7 @@ import time
 from functools import wraps
 
 from agent._decide import decide, round_size
-from agent._manifest import build_manifest, write_final
+from agent._manifest import build_manifest, write_final, write_layout_overlay
 from agent.errors import LLMError
 from agent.plan import Plan
 
@@ -57,7 +57,7 @@ def build_intake(tb):
             _emit({"event": "notice", "text": notice})
         return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
                 "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
-                "search_memo": {}}
+                "search_memo": {}, "repairs": [], "repairs_done": 0}
 
     return intake
 
@@ -139,27 +139,40 @@ def build_generate(tb):
             options=tb.policy.strategy_options.get(name, {}),
             on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
         )
+        regional, layout_note = layout_use(tb, state, action)
+        if state["brief"].get("image") and state["round"] == 0:
+            regional, layout_note = None, None
         saved = tb.store.saved_round(rnd)
         if saved is not None:
             records, log = saved["records"], saved["log"]
             seeds.cursor = log["seed_cursor"]
             tb.store.event({"event": "round_reused", "round": rnd})
-        elif name == "random":
-            records, log = _random_round(tb, ctx, state, n, rnd, action)
         else:
-            nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
-            history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
-            memo = (state.get("search_memo") or {}).get(name, {})
-            result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
-            records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)))
-                       for i, f in enumerate(result.found)]
-            log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
-                   "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
-                   "seconds": round(result.seconds, 4), "memo": result.memo}
+            from contextlib import nullcontext
+
+            with tb.generator.regional(**regional) if regional else nullcontext():
+                if state["brief"].get("image") and state["round"] == 0:
+                    from agent._edit_nodes import input_round
+
+                    records, log = input_round(tb, state, n, rnd, seeds)
+                elif name == "random":
+                    records, log = _random_round(tb, ctx, state, n, rnd, action, regional)
+                else:
+                    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+                    history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
+                    memo = (state.get("search_memo") or {}).get(name, {})
+                    result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
+                    records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)), regional)
+                               for i, f in enumerate(result.found)]
+                    log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
+                           "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
+                           "seconds": round(result.seconds, 4), "memo": result.memo}
+            if layout_note:
+                log["layout"] = layout_note
         log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
         if saved is None:
             tb.store.save_round(rnd, records, log)
-        _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": name,
+        _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": log["strategy"],
                "reused": len(records) if saved is not None else 0})
         charged = log["nfe_charged"]  # a reused round is charged what it cost when it ran: budgets count all work
         memo = dict(state.get("search_memo") or {})
@@ -170,6 +183,23 @@ def build_generate(tb):
                 "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"])}
 
     return generate
+
+
+def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
+    """Whether this round is generated region by region: ``(arguments for generator.regional, note)``."""
+    from tools.generators.regional import UNET_FAMILIES
+
+    if not (tb.policy.layout or action == "layout"):
+        return None, None
+    layout = state["plan"].get("layout")
+    if not layout:
+        return None, "the plan has no layout: generated from the prompt alone"
+    if tb.spec.family not in UNET_FAMILIES:
+        return None, (f"regional generation is not available for {tb.spec.family} pipelines yet: generated from the "
+                      "prompt alone")
+    regions = [{"phrase": r["phrase"], "box": r["box"]} for r in layout["regions"]]
+    args = {"regions": regions, "base_ratio": layout["base_ratio"], "background": layout.get("background") or None}
+    return args, f"regional generation: {len(regions)} regions from the plan's layout, base ratio {layout['base_ratio']}"
 
 
 def _settings(tb, extra: dict | None = None) -> dict:
@@ -188,7 +218,7 @@ def _record(tb, state, rnd: int, i: int, noise: dict, name: str, action: str, nf
             "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"], "nfe": nfe, **extra}
 
 
-def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int) -> dict:
+def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int, regional: dict | None) -> dict:
     """Save one candidate a strategy found: its PNG, its noise file (if any), then its record."""
     from tools.generators.noise import save_noise
     from tools.images import png_bytes
@@ -201,12 +231,14 @@ def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int) 
     extra = {"sampler": found.sampler, "details": found.details, "settings": _settings(tb, found.settings)}
     if found.batch is not None:
         extra["batch_noise"] = found.batch
+    if regional:
+        extra["regional"] = regional
     record = _record(tb, state, rnd, i, noise, name, action, nfe, **extra)
     tb.images[cid] = found.image
     return tb.store.save_candidate(record, png_bytes(found.image))
 
 
-def _random_round(tb, ctx, state, n: int, rnd: int, action: str) -> tuple[list[dict], dict]:
+def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict | None) -> tuple[list[dict], dict]:
     """Fresh noises in one pipeline call; after a crash, only the candidates not yet on disk are made again."""
     import time
 
@@ -227,7 +259,7 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str) -> tuple[list[d
         for k, i in enumerate(missing):
             record = _record(tb, state, rnd, i, result.noise[k], "random", action, result.nfe // len(todo),
                              sampler="pipeline", batch_noise=todo, batch_seeds=[s["seed"] for s in todo],
-                             settings=_settings(tb))
+                             settings=_settings(tb), **({"regional": regional} if regional else {}))
             records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
             tb.images[ids[i]] = result.images[k]
     cost = sum(r["nfe"] for r in records)  # with candidates saved before a crash, what the whole round cost
@@ -312,6 +344,10 @@ def build_finish(tb):
             final = write_final(tb.store, best, state)
             status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
         update = {"status": status, "final": final}
+        if best_id is not None:
+            overlay = write_layout_overlay(tb.store, best, state.get("plan"))
+            if overlay:
+                update["report"] = {"layout": overlay}
         tb.store.write_manifest(build_manifest({**state, **update}, tb))
         tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
         _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
@@ -320,6 +356,8 @@ def build_finish(tb):
     return finish
 
 
+from agent._edit_nodes import build_repair, build_variation  # noqa: E402  (they use the helpers above)
+
 NODE_BUILDERS = {
     "intake": build_intake,
     "plan": build_plan,
@@ -327,5 +365,7 @@ NODE_BUILDERS = {
     "verify": build_verify,
     "decide": build_decide,
     "replan": build_replan,
+    "repair": build_repair,
+    "variation": build_variation,
     "finish": build_finish,
 }

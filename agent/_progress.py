@@ -43,6 +43,9 @@ class ConsoleProgress:
             self.console.print(f"[bold]plan v{plan['version']}[/] by {plan['planner']}: {plan['rewritten_prompt']}")
             for check in plan["checks"]:
                 self.console.print(f"  check {check['id']}: {check['question']}", style="dim")
+            for region in (plan.get("layout") or {}).get("regions", []):
+                box = ", ".join(f"{v:.2f}" for v in region["box"])
+                self.console.print(f"  region {region['phrase']}: box [{box}]", style="dim")
         elif kind == "generated":
             reused = f" ({event['reused']} reused from disk)" if event["reused"] else ""
             strategy = f" by {event['strategy']}" if event.get("strategy") else ""

@@ -25,6 +25,13 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
             console.print(f"  relation: {objs[rel['subject']]['name']} {rel['relation']} {objs[rel['object']]['name']}")
         for check in plan.get("checks", []):
             console.print(f"  check {check['id']}: {check['question']}", style="dim")
+        layout = plan.get("layout")
+        if layout:
+            console.print(f"  layout (base ratio {layout['base_ratio']}"
+                          + (f", background '{layout['background']}'" if layout.get("background") else "") + "):")
+            for region in layout["regions"]:
+                box = ", ".join(f"{v:.2f}" for v in region["box"])
+                console.print(f"    region {region['phrase']}: box [{box}]")
     table = Table("id", "seed", "strategy", "plan", "score", *[v["name"] for v in manifest.get("verifiers", [])], "path")
     best = (manifest.get("best") or {}).get("id")
     for c in manifest.get("candidates", []):
@@ -38,8 +45,8 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
     if rounds:
         rt = Table("round", "strategy", "what it did", "NFE", "inner scores", "best so far")
         for r in rounds:
-            params = {k: v for k, v in r["params"].items() if k not in {"tree", "trace"}}
-            what = ", ".join(f"{k}={v}" for k, v in params.items())
+            params = {k: v for k, v in r["params"].items() if k not in {"tree", "trace", "why"}}
+            what = ", ".join(f"{k}={v}" for k, v in params.items()) + ("; regional" if r.get("regional") else "")
             nfe = str(r["nfe_charged"]) + (f" ({r['nfe']} fwd)" if r["nfe_charged"] != r["nfe"] else "")
             best_so_far = "-" if r["best_score_so_far"] is None else f"{r['best_score_so_far']:.3f} ({r['best_id_so_far']})"
             rt.add_row(str(r["round"]), r["strategy"], what[:70], nfe, str(r["verifier_calls"]), best_so_far)
@@ -52,6 +59,8 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
                   f"{spent['llm_calls']}/{limits['llm_calls']} LLM calls, {spent['seconds']:.1f}/{limits['seconds']:g}s")
     if manifest.get("final"):
         console.print(f"final: {run_dir / manifest['final']}")
+    for name, path in (manifest.get("report") or {}).items():
+        console.print(f"{name}: {run_dir / path}")
 
 
 def render_verification(result: dict, console: Console | None = None) -> None:

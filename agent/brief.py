@@ -17,6 +17,18 @@ class Brief(BaseModel):
     candidates: int | None = Field(default=None, ge=1, le=64, description="candidates per round")
     seed: int | None = Field(default=None, ge=0, le=2**62)
     planner: str | None = Field(default=None, description="rules, llm or auto (overrides the policy)")
+    image: str | None = Field(default=None, description="an image to edit (its copy in the run folder is input.png)")
+    box: list[float] | None = Field(default=None, description="edit only this box: [x0, y0, x1, y1] as fractions")
+    mask: str | None = Field(default=None, description="edit only where this mask image is white")
+
+    @field_validator("box")
+    @classmethod
+    def _box(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            from tools.generators.regional import check_box
+
+            return list(check_box(v))
+        return v
 
     @field_validator("prompt")
     @classmethod

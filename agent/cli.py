@@ -87,6 +87,43 @@ def run(
     raise typer.Exit(_exit_code(result))
 
 
+def _box_option(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        _fail(f"--box takes four comma-separated fractions x0,y0,x1,y1 (e.g. 0.5,0.2,1,0.8), got '{text}'")
+    return values
+
+
+@app.command()
+@friendly
+def edit(
+    image: str = typer.Argument(..., help="The image to edit (PNG, JPEG, ...); its sides must be multiples of 8."),
+    instruction: str = typer.Argument(..., help="What the image (or, with --box/--mask, the region) should show."),
+    mask: Optional[str] = typer.Option(None, "--mask", help="Mask image of the same size: white = may change."),
+    box: Optional[str] = typer.Option(None, "--box", help="Region to change: x0,y0,x1,y1 as fractions of the image."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias, hub id or diffusers folder."),
+    policy: str = typer.Option("edit", "--policy", "-p", help="Shipped policy name or YAML file."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Candidates per round."),
+    seed: Optional[int] = typer.Option(None, help="Base seed."),
+    out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+):
+    """Edit an existing image: plan the edit, repaint the region, verify, and repair until it passes."""
+    from agent._progress import ConsoleProgress
+    from agent.runner import run as run_agent
+
+    result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
+                       seed=seed, candidates=candidates, image=image, mask=mask, box=_box_option(box))
+    _report(result, as_json)
+    raise typer.Exit(_exit_code(result))
+
+
 @app.command()
 @friendly
 def resume(

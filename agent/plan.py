@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.layout import Layout
+
 RelationName = Literal["left of", "right of", "above", "below"]
 
 
@@ -43,6 +45,8 @@ class PlanDraft(BaseModel):
     objects: list[PlanObject] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
+    layout: Layout | None = Field(default=None, description=(
+        "where each object goes: one region per object instance, boxes as fractions of the image"))
     rationale: str = ""
 
     @model_validator(mode="after")
@@ -62,6 +66,11 @@ class PlanDraft(BaseModel):
             missing = [d for d in check.depends_on if d not in ids]
             if missing:
                 raise ValueError(f"check {check.id} depends on unknown checks {missing}")
+        if self.layout is not None:
+            for k, region in enumerate(self.layout.regions):
+                if region.object is not None and region.object >= n:
+                    raise ValueError(f"layout region {k} ('{region.phrase}') names object {region.object}, "
+                                     "which is not in the plan")
         return self
 
 

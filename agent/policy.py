@@ -49,12 +49,18 @@ class Policy(BaseModel):
         default="mean", description="how the best candidate is chosen: weighted mean of calibrated scores, or "
         "weighted mean of ranks among all candidates so far (Ma et al.); the threshold always uses the mean")
     actions: list[str] = Field(default_factory=lambda: ["replan", "random"], min_length=1, description=(
-        "allowed actions in the order they are considered: replan and the search strategies (random, "
-        "zero_order, paths, reno); the first usable strategy runs, and the next after a round without progress"))
+        "allowed actions in the order they are considered: repair, layout, variation, replan and the search "
+        "strategies (random, zero_order, paths, reno); the first usable strategy runs, and the next after a round without progress"))
     strategy_options: dict[str, dict] = Field(default_factory=dict, description=(
         "options per strategy, e.g. {zero_order: {lambda: 0.6}, paths: {branches: 2, checkpoints: [0.5], "
         "backtrack: 2}, reno: {lr: 5, max_iterations: 10, steps: 4}}; giving reno options also allows reno on "
         "models with more than 4 steps"))
+    layout: bool = Field(default=False, description=(
+        "generate every round region by region from the plan's layout (regional attention on SD-family "
+        "UNets; other pipelines fall back to the prompt alone and say so); the `layout` action does it for one round"))
+    max_repairs: int = Field(default=4, ge=0, description="most rounds of the `repair` action (inpainting a failing region)")
+    variation_strength: float = Field(default=0.6, gt=0.0, le=1.0, description=(
+        "how far the `variation` action re-noises the best candidate (img2img strength)"))
     replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
     max_replans: int = Field(default=2, ge=0)
     generation: GenerationOverrides = Field(default_factory=GenerationOverrides)

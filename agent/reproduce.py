@@ -24,9 +24,11 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
       the batched original by one intensity level on a few pixels.
 
     ``run_dir`` is needed for candidates whose noise is a file in the run folder.
+    - Edited candidates (``sampler: inpaint``, ``variation`` or ``instruct``) edit their parent's PNG again, with the same seeds
+      in one batch.
+    - Regional candidates rerun inside the same regional attention (``regional``: regions, base ratio).
     """
     from tools.generators.diffusers_backend import DiffusersGenerator
-    from tools.generators.noise import gaussian_spec
 
     base = resolve_model(entry["model_alias"] if entry["model_alias"] in MODELS else entry["model"])
     s = entry["settings"]
@@ -34,6 +36,51 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
                         "height": s["height"], "scheduler": s["scheduler"]})
     gen = DiffusersGenerator(spec, device=device or s.get("device"), dtype=s.get("dtype"))
     noise = entry["noise"]
+    if entry.get("sampler") in {"inpaint", "variation", "instruct"}:
+        return _redo_edit(gen, entry, run_dir)
+    if entry.get("regional"):
+        with gen.regional(**entry["regional"]):
+            return _regenerate(gen, entry, noise, run_dir)
+    return _regenerate(gen, entry, noise, run_dir)
+
+
+def _redo_edit(gen, entry: dict, run_dir):
+    """An edit: the parent's saved PNG (checked by hash), edited again with the recorded batch of seeds."""
+    from PIL import Image
+
+    from tools.editing import box_mask_image, inpaint, instruct, variation
+    from tools.images import sha256_file
+
+    edit = entry["edit"]
+    if run_dir is None:
+        raise ValueError("regenerating a repaired candidate needs run_dir (its parent image is in the run folder)")
+    parent = Path(run_dir) / edit.get("parent_path", f"candidates/{edit['parent']}.png")
+    if sha256_file(parent) != edit["parent_sha256"]:
+        raise ValueError(f"{parent} is not the image this candidate was repaired from (sha256 differs)")
+    with Image.open(parent) as im:
+        image = im.convert("RGB")
+    if edit["editor"] == "instruct":
+        result = instruct(gen, image, edit["prompt"], edit["seeds"], image_guidance=edit["image_guidance"],
+                          negative_prompt=edit.get("negative_prompt", ""), steps=edit["steps"])
+        return result.images[edit["seeds"].index(entry["seed"])]
+    if edit["editor"] == "variation":
+        result = variation(gen, image, edit["prompt"], edit["seeds"], strength=edit["strength"],
+                           negative_prompt=edit.get("negative_prompt", ""), steps=edit["steps"])
+        return result.images[edit["seeds"].index(entry["seed"])]
+    if edit.get("mask_path"):
+        from tools.editing import load_mask
+
+        mask = load_mask(Path(run_dir) / edit["mask_path"], image.size)
+    else:
+        mask = box_mask_image(image.size, edit["box"])
+    result = inpaint(gen, image, mask, edit["prompt"], edit["seeds"], negative_prompt=edit.get("negative_prompt", ""),
+                     strength=edit["strength"], feather=edit["feather"], steps=edit["steps"])
+    return result.images[edit["seeds"].index(entry["seed"])]
+
+
+def _regenerate(gen, entry: dict, noise: dict, run_dir):
+    from tools.generators.noise import gaussian_spec
+
     if entry.get("sampler", "pipeline") == "limner-loop":
         from tools.generators.loop import DenoiseLoop
 

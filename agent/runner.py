@@ -75,6 +75,17 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     spec = spec.with_overrides(**policy.generation.model_dump())
+    if brief.image is not None:
+        spec = spec.with_overrides(**_edit_size(brief))
+    elif brief.box is not None or brief.mask is not None:
+        raise UsageError("--box and --mask mark a region of an image to edit: use them with `limner edit`")
+    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
+
+    if spec.family in INSTRUCTION_FAMILIES:
+        if brief.image is None:
+            raise UsageError(f"{spec.alias} edits images by instruction: use `limner edit IMAGE \"INSTRUCTION\"`")
+        if brief.box is not None or brief.mask is not None:
+            raise UsageError(f"{spec.alias} edits the whole image: drop --box/--mask, or use a text-to-image model")
     try:
         check_available(spec)
     except ModelUnavailable as exc:
@@ -95,6 +106,49 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
         raise UsageError(f"NFE budget {policy.budgets.nfe} is smaller than one candidate's cost ({cost}) "
                          f"with {spec.alias}")
     return Setup(brief=brief, policy=policy, spec=spec, planner_kind=kind)
+
+
+def _read_image(path: str, what: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(Path(path).expanduser()) as im:
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist") from None
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc}") from None
+
+
+def _edit_size(brief: Brief) -> dict:
+    """The generation size an edit runs at (the image's own), after checking the image, mask and box."""
+    image = _read_image(brief.image, "image")
+    w, h = image.size
+    if w % 8 or h % 8:
+        raise UsageError(f"image {brief.image} is {w}x{h}: edits need sides that are multiples of 8")
+    if brief.box is not None and brief.mask is not None:
+        raise UsageError("give --box or --mask, not both")
+    if brief.mask is not None:
+        from tools.editing import load_mask
+
+        try:
+            load_mask(Path(brief.mask).expanduser(), (w, h))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return {"width": w, "height": h}
+
+
+def _copy_inputs(brief: Brief, store: RunStore) -> None:
+    """An edit's image (and mask) go into the run folder, so the run is complete and resumable on its own."""
+    from agent.store import atomic_write_bytes
+    from tools.images import png_bytes
+
+    atomic_write_bytes(store.dir / "input.png", png_bytes(_read_image(brief.image, "image"), compress_level=6))
+    if brief.mask is not None:
+        from tools.editing import load_mask
+
+        mask = load_mask(Path(brief.mask).expanduser(), _read_image(brief.image, "image").size)
+        atomic_write_bytes(store.dir / "mask.png", png_bytes(mask, compress_level=6))
 
 
 @contextmanager
@@ -169,6 +223,8 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     run_id = new_run_id()
     store = RunStore(out / run_id)
     store.dir.mkdir(parents=True)
+    if brief.image is not None:
+        _copy_inputs(brief, store)
     register_run(run_id, store.dir, brief.prompt)
     values = {
         "run_id": run_id, "run_dir": str(store.dir.resolve()), "brief": brief.model_dump(),

@@ -112,3 +112,25 @@ def test_llm_planner_produces_a_plan_that_names_its_planner(llm_env, tmp_path):
     again = planner.replan(plan, "best score 0.3")
     assert again.version == 2
     assert "best score 0.3" in llm_env.requests[1]["messages"][-1]["content"]
+
+
+def _with_layout(*boxes) -> str:
+    data = json.loads(GOOD)
+    data["layout"] = {"regions": [{"phrase": f"a thing {i}", "box": list(b), "object": 0} for i, b in enumerate(boxes)]}
+    return json.dumps(data)
+
+
+def test_an_llm_layout_with_overlapping_boxes_is_sent_back_with_the_reason_and_the_fixed_one_is_used(llm_env, tmp_path):
+    bad = _with_layout((0.1, 0.1, 0.6, 0.6), (0.2, 0.2, 0.5, 0.5))
+    good = _with_layout((0.05, 0.3, 0.45, 0.7), (0.55, 0.3, 0.95, 0.7))
+    llm_env.script(Reply(content=bad), Reply(content=good))
+    plan = LLMPlanner(client(tmp_path)).plan("two red circles and a blue square")
+    assert [r.box for r in plan.layout.regions] == [[0.05, 0.3, 0.45, 0.7], [0.55, 0.3, 0.95, 0.7]]
+    assert "overlap by 100%" in json.dumps(llm_env.requests[1]["messages"])
+
+
+def test_an_llm_layout_that_stays_outside_the_canvas_is_rejected_not_passed_on(llm_env, tmp_path):
+    bad = _with_layout((0.1, 0.1, 1.6, 0.6))
+    llm_env.script(Reply(content=bad), Reply(content=bad))
+    with pytest.raises(LLMError):
+        LLMPlanner(client(tmp_path)).plan("two red circles and a blue square")

@@ -34,3 +34,21 @@ def save_tiny_sdxl(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def save_tiny_instruct_pix2pix(folder: Path) -> Path:
+    """InstructPix2Pix: an SD pipeline whose UNet takes the noisy latent and the image latent (8 channels)."""
+    from tools.generators.tiny import build_tiny_sd
+
+    import torch
+    from diffusers import StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+
+    sd = build_tiny_sd()
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**{**sd.unet.config, "in_channels": 8})
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        vae=sd.vae, text_encoder=sd.text_encoder, tokenizer=sd.tokenizer, unet=unet, scheduler=sd.scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder

@@ -14,6 +14,7 @@ import yaml
 
 import prompts
 from agent.plan import Check, Plan, PlanObject, Relation
+from agent.planners.layout_rules import place
 
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
           "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -185,7 +186,7 @@ class RulesPlanner:
             prompt=prompt, planner=self.name, version=version,
             rewritten_prompt=template.format(scene=scene_text(objects, relations)),
             objects=objects, relations=relations, checks=make_checks(objects, relations),
-            rationale=rationale,
+            layout=place(objects, relations), rationale=rationale,
         )
 
     def plan(self, prompt: str) -> Plan:

@@ -24,6 +24,9 @@ from tools.generators.noise import EXPLICIT_KINDS, gaussian_spec, stack
 
 _PIPELINES: dict[tuple, object] = {}
 
+# Families whose pipelines edit an image by an instruction instead of drawing from text.
+INSTRUCTION_FAMILIES = {"ip2p"}
+
 # Families whose pipelines take an explicit, unpacked initial latent per sample.
 _EXPLICIT_LATENT_FAMILIES = {"sd", "sdxl", "sd3", "pixart"}
 
@@ -110,7 +113,9 @@ def load_pipeline(spec: ModelSpec, device: str, dtype):
 
     source = local_source(spec)
     try:
-        pipe = diffusers.AutoPipelineForText2Image.from_pretrained(source, dtype=dtype)
+        loader = (diffusers.StableDiffusionInstructPix2PixPipeline if spec.family in INSTRUCTION_FAMILIES
+                  else diffusers.AutoPipelineForText2Image)
+        pipe = loader.from_pretrained(source, dtype=dtype)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelUnavailable(f"cannot load '{spec.source}': {first}") from None
@@ -140,6 +145,27 @@ class NFECounter:
 
     def close(self) -> None:
         self._handle.remove()
+
+
+def counted_call(pipe, kwargs: dict) -> tuple[list, int, float]:
+    """One pipeline call without gradients: its images, the denoiser forward passes it ran, and its seconds."""
+    import torch
+
+    counter = NFECounter(denoiser_of(pipe))
+    start = time.perf_counter()
+    try:
+        with torch.inference_mode():
+            images = pipe(**kwargs).images
+    finally:
+        counter.close()
+    return images, counter.count, time.perf_counter() - start
+
+
+def seeded(seeds: list[int]) -> list:
+    """One CPU generator per seed, as every pipeline call in Limner draws its noise."""
+    import torch
+
+    return [torch.Generator("cpu").manual_seed(s) for s in seeds]
 
 
 def weights_revision(pipe) -> str | None:
@@ -181,6 +207,13 @@ class DiffusersGenerator:
                 "loaded_from": str(getattr(pipe.config, "_name_or_path", "")), "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "diffusers": diffusers.__version__}
 
+    def regional(self, regions: list[dict], *, base_ratio: float = 0.3, background: str | None = None):
+        """A ``with`` block in which every generation is regional (``tools.generators.regional``)."""
+        from tools.generators.regional import regional_attention
+
+        return regional_attention(self.pipe, self.spec.family, regions, base_ratio=base_ratio, background=background,
+                                  cfg=self.spec.uses_cfg, aspect=self.spec.height / self.spec.width)
+
     def latent_shape(self) -> tuple[int, int, int]:
         pipe = self.pipe
         channels = denoiser_of(pipe).config.in_channels
@@ -202,6 +235,9 @@ class DiffusersGenerator:
 
         if (seeds is None) == (noises is None):
             raise ValueError("generate() takes either seeds or noises")
+        if self.spec.family in INSTRUCTION_FAMILIES:
+            raise ValueError(f"{self.spec.alias} edits images by instruction: use tools.editing.instruct "
+                             "(or `limner edit`), not generate()")
         if noises is None:
             noises = [gaussian_spec(s) for s in seeds]
         spec, pipe = self.spec, self.pipe
@@ -233,11 +269,5 @@ class DiffusersGenerator:
                 return tensors
 
             kwargs["callback_on_step_end"] = callback
-        counter = NFECounter(denoiser_of(pipe))
-        start = time.perf_counter()
-        try:
-            with torch.inference_mode():
-                images = pipe(**kwargs).images
-        finally:
-            counter.close()
-        return GenerationResult(images=images, nfe=counter.count, seconds=time.perf_counter() - start, noise=made)
+        images, nfe, seconds = counted_call(pipe, kwargs)
+        return GenerationResult(images=images, nfe=nfe, seconds=seconds, noise=made)

@@ -62,38 +62,43 @@ class DenoiseLoop:
 
     # --- conditioning ------------------------------------------------------------------------------
     def _encode(self, prompt: str, negative_prompt: str) -> None:
+        self._prompt, self._negative = prompt, negative_prompt
+        self._by_batch: dict[int, tuple] = {}
+        self._cond(1)
+
+    def _encode_batch(self, batch: int):
+        """Embeddings for ``batch`` copies of the prompt, encoded as one batch, as the pipeline call encodes them
+        (a batched text encoder can round differently from a repeated single encoding)."""
         import torch
 
-        pipe = self.pipe
+        pipe, prompt = self.pipe, [self._prompt] * batch
+        negative = [self._negative] * batch if self._negative else None
         with torch.no_grad():
             if self.generator.spec.family == "sdxl":
                 pe, ne, pooled, npooled = pipe.encode_prompt(prompt, device=self.device, num_images_per_prompt=1,
                                                              do_classifier_free_guidance=self.cfg,
-                                                             negative_prompt=negative_prompt or None)
+                                                             negative_prompt=negative)
                 spec = self.generator.spec
                 proj = (pipe.text_encoder_2.config.projection_dim if pipe.text_encoder_2 is not None
                         else int(pooled.shape[-1]))
                 size = (spec.height, spec.width)
                 time_ids = pipe._get_add_time_ids(size, (0, 0), size, dtype=pe.dtype, text_encoder_projection_dim=proj)
+                time_ids = time_ids.repeat(batch, 1)
                 if self.cfg:
                     pe, pooled, time_ids = torch.cat([ne, pe]), torch.cat([npooled, pooled]), torch.cat([time_ids, time_ids])
-                self.added = {"text_embeds": pooled.to(self.device), "time_ids": time_ids.to(self.device)}
+                added = {"text_embeds": pooled.to(self.device), "time_ids": time_ids.to(self.device)}
             else:
-                pe, ne = pipe.encode_prompt(prompt, self.device, 1, self.cfg, negative_prompt or None)
+                pe, ne = pipe.encode_prompt(prompt, self.device, 1, self.cfg, negative)
                 if self.cfg:
                     pe = torch.cat([ne, pe])
-                self.added = None
-        self.embeds = pe.to(self.device)
+                added = None
+        return pe.to(self.device), added
 
     def _cond(self, batch: int):
         """Embeddings for a batch: ``[uncond]*batch + [cond]*batch`` under CFG."""
-        def rep(t):
-            if not self.cfg:
-                return t.expand(batch, *t.shape[1:])
-            return t.repeat_interleave(batch, dim=0)
-
-        added = {k: rep(v) for k, v in self.added.items()} if self.added else None
-        return rep(self.embeds), added
+        if batch not in self._by_batch:
+            self._by_batch[batch] = self._encode_batch(batch)
+        return self._by_batch[batch]
 
     # --- the loop ------------------------------------------------------------------------------
     def initial(self, noise):

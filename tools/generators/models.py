@@ -16,7 +16,7 @@ from pathlib import Path
 class ModelSpec:
     alias: str
     source: str  # hub id, local folder, or "builtin:<name>" for models Limner builds itself
-    family: str  # sd, sdxl, sd3, flux, pixart
+    family: str  # sd, sdxl, sd3, flux, pixart; ip2p edits images by instruction (InstructPix2Pix)
     steps: int
     guidance: float
     width: int
@@ -31,6 +31,8 @@ class ModelSpec:
         return self.family != "flux" and self.guidance > 1.0
 
     def nfe_per_candidate(self) -> int:
+        if self.family == "ip2p":  # text and image guidance: three passes per step
+            return self.steps * (3 if self.uses_cfg else 1)
         return self.steps * (2 if self.uses_cfg else 1)
 
     def to_dict(self) -> dict:
@@ -66,6 +68,8 @@ MODELS: dict[str, ModelSpec] = {
                   description="Stable Diffusion 3.5 Medium (MMDiT)."),
         ModelSpec("flux-schnell", "black-forest-labs/FLUX.1-schnell", "flux", 4, 0.0, 1024, 1024,
                   description="FLUX.1 [schnell], 4-step distilled."),
+        ModelSpec("instruct-pix2pix", "timbrooks/instruct-pix2pix", "ip2p", 20, 7.5, 512, 512,
+                  description="InstructPix2Pix: edits an image by an instruction (for `limner edit`)."),
         ModelSpec("pixart-sigma", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart", 20, 4.5, 1024, 1024,
                   description="PixArt-Sigma XL 1024."),
     ]
@@ -81,6 +85,7 @@ _FAMILY_BY_PIPELINE = {
     "FluxPipeline": "flux",
     "PixArtSigmaPipeline": "pixart",
     "PixArtAlphaPipeline": "pixart",
+    "StableDiffusionInstructPix2PixPipeline": "ip2p",
 }
 
 EMBEDDED_DEFAULT = "shapes-tiny"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from tools.verifiers.base import Score
+from tools.verifiers.findings import findings
 
 YES = 0.5  # P(yes) at or above this counts as "yes"
 
@@ -83,6 +84,8 @@ class QuestionVerifier:
             answers = self.answerer.answer(image, plan)
             value, records = dsg_score(plan["checks"], answers)
             failed = [r for r in records if not r["passed"]]
+            size = getattr(image, "size", None) or (image.shape[1], image.shape[0])
             out.append(Score(score=value, raw=value, detail={"questions": records,
-                                                             "failed": [r["id"] for r in failed]}))
+                                                             "failed": [r["id"] for r in failed],
+                                                             "findings": findings(plan, records, size)}))
         return out

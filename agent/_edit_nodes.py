@@ -1,0 +1,167 @@
+"""The editing nodes: an edit's input round, region repair (inpainting) and variation (img2img).
+
+Each edit round takes one parent candidate, makes ``n`` edited candidates with fresh seeds, and records in
+every candidate's ``edit`` what was done (editor parameters, box or mask, the parent's path and sha256), so
+``agent.reproduce.regenerate`` can redo it from the parent's PNG.
+"""
+
+from __future__ import annotations
+
+from agent._decide import round_size
+from agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
+
+
+def _edit_round(tb, state: dict, name: str, parent_id: str, edit) -> dict:
+    """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round; save it."""
+    from tools.images import png_bytes
+    from tools.search import SeedSource
+
+    n, _ = round_size(state, tb)
+    rnd = state["round"] + 1
+    seeds = SeedSource(state["base_seed"], state["seed_cursor"])
+    saved = tb.store.saved_round(rnd)
+    if saved is not None:
+        records, log = saved["records"], saved["log"]
+        seeds.cursor = log["seed_cursor"]
+    else:
+        parent = next(c for c in state["candidates"] if c["id"] == parent_id)
+        image = tb.images.get(parent["id"]) or _load_rgb(tb.store.dir / parent["path"])
+        batch = seeds.take(n)
+        result, extra, params = edit(parent, image, batch)
+        record_edit = {**result.params, "parent": parent["id"], "parent_path": parent["path"],
+                       "parent_sha256": parent["sha256"], **extra}
+        records = []
+        for i, (seed, im) in enumerate(zip(batch, result.images)):
+            record = _record(tb, state, rnd, i, {"kind": result.params["editor"], "seed": seed}, name, name,
+                             result.nfe // n, sampler=result.params["editor"], parent=parent["id"], edit=record_edit,
+                             settings=_settings(tb))
+            records.append(tb.store.save_candidate(record, png_bytes(im)))
+            tb.images[record["id"]] = im
+        log = {"round": rnd, "strategy": name, "action": name, "nfe": result.nfe, "nfe_charged": result.nfe,
+               "verifier_calls": 0, "seconds": round(result.seconds, 4), "memo": {}, "params": {**params, "candidates": n},
+               "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
+        tb.store.save_round(rnd, records, log)
+    _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": name,
+           "reused": len(records) if saved is not None else 0})
+    return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
+            "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
+            "spent": _charge(state, nfe=log["nfe_charged"], rounds=1)}
+
+
+def build_repair(tb):
+    @_node("repair")
+    def repair(state: dict) -> dict:
+        """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
+        from agent._repair import repair_targets
+        from tools.editing import box_mask_image, inpaint
+
+        target = repair_targets(state)[0]
+
+        def edit(parent, image, batch):
+            result = inpaint(tb.generator, image, box_mask_image(image.size, target["box"]), target["phrase"], batch,
+                             negative_prompt=state["plan"].get("negative_prompt", ""))
+            extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
+            params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
+            return result, extra, params
+
+        update = _edit_round(tb, state, "repair", target["parent"], edit)
+        tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
+        return {**update, "repairs": list(state.get("repairs", [])) + [tried],
+                "repairs_done": state.get("repairs_done", 0) + 1}
+
+    return repair
+
+
+
+def build_variation(tb):
+    @_node("variation")
+    def variation_node(state: dict) -> dict:
+        """One round of variations of the best candidate (img2img at the policy's strength)."""
+        from tools.editing import instruct, variation
+        from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
+        from tools.images import sha256_file
+
+        plan = state["plan"]
+
+        def again(parent, image, batch):  # an instruction model: the instruction on the input, fresh seeds
+            result = instruct(tb.generator, _load_rgb(tb.store.dir / "input.png"), state["brief"]["prompt"], batch)
+            source = {"parent": "input", "parent_path": "input.png",
+                      "parent_sha256": sha256_file(tb.store.dir / "input.png")}
+            return result, source, {"parent": "input", "instruction": state["brief"]["prompt"]}
+
+        def edit(parent, image, batch):
+            result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
+                               strength=tb.policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
+            return result, {}, {"parent": parent["id"], "strength": tb.policy.variation_strength}
+
+        if tb.spec.family in INSTRUCTION_FAMILIES:
+            return _edit_round(tb, state, "variation", state["best_id"], again)
+        return _edit_round(tb, state, "variation", state["best_id"], edit)
+
+    return variation_node
+
+
+def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
+    """An edit's first round: the user's image as it is, or (with a mask or box) that region repainted."""
+    import time
+
+    from tools.editing import box_mask_image, inpaint, load_mask
+    from tools.images import png_bytes, sha256_file
+
+    start = time.perf_counter()
+    brief, plan = state["brief"], state["plan"]
+    image = _load_rgb(tb.store.dir / "input.png")
+    source = {"parent": "input", "parent_path": "input.png", "parent_sha256": sha256_file(tb.store.dir / "input.png")}
+    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
+
+    if tb.spec.family in INSTRUCTION_FAMILIES:
+        from tools.editing import instruct
+
+        batch = seeds.take(n)
+        result = instruct(tb.generator, image, brief["prompt"], batch)
+        edit = {**result.params, **source, "target": {"why": "the user's instruction"}}
+        records = []
+        for i, (seed, im) in enumerate(zip(batch, result.images)):
+            record = _record(tb, state, rnd, i, {"kind": "instruct", "seed": seed}, "instruct", "input",
+                             result.nfe // n, sampler="instruct", parent="input", edit=edit, settings=_settings(tb))
+            records.append(tb.store.save_candidate(record, png_bytes(im)))
+            tb.images[record["id"]] = im
+        nfe, params = result.nfe, {"input": "input.png", "instruction": brief["prompt"], "candidates": n}
+    elif not (brief.get("box") or brief.get("mask")):
+        record = _record(tb, state, rnd, 0, {"kind": "input", "sha256": source["parent_sha256"]}, "input", "input", 0,
+                         sampler="input", settings=_settings(tb))
+        records = [tb.store.save_candidate(record, png_bytes(image))]
+        tb.images[record["id"]] = image
+        nfe, params = 0, {"input": "input.png"}
+    else:
+        if brief.get("mask"):
+            mask, where = load_mask(tb.store.dir / "mask.png", image.size), {"mask_path": "mask.png"}
+        else:
+            mask, where = box_mask_image(image.size, brief["box"]), {"box": list(brief["box"])}
+        batch = seeds.take(n)
+        result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
+                         negative_prompt=plan.get("negative_prompt", ""))
+        edit = {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
+        records = []
+        for i, (seed, im) in enumerate(zip(batch, result.images)):
+            record = _record(tb, state, rnd, i, {"kind": "inpaint", "seed": seed}, "repair", "input", result.nfe // n,
+                             sampler="inpaint", parent="input", edit=edit, settings=_settings(tb))
+            records.append(tb.store.save_candidate(record, png_bytes(im)))
+            tb.images[record["id"]] = im
+        nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"], "candidates": n}
+    log = {"round": rnd, "strategy": "input", "action": "input", "params": params, "nfe": nfe, "nfe_charged": nfe,
+           "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
+    return records, log
+
+
+def region_prompt(plan: dict, mask) -> str:
+    """What to paint in a marked region: the phrase of the layout region it overlaps most, else the whole prompt."""
+    from agent.layout import overlap
+
+    bbox = mask.getbbox()
+    w, h = mask.size
+    box = [bbox[0] / w, bbox[1] / h, bbox[2] / w, bbox[3] / h]
+    regions = (plan.get("layout") or {}).get("regions", [])
+    scored = [(overlap(box, r["box"]), r["phrase"]) for r in regions]
+    best = max(scored, default=(0.0, ""))
+    return best[1] if best[0] > 0 else plan["rewritten_prompt"]

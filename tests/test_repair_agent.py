@@ -1,0 +1,134 @@
+"""The layout policy and the repair loop in the shapes world: boxes in the manifest, a planted failure fixed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from agent import run
+from agent.cli import app
+from agent.errors import UsageError
+from agent.reproduce import regenerate
+from helpers import manifest
+from tools.shapes.parser import parse
+from tools.shapes.world import Obj, Scene, render_pil
+
+
+def _same(image, path) -> bool:
+    with Image.open(path) as im:
+        return np.array_equal(np.asarray(image), np.asarray(im.convert("RGB")))
+
+
+def test_layout_policy_records_boxes_and_regional_rounds_and_draws_the_layout(shapes_defaults, tmp_path):
+    result = run("a red circle left of a blue square", policy="layout", seed=3, out=tmp_path)
+    m = manifest(result)
+    regions = m["plan"]["layout"]["regions"]
+    assert [r["phrase"] for r in regions] == ["a red circle", "a blue square"]
+    assert all(r["regional"] for r in m["rounds"] if r["strategy"] == "random")
+    assert m["report"]["layout"] == "layout.png" and (tmp_path / result.run_id / "layout.png").is_file()
+    first = m["candidates"][0]
+    assert first["regional"]["regions"][0]["box"] == regions[0]["box"]
+    assert _same(regenerate(first, result.run_dir), tmp_path / result.run_id / first["path"])
+    shown = CliRunner().invoke(app, ["show", result.run_id])
+    assert "region a red circle: box [0.04, 0.29, 0.46, 0.71]" in shown.output
+
+
+def test_the_repair_loop_fixes_a_planted_wrong_colour(shapes_defaults, tmp_path):
+    planted = tmp_path / "planted.png"
+    render_pil(Scene([Obj("circle", "red", 6, 22, 20), Obj("square", "green", 40, 22, 18)])).save(planted)
+    result = run("a red circle left of a blue square", image=str(planted), policy="edit", seed=1, out=tmp_path)
+    assert result.status == "passed", result.stop_reason
+    m = manifest(result)
+    source = m["candidates"][0]
+    assert source["strategy"] == "input" and source["nfe"] == 0
+    finding = next(f for f in source["scores"]["questions"]["detail"]["findings"] if f["index"] == 1)
+    assert finding["status"] == "wrong_color" and finding["box"] == pytest.approx([0.625, 0.3438, 0.9062, 0.625], abs=1e-3)
+    assert m["rounds"][1]["strategy"] == "repair" and m["rounds"][1]["params"]["parent"] == source["id"]
+    decision = next(d for d in m["decisions"] if d.get("action") == "repair")
+    assert "square has the wrong colour" in decision["reason"]
+    with Image.open(result.final_path) as im:
+        found = {(o["shape"], o["color"]) for o in parse(im)}
+    assert found == {("circle", "red"), ("square", "blue")}
+    best = next(c for c in m["candidates"] if c["id"] == result.best_id)
+    assert best["edit"]["parent"] == source["id"]
+    assert _same(regenerate(best, result.run_dir), tmp_path / result.run_id / best["path"])
+
+
+def test_an_edit_of_a_marked_box_repaints_only_that_box(shapes_defaults, tmp_path):
+    planted = tmp_path / "planted.png"
+    render_pil(Scene([Obj("circle", "red", 6, 22, 20), Obj("square", "green", 40, 22, 18)])).save(planted)
+    result = run("a red circle left of a blue square", image=str(planted), box=[0.55, 0.25, 1.0, 0.75],
+                 policy="edit", seed=1, out=tmp_path, candidates=2)
+    m = manifest(result)
+    first = m["rounds"][0]
+    assert first["strategy"] == "input" and first["params"]["box"] == [0.55, 0.25, 1.0, 0.75]
+    assert first["params"]["prompt"] == "a blue square"  # the layout region under the box
+    with Image.open(planted) as a, Image.open(tmp_path / result.run_id / m["candidates"][0]["path"]) as b:
+        left = np.asarray(a.convert("RGB"))[:, :30], np.asarray(b.convert("RGB"))[:, :30]
+    assert np.array_equal(*left)
+
+
+def test_edit_inputs_are_checked_before_anything_is_written(tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(app, ["edit", str(tmp_path / "nope.png"), "a red circle", "-o", str(tmp_path / "runs")])
+    assert out.exit_code == 2 and "does not exist" in out.output
+    Image.new("RGB", (60, 60), "white").save(tmp_path / "odd.png")
+    out = runner.invoke(app, ["edit", str(tmp_path / "odd.png"), "a red circle", "-o", str(tmp_path / "runs")])
+    assert out.exit_code == 2 and "multiples of 8" in out.output
+    out = runner.invoke(app, ["edit", str(tmp_path / "odd.png"), "x", "--box", "1,2"])
+    assert out.exit_code == 2 and "four comma-separated" in out.output
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(UsageError, match="limner edit"):
+        run("a red circle", box=[0, 0, 0.5, 0.5], out=tmp_path / "runs")
+
+
+def test_regional_generation_falls_back_to_the_prompt_on_transformer_pipelines():
+    from types import SimpleNamespace
+
+    from agent._nodes import layout_use
+
+    tb = SimpleNamespace(policy=SimpleNamespace(layout=True), spec=SimpleNamespace(family="flux"))
+    state = {"plan": {"layout": {"regions": [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}], "base_ratio": 0.3}}}
+    regional, note = layout_use(tb, state, "random")
+    assert regional is None and "not available for flux" in note
+
+
+def test_bench_shapes_runs_the_agent_under_a_policy(shapes_defaults, tmp_path):
+    suite = tmp_path / "one.jsonl"
+    suite.write_text(json.dumps({"tag": "color_attr", "include": [{"class": "circle", "count": 1, "color": "red"},
+                                                                  {"class": "square", "count": 1, "color": "blue"}],
+                                 "prompt": "a photo of a red circle and a blue square"}) + "\n")
+    out = CliRunner().invoke(app, ["bench", "shapes", "--policy", "fast", "--suite", str(suite), "--samples", "1",
+                                   "--out", str(tmp_path / "r.json")])
+    assert out.exit_code == 0, out.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["policy"] == "fast" and data["agent"]["runs"] == 1 and data["runs"][0]["nfe"] > 0
+
+
+def test_limner_edit_with_an_instruction_editing_model(tmp_path):
+    from tiny_pipelines import save_tiny_instruct_pix2pix
+
+    model = save_tiny_instruct_pix2pix(tmp_path / "tiny-ip2p")
+    image = tmp_path / "in.png"
+    render_pil(Scene([Obj("square", "green", 20, 20, 20)])).save(image)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nplanner: rules\nthreshold: 1.0\nmax_rounds: 2\ncandidates_per_round: 2\n"
+                      "budgets: {nfe: 1000}\nverifiers: [{name: clipscore}]\nactions: [repair, variation]\n"
+                      "generation: {steps: 2}\n")
+    out = CliRunner().invoke(app, ["edit", str(image), "make the square blue", "--model", str(model),
+                                   "--policy", str(policy), "--seed", "2", "-o", str(tmp_path / "runs"), "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output[out.output.index("{"):])
+    m = json.loads(open(result["manifest_path"]).read())
+    assert [r["strategy"] for r in m["rounds"]] == ["input", "variation"]
+    first = m["candidates"][0]
+    assert first["sampler"] == "instruct" and first["edit"]["prompt"] == "make the square blue"
+    assert m["rounds"][0]["nfe"] == 2 * 3 * 2  # 2 steps, text + image guidance (3 passes), 2 candidates
+    best = next(c for c in m["candidates"] if c["id"] == result["best_id"])
+    assert _same(regenerate(best, result["run_dir"]), f"{result['run_dir']}/{best['path']}")
+    refused = CliRunner().invoke(app, ["run", "a square", "--model", str(model)])
+    assert refused.exit_code == 2 and "edits images by instruction" in refused.output

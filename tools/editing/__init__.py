@@ -1,0 +1,16 @@
+"""Editing tools, usable alone: region repair (inpainting inside a mask), variation (img2img) and
+instruction editing (InstructPix2Pix family). All reuse a loaded generator's weights where they can.
+
+    from tools.editing import inpaint, box_mask_image
+    result = inpaint(generator, image, box_mask_image(image.size, [0.5, 0.2, 1.0, 0.8]), "a blue square", seeds=[1, 2])
+"""
+
+from tools.editing.inpaint import inpaint
+from tools.editing.instruct import instruct
+from tools.editing.masks import box_mask_image, composite, load_mask, soften
+from tools.editing.result import EditResult
+from tools.editing.variation import variation
+
+EDITORS = {"inpaint": inpaint, "variation": variation, "instruct": instruct}
+
+__all__ = ["EDITORS", "EditResult", "box_mask_image", "composite", "inpaint", "instruct", "load_mask", "soften", "variation"]
