@@ -86,11 +86,12 @@ def _repair(state: dict, tb) -> str | None:
 
     if state.get("repairs_done", 0) >= tb.policy.max_repairs or tb.spec.family in INSTRUCTION_FAMILIES:
         return None
-    targets = repair_targets(state)
+    targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
     if not targets:
         return None
     t = targets[0]
-    return f"repair: {t['why']}: inpaint '{t['phrase']}' in box {t['box']}"
+    erase = f"erase box {t['erase']['box']}, then " if t.get("erase") else ""
+    return f"repair: {t['why']}: {erase}inpaint '{t['phrase']}' in box {t['box']}"
 
 
 def _layout(state: dict, tb) -> str | None:

@@ -11,12 +11,17 @@ from agent._decide import round_size
 from agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
 
 
-def _edit_round(tb, state: dict, name: str, parent_id: str, edit) -> dict:
-    """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round; save it."""
+def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 1) -> dict:
+    """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round; save it.
+
+    ``passes``: how many generations one edited candidate costs (a move erases, then paints: 2).
+    """
     from tools.images import png_bytes
     from tools.search import SeedSource
 
     n, _ = round_size(state, tb)
+    if passes > 1:
+        n = min(n, (tb.policy.budgets.nfe - state["spent"]["nfe"]) // (passes * tb.spec.nfe_per_candidate()))
     rnd = state["round"] + 1
     seeds = SeedSource(state["base_seed"], state["seed_cursor"])
     saved = tb.store.saved_round(rnd)
@@ -53,24 +58,41 @@ def build_repair(tb):
     def repair(state: dict) -> dict:
         """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
         from agent._repair import repair_targets
-        from tools.editing import box_mask_image, inpaint
+        from tools.editing import EditResult, box_mask_image, inpaint
 
-        target = repair_targets(state)[0]
+        nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+        target = repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
+        negative = state["plan"].get("negative_prompt", "")
 
         def edit(parent, image, batch):
-            result = inpaint(tb.generator, image, box_mask_image(image.size, target["box"]), target["phrase"], batch,
-                             negative_prompt=state["plan"].get("negative_prompt", ""))
             extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
             params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
+            erased = None
+            if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
+                erase = target["erase"]
+                erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]), erase["prompt"], batch,
+                                 negative_prompt=negative)
+                image = erased.images
+                extra["erase"] = {**erased.params, "box": erase["box"]}
+                params["erase_box"] = erase["box"]
+            result = inpaint(tb.generator, image, box_mask_image(target_size(image), target["box"]), target["phrase"],
+                             batch, negative_prompt=negative)
+            if erased is not None:
+                result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
+                                    seconds=erased.seconds + result.seconds, params=result.params)
             return result, extra, params
 
-        update = _edit_round(tb, state, "repair", target["parent"], edit)
+        update = _edit_round(tb, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
         tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
         return {**update, "repairs": list(state.get("repairs", [])) + [tried],
                 "repairs_done": state.get("repairs_done", 0) + 1}
 
     return repair
 
+
+
+def target_size(image) -> tuple[int, int]:
+    return (image[0] if isinstance(image, list) else image).size
 
 
 def build_variation(tb):

@@ -2,13 +2,16 @@
 
 ``findings`` come from verifiers that report them (the question verifier: one per object and relation).
 A missing or wrongly coloured object is *localisable*: it is repaired by inpainting its box (the wrong
-object's box, grown by a margin; for a missing one, its region in the plan's layout). Wrong counts and
-wrong places span the image: they call for a new generation with the layout. Nothing reported: noise
-search or a re-plan.
+object's box, grown by a margin; for a missing one, its region in the plan's layout). An object in the wrong
+place, when both it and its reference object were found, is *moved*: its box is repainted with what else
+the plan shows (erase), then it is painted in a box beside the reference object on the right side. Wrong
+counts span the image: they call for a new generation with the layout. Nothing reported: noise search or
+a re-plan.
 """
 
 from __future__ import annotations
 
+GAP = 0.06  # a moved object keeps this fraction of the image away from the object it is placed beside
 TRIES = 2  # repair rounds per failing object of one candidate (each round tries several seeds)
 MARGIN = 0.06  # grow a found object's box by this fraction of the image on every side
 
@@ -46,8 +49,75 @@ def _region_box(plan: dict, index: int) -> list[float] | None:
     return None
 
 
-def repair_targets(state: dict) -> list[dict]:
-    """Localisable failures of the best candidate, most basic first, not yet tried on that candidate."""
+def moved_box(subject: list[float], target: list[float], relation: str) -> list[float] | None:
+    """The subject's box moved beside ``target`` so that it stands in ``relation`` to it (None if it does not fit)."""
+    w, h = subject[2] - subject[0], subject[3] - subject[1]
+    cx, cy = (target[0] + target[2]) / 2, (target[1] + target[3]) / 2
+    x0, y0 = cx - w / 2, cy - h / 2
+    if relation == "left of":
+        x0 = target[0] - GAP - w
+    elif relation == "right of":
+        x0 = target[2] + GAP
+    elif relation == "above":
+        y0 = target[1] - GAP - h
+    elif relation == "below":
+        y0 = target[3] + GAP
+    else:
+        return None
+    if relation in ("left of", "right of"):
+        y0 = min(max(y0, 0.0), 1.0 - h)
+    else:
+        x0 = min(max(x0, 0.0), 1.0 - w)
+    if x0 < 0 or y0 < 0 or x0 + w > 1 or y0 + h > 1:
+        return None
+    return [round(x0, 4), round(y0, 4), round(x0 + w, 4), round(y0 + h, 4)]
+
+
+INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+
+
+def _moves(state: dict, best: dict, tries: dict) -> list[dict]:
+    """Wrong places fixable by moving one object: erase it where it is, paint it on the right side of the other.
+
+    The subject is moved beside the reference object; if it does not fit there, the reference object is moved
+    to the other side of the subject.
+    """
+    plan = state["plan"]
+    found = {f["index"]: f for f in candidate_findings(best) if f["kind"] == "object"}
+    out = []
+    for f in candidate_findings(best):
+        key = f"r{f['index']}"
+        if f["kind"] != "relation" or f["status"] != "wrong_place" or tries.get((best["id"], key), 0) >= TRIES:
+            continue
+        rel = plan["relations"][f["index"]]
+        subject, target = found.get(rel["subject"]), found.get(rel["object"])
+        if not (subject and target and subject["status"] == "present" and target["status"] == "present"
+                and subject.get("box") and target.get("box")):
+            continue
+        for mover, anchor, relation in ((rel["subject"], rel["object"], rel["relation"]),
+                                        (rel["object"], rel["subject"], INVERSE[rel["relation"]])):
+            box = moved_box(found[mover]["box"], found[anchor]["box"], relation)
+            if box is not None:
+                break
+        else:
+            continue
+        rest = [_phrase(plan, i) for i in range(len(plan["objects"])) if i != mover]
+        erase_prompt = " and ".join(rest) or (plan.get("layout") or {}).get("background", "")
+        phrase = _phrase(plan, mover)
+        name = phrase.removeprefix("a ").removeprefix("an ")
+        out.append({"parent": best["id"], "object": key, "status": "wrong_place", "box": box, "phrase": phrase,
+                    "erase": {"box": _grow(found[mover]["box"], MARGIN / 2), "prompt": erase_prompt},
+                    "why": f"{_phrase(plan, rel['subject'])} is not {rel['relation']} {_phrase(plan, rel['object'])} "
+                           f"in {best['id']}: move the {name} {relation} the other"})
+    return out
+
+
+def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0) -> list[dict]:
+    """Localisable failures of the best candidate, most basic first, not yet tried twice on that candidate.
+
+    A move (erase, then paint elsewhere) costs two inpaintings: it is offered only when ``nfe_left`` covers
+    ``2 * cost`` (one candidate's two passes), or when no budget is given.
+    """
     best = best_candidate(state)
     if best is None:
         return []
@@ -68,6 +138,8 @@ def repair_targets(state: dict) -> list[dict]:
         phrase = _phrase(plan, f["index"])
         out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box, "phrase": phrase,
                     "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}"})
+    if nfe_left is None or nfe_left >= 2 * cost:
+        out += _moves(state, best, tries)
     return out
 
 

@@ -67,12 +67,18 @@ def _redo_edit(gen, entry: dict, run_dir):
         result = variation(gen, image, edit["prompt"], edit["seeds"], strength=edit["strength"],
                            negative_prompt=edit.get("negative_prompt", ""), steps=edit["steps"])
         return result.images[edit["seeds"].index(entry["seed"])]
+    if edit.get("erase"):  # a move: the erasing pass first, over the whole batch
+        erase = edit["erase"]
+        image = inpaint(gen, image, box_mask_image(image.size, erase["box"]), erase["prompt"], erase["seeds"],
+                        negative_prompt=erase.get("negative_prompt", ""), strength=erase["strength"],
+                        feather=erase["feather"], steps=erase["steps"]).images
+    size = (image[0] if isinstance(image, list) else image).size
     if edit.get("mask_path"):
         from tools.editing import load_mask
 
-        mask = load_mask(Path(run_dir) / edit["mask_path"], image.size)
+        mask = load_mask(Path(run_dir) / edit["mask_path"], size)
     else:
-        mask = box_mask_image(image.size, edit["box"])
+        mask = box_mask_image(size, edit["box"])
     result = inpaint(gen, image, mask, edit["prompt"], edit["seeds"], negative_prompt=edit.get("negative_prompt", ""),
                      strength=edit["strength"], feather=edit["feather"], steps=edit["steps"])
     return result.images[edit["seeds"].index(entry["seed"])]

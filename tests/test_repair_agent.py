@@ -132,3 +132,28 @@ def test_limner_edit_with_an_instruction_editing_model(tmp_path):
     assert _same(regenerate(best, result["run_dir"]), f"{result['run_dir']}/{best['path']}")
     refused = CliRunner().invoke(app, ["run", "a square", "--model", str(model)])
     assert refused.exit_code == 2 and "edits images by instruction" in refused.output
+
+
+def test_an_object_in_the_wrong_place_is_moved_beside_the_other(shapes_defaults, tmp_path):
+    planted = tmp_path / "above.png"  # the circle is above the square, the prompt wants it on the left
+    render_pil(Scene([Obj("circle", "red", 30, 8, 14), Obj("square", "blue", 26, 36, 16)])).save(planted)
+    result = run("a red circle left of a blue square", image=str(planted), policy="edit", seed=1, candidates=2,
+                 out=tmp_path)
+    assert result.status == "passed", result.stop_reason
+    m = manifest(result)
+    move = m["rounds"][1]
+    assert move["strategy"] == "repair" and "erase_box" in move["params"] and move["nfe"] == 2 * 2 * 40
+    best = next(c for c in m["candidates"] if c["id"] == result.best_id)
+    assert best["edit"]["erase"]["prompt"] == "a blue square"
+    assert _same(regenerate(best, result.run_dir), tmp_path / result.run_id / best["path"])
+
+
+def test_moved_boxes_stand_in_the_relation_or_are_refused():
+    from agent._repair import moved_box
+    from tools.shapes.geneval import relative_position
+
+    target = [0.4, 0.4, 0.6, 0.6]
+    for relation in ("left of", "right of", "above", "below"):
+        box = moved_box([0.0, 0.0, 0.2, 0.2], target, relation)
+        assert relation in relative_position([v * 64 for v in box], [v * 64 for v in target])
+    assert moved_box([0.7, 0.4, 0.95, 0.65], [0.05, 0.4, 0.3, 0.65], "left of") is None  # no room on the left

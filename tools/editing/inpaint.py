@@ -29,27 +29,30 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
             strength: float = 1.0, feather: int = FEATHER_PX, steps: int | None = None) -> EditResult:
     """One image per seed: ``prompt`` painted inside ``mask`` (PIL ``L``, white = change), the rest kept.
 
-    ``strength`` 1.0 repaints the masked area from pure noise; lower values keep some of what was there.
+    ``image`` is one image for every seed, or a list with one image per seed. ``strength`` 1.0 repaints the
+    masked area from pure noise; lower values keep some of what was there.
     """
     from tools.generators.diffusers_backend import counted_call, seeded
 
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength must be in (0, 1], got {strength}")
-    if mask.size != image.size:
-        raise ValueError(f"the mask is {mask.size}, the image {image.size}: they must match")
+    n = len(seeds)
+    images = [im.convert("RGB") for im in image] if isinstance(image, list) else [image.convert("RGB")] * n
+    if len(images) != n:
+        raise ValueError(f"{len(images)} images for {n} seeds: give one image, or one per seed")
+    if any(mask.size != im.size for im in images):
+        raise ValueError(f"the mask is {mask.size}, the image {images[0].size}: they must match")
     spec = generator.spec
     pipe = _inpaint_pipe(generator)
     soft = soften(mask, feather)
-    image = image.convert("RGB")
-    n = len(seeds)
-    kwargs = dict(prompt=[prompt] * n, image=[image] * n, mask_image=[soft] * n, strength=strength,
-                  num_inference_steps=steps or spec.steps, guidance_scale=spec.guidance,
-                  height=image.size[1], width=image.size[0],
+    width, height = images[0].size
+    kwargs = dict(prompt=[prompt] * n, image=images, mask_image=[soft] * n, strength=strength,
+                  num_inference_steps=steps or spec.steps, guidance_scale=spec.guidance, height=height, width=width,
                   generator=seeded(seeds), output_type="pil")
     if negative_prompt and spec.uses_cfg:
         kwargs["negative_prompt"] = [negative_prompt] * n
     raw, nfe, seconds = counted_call(pipe, kwargs)
-    images = [composite(image, out, soft) for out in raw]
+    images = [composite(before, out, soft) for before, out in zip(images, raw)]
     params = {"editor": "inpaint", "prompt": prompt, "negative_prompt": negative_prompt, "strength": strength,
               "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds)}
     return EditResult(images=images, nfe=nfe, seconds=seconds, params=params)
