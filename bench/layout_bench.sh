@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# ShapesEval per tag for the layout issue: prompt-only, layout-only and layout + repair at equal NFE.
+# ShapesEval per tag: prompt-only, layout-only, layout + repair and prompt + repair at equal NFE (one plain
+# sample = 40 NFE; 160 NFE = 4), then the before/after grid of repairs.
 # Usage: bash bench/layout_bench.sh OUT_DIR [extra `limner bench shapes` options, e.g. --per-tag 4]
 set -euo pipefail
 out=${1:?usage: bash bench/layout_bench.sh OUT_DIR [options]}; shift
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-for p in prompt-only-1x layout-only-1x prompt-only layout-only layout-repair; do
+for p in prompt-only-1x layout-only-1x prompt-only layout-only layout-repair prompt-repair; do
   limner bench shapes --policy "$here/policies/$p.yaml" --samples 1 --out "$out/$p.json" "$@" | tee "$out/$p.txt"
 done
+python "$here/repair_grid.py" "$out/layout-repair.json" --out "$out/repair-grid.png" --limit 12
