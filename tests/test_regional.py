@@ -7,7 +7,7 @@ import pytest
 
 from tools.generators import resolve_model
 from tools.generators.diffusers_backend import DiffusersGenerator
-from tools.generators.regional import box_mask, regional_attention
+from tools.generators.regional import box_mask
 
 BOX = [0.0, 0.0, 0.5, 1.0]  # the left half
 

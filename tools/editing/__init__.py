@@ -11,6 +11,4 @@ from tools.editing.masks import box_mask_image, composite, load_mask, soften
 from tools.editing.result import EditResult
 from tools.editing.variation import variation
 
-EDITORS = {"inpaint": inpaint, "variation": variation, "instruct": instruct}
-
-__all__ = ["EDITORS", "EditResult", "box_mask_image", "composite", "inpaint", "instruct", "load_mask", "soften", "variation"]
+__all__ = ["EditResult", "box_mask_image", "composite", "inpaint", "instruct", "load_mask", "soften", "variation"]

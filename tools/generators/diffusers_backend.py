@@ -20,7 +20,7 @@ from typing import Callable
 from tools._home import models_dir
 from tools._quiet import quiet_libraries
 from tools.generators.models import ModelSpec
-from tools.generators.noise import EXPLICIT_KINDS, gaussian_spec, stack
+from tools.generators.noise import gaussian_spec, stack
 
 _PIPELINES: dict[tuple, object] = {}
 
