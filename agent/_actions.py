@@ -84,7 +84,7 @@ def _repair(state: dict, tb) -> str | None:
     from agent._repair import repair_targets
     from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
 
-    if state.get("repairs_done", 0) >= tb.policy.max_repairs or tb.spec.family in INSTRUCTION_FAMILIES:
+    if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.family in INSTRUCTION_FAMILIES:
         return None
     targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
     if not targets:

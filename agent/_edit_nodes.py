@@ -84,8 +84,7 @@ def build_repair(tb):
 
         update = _edit_round(tb, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
         tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
-        return {**update, "repairs": list(state.get("repairs", [])) + [tried],
-                "repairs_done": state.get("repairs_done", 0) + 1}
+        return {**update, "repairs": list(state.get("repairs", [])) + [tried]}
 
     return repair
 

@@ -57,7 +57,7 @@ def build_intake(tb):
             _emit({"event": "notice", "text": notice})
         return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
                 "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
-                "search_memo": {}, "repairs": [], "repairs_done": 0}
+                "search_memo": {}, "repairs": []}
 
     return intake
 

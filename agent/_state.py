@@ -37,7 +37,6 @@ class State(TypedDict, total=False):
     strategy: str | None  # the search strategy of the last round (None after intake or a re-plan)
     search_memo: dict  # each strategy's notes between its rounds (e.g. zero_order's pivot)
     repairs: list[dict]  # repair rounds so far: {"parent", "object", "round"}
-    repairs_done: int
     rounds_log: Annotated[list[dict], operator.add]  # per round: strategy, parameters, NFE, verifier calls
     decisions: Annotated[list[dict], operator.add]
     spent: Spent
