@@ -11,12 +11,24 @@ from agent._decide import round_size
 from agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
 
 
+def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict, name: str, action: str) -> list[dict]:
+    """Save a batch of edited candidates (PNG, then record); ``edit`` says how, and names the parent."""
+    from tools.images import png_bytes
+
+    editor, records = result.params["editor"], []
+    for i, (seed, im) in enumerate(zip(batch, result.images)):
+        record = _record(tb, state, rnd, i, {"kind": editor, "seed": seed}, name, action, result.nfe // len(batch),
+                         sampler=editor, parent=edit["parent"], edit=edit, settings=_settings(tb))
+        records.append(tb.store.save_candidate(record, png_bytes(im)))
+        tb.images[record["id"]] = im
+    return records
+
+
 def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 1) -> dict:
     """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round; save it.
 
     ``passes``: how many generations one edited candidate costs (a move erases, then paints: 2).
     """
-    from tools.images import png_bytes
     from tools.search import SeedSource
 
     n, _ = round_size(state, tb)
@@ -35,13 +47,7 @@ def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 
         result, extra, params = edit(parent, image, batch)
         record_edit = {**result.params, "parent": parent["id"], "parent_path": parent["path"],
                        "parent_sha256": parent["sha256"], **extra}
-        records = []
-        for i, (seed, im) in enumerate(zip(batch, result.images)):
-            record = _record(tb, state, rnd, i, {"kind": result.params["editor"], "seed": seed}, name, name,
-                             result.nfe // n, sampler=result.params["editor"], parent=parent["id"], edit=record_edit,
-                             settings=_settings(tb))
-            records.append(tb.store.save_candidate(record, png_bytes(im)))
-            tb.images[record["id"]] = im
+        records = _save_edited(tb, state, rnd, batch, result, record_edit, name, name)
         log = {"round": rnd, "strategy": name, "action": name, "nfe": result.nfe, "nfe_charged": result.nfe,
                "verifier_calls": 0, "seconds": round(result.seconds, 4), "memo": {}, "params": {**params, "candidates": n},
                "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
@@ -67,7 +73,7 @@ def build_repair(tb):
         def edit(parent, image, batch):
             extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
             params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
-            erased = None
+            erased, size = None, image.size
             if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
                 erase = target["erase"]
                 erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]), erase["prompt"], batch,
@@ -75,7 +81,7 @@ def build_repair(tb):
                 image = erased.images
                 extra["erase"] = {**erased.params, "box": erase["box"]}
                 params["erase_box"] = erase["box"]
-            result = inpaint(tb.generator, image, box_mask_image(target_size(image), target["box"]), target["phrase"],
+            result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
                              batch, negative_prompt=negative)
             if erased is not None:
                 result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
@@ -87,11 +93,6 @@ def build_repair(tb):
         return {**update, "repairs": list(state.get("repairs", [])) + [tried]}
 
     return repair
-
-
-
-def target_size(image) -> tuple[int, int]:
-    return (image[0] if isinstance(image, list) else image).size
 
 
 def build_variation(tb):
@@ -126,27 +127,19 @@ def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
     """An edit's first round: the user's image as it is, or (with a mask or box) that region repainted."""
     import time
 
-    from tools.editing import box_mask_image, inpaint, load_mask
+    from tools.editing import box_mask_image, inpaint, instruct, load_mask
+    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
     from tools.images import png_bytes, sha256_file
 
     start = time.perf_counter()
     brief, plan = state["brief"], state["plan"]
     image = _load_rgb(tb.store.dir / "input.png")
     source = {"parent": "input", "parent_path": "input.png", "parent_sha256": sha256_file(tb.store.dir / "input.png")}
-    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
-
     if tb.spec.family in INSTRUCTION_FAMILIES:
-        from tools.editing import instruct
-
         batch = seeds.take(n)
         result = instruct(tb.generator, image, brief["prompt"], batch)
         edit = {**result.params, **source, "target": {"why": "the user's instruction"}}
-        records = []
-        for i, (seed, im) in enumerate(zip(batch, result.images)):
-            record = _record(tb, state, rnd, i, {"kind": "instruct", "seed": seed}, "instruct", "input",
-                             result.nfe // n, sampler="instruct", parent="input", edit=edit, settings=_settings(tb))
-            records.append(tb.store.save_candidate(record, png_bytes(im)))
-            tb.images[record["id"]] = im
+        records = _save_edited(tb, state, rnd, batch, result, edit, "instruct", "input")
         nfe, params = result.nfe, {"input": "input.png", "instruction": brief["prompt"], "candidates": n}
     elif not (brief.get("box") or brief.get("mask")):
         record = _record(tb, state, rnd, 0, {"kind": "input", "sha256": source["parent_sha256"]}, "input", "input", 0,
@@ -163,12 +156,7 @@ def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
         result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
                          negative_prompt=plan.get("negative_prompt", ""))
         edit = {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
-        records = []
-        for i, (seed, im) in enumerate(zip(batch, result.images)):
-            record = _record(tb, state, rnd, i, {"kind": "inpaint", "seed": seed}, "repair", "input", result.nfe // n,
-                             sampler="inpaint", parent="input", edit=edit, settings=_settings(tb))
-            records.append(tb.store.save_candidate(record, png_bytes(im)))
-            tb.images[record["id"]] = im
+        records = _save_edited(tb, state, rnd, batch, result, edit, "repair", "input")
         nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"], "candidates": n}
     log = {"round": rnd, "strategy": "input", "action": "input", "params": params, "nfe": nfe, "nfe_charged": nfe,
            "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}

@@ -143,11 +143,12 @@ def _copy_inputs(brief: Brief, store: RunStore) -> None:
     from agent.store import atomic_write_bytes
     from tools.images import png_bytes
 
-    atomic_write_bytes(store.dir / "input.png", png_bytes(_read_image(brief.image, "image"), compress_level=6))
+    image = _read_image(brief.image, "image")
+    atomic_write_bytes(store.dir / "input.png", png_bytes(image, compress_level=6))
     if brief.mask is not None:
         from tools.editing import load_mask
 
-        mask = load_mask(Path(brief.mask).expanduser(), _read_image(brief.image, "image").size)
+        mask = load_mask(Path(brief.mask).expanduser(), image.size)
         atomic_write_bytes(store.dir / "mask.png", png_bytes(mask, compress_level=6))
 
 
