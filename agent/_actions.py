@@ -120,7 +120,8 @@ ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
         *(Action(s.name, "generate", _strategy_proposer(s.name), s.description) for s in STRATEGIES.values()),
-        Action("replan", "replan", _replan, "the planner rewrites the plan from the verifiers' critique"),
+        Action("replan", "replan", _replan, "the planner rewrites the plan from the verifiers' critique",
+               then="review_plan"),
         Action("repair", "repair", _repair, "inpaint the box of a missing or wrongly coloured object", then="verify"),
         Action("variation", "variation", _variation, "img2img variations of the best candidate", then="verify"),
         Action("layout", "generate", _layout, "a round of fresh noise generated region by region from the plan's layout"),

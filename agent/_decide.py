@@ -26,9 +26,25 @@ def round_size(state: dict, tb) -> tuple[int, str]:
     return max(0, n), reason
 
 
+def _obey(state: dict, tb, directive: dict) -> dict:
+    action, reason = directive["action"], directive["reason"]
+    if action == "finish":
+        return {"action": "finish", "reason": reason, "round_size": 0}
+    if state["round"] >= tb.policy.max_rounds:
+        return {"action": "finish", "round_size": 0,
+                "reason": f"{reason}, but the round budget is spent ({state['round']} of {tb.policy.max_rounds})"}
+    n, limit = round_size(state, tb)
+    if n == 0:
+        return {"action": "finish", "reason": f"{reason}, but {limit}", "round_size": 0}
+    return {"action": action, "reason": reason, "round_size": n}
+
+
 def decide(state: dict, tb) -> dict:
     """``{"action": name | "finish", "reason": str, "round_size": int}``; checks run in a fixed order."""
     policy, spent = tb.policy, state["spent"]
+    directive = state.get("directive")
+    if directive:  # a person's answer in a chat: obeyed when the budgets allow it
+        return _obey(state, tb, directive)
     best = state.get("best_score")
     if best is not None and best >= policy.threshold:
         return {"action": "finish", "reason": f"threshold reached: best score {best:.3f} >= {policy.threshold} "

@@ -67,7 +67,8 @@ def build_repair(tb):
         from tools.editing import EditResult, box_mask_image, inpaint
 
         nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
-        target = repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
+        directive = state.get("directive") or {}
+        target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
         negative = state["plan"].get("negative_prompt", "")
 
         def edit(parent, image, batch):

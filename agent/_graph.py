@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent._actions import ACTIONS
 from agent._nodes import NODE_BUILDERS
+from agent._chat_nodes import route_after_plan  # noqa: I001  (after _nodes, which it imports)
 from agent._state import State
 
 
@@ -20,13 +21,16 @@ def build_graph(tb, checkpointer=None):
         graph.add_node(name, builder(tb))
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "plan")
-    graph.add_edge("plan", "generate")
+    graph.add_edge("plan", "review_plan")  # a chat stops there; other runs pass through
+    graph.add_conditional_edges("review_plan", route_after_plan,
+                                {"generate": "generate", "replan": "replan", "finish": "finish"})
     graph.add_edge("generate", "verify")
-    graph.add_edge("verify", "decide")
+    graph.add_edge("verify", "review")  # a chat stops there after each round
+    graph.add_edge("review", "decide")
     targets = {"finish": "finish"} | {a.node: a.node for a in ACTIONS.values()}
     graph.add_conditional_edges("decide", route, targets)
     for action in ACTIONS.values():
-        if action.node != action.then and action.node not in {"generate", "verify", "decide"}:
+        if action.node != action.then and action.node not in {"generate", "verify", "decide", "review"}:
             graph.add_edge(action.node, action.then)
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)

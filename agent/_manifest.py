@@ -45,6 +45,7 @@ def build_manifest(state: dict, tb) -> dict:
         "report": state.get("report") or {},
         "rounds": rounds_summary(state),
         "decisions": state.get("decisions", []),
+        "chat": state.get("chat", []),
         "budgets": {"limits": state["policy"]["budgets"] | {"rounds": state["policy"]["max_rounds"]},
                     "spent": state["spent"]},
         "base_seed": state["base_seed"],

@@ -57,7 +57,7 @@ def build_intake(tb):
             _emit({"event": "notice", "text": notice})
         return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
                 "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
-                "search_memo": {}, "repairs": []}
+                "search_memo": {}, "repairs": [], "goal_since": 0, "directive": None}
 
     return intake
 
@@ -87,15 +87,17 @@ def build_replan(tb):
     @_node("replan")
     def replan(state: dict) -> dict:
         previous = Plan.model_validate(state["plan"])
-        critique = critique_of(state)
+        request = (state.get("directive") or {}).get("request")
+        critique = f"the person asked: {request}" if request else critique_of(state)
         with tb.llm_session(state) as used:
             try:
-                new = tb.planner.replan(previous, critique)
+                new = tb.planner.revise(previous, request) if request else tb.planner.replan(previous, critique)
                 reason = f"re-planned (version {new.version}) by {new.planner}"
             except LLMError as exc:
                 new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
         _emit({"event": "plan", "plan": new.model_dump()})
-        return {"plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
+        changed_goal = {"goal_since": len(state["candidates"])} if new.prompt != previous.prompt else {}
+        return {**changed_goal, "plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
                 "replans": state.get("replans", 0) + 1, "no_improve": 0,
                 "decisions": [{"step": "replan", "action": "replan", "reason": reason, "critique": critique}],
                 "spent": _charge(state, llm_calls=used["calls"])}
@@ -129,6 +131,7 @@ def build_generate(tb):
         n, _ = round_size(state, tb)
         rnd = state["round"] + 1
         plan = state["plan"]
+        tb.current_plan, tb.brief_prompt = plan, plan["prompt"]
         action = state.get("next_action") or "initial"
         name = action if action in STRATEGIES else "random"
         seeds = SeedSource(state["base_seed"], state["seed_cursor"])
@@ -275,8 +278,8 @@ def build_verify(tb):
 
         pending = state["pending"]
         images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
-        prompts_ = [state["brief"]["prompt"]] * len(images)
-        tb.current_plan = state["plan"]
+        prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
+        tb.current_plan, tb.brief_prompt = state["plan"], state["plan"]["prompt"]
         weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
         with tb.llm_session(state) as used:
             per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)
@@ -286,7 +289,9 @@ def build_verify(tb):
             scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
             scored.append({**cand, "scores": scores, "score": round(means[k], 6)})
             _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
-        best_id, best_score = select_best(state.get("candidates", []) + scored, weights, tb.policy.ensemble)
+        # candidates made before a person changed what the image should show no longer compete
+        rivals = state.get("candidates", [])[state.get("goal_since", 0):]
+        best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble)
         improved = state.get("best_score") is None or best_score > state["best_score"]
         return {
             "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
@@ -344,10 +349,16 @@ def build_finish(tb):
             final = write_final(tb.store, best, state)
             status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
         update = {"status": status, "final": final}
+        from agent.report import write_contact_sheet, write_report
+
+        report = {"html": "report.html"}
         if best_id is not None:
             overlay = write_layout_overlay(tb.store, best, state.get("plan"))
             if overlay:
-                update["report"] = {"layout": overlay}
+                report["layout"] = overlay
+            report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id)
+        update["report"] = report
+        write_report(tb.store, {**state, **update})
         tb.store.write_manifest(build_manifest({**state, **update}, tb))
         tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
         _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
@@ -356,11 +367,14 @@ def build_finish(tb):
     return finish
 
 
-from agent._edit_nodes import build_repair, build_variation  # noqa: E402  (they use the helpers above)
+from agent._chat_nodes import build_review, build_review_plan  # noqa: E402  (they use the helpers above)
+from agent._edit_nodes import build_repair, build_variation  # noqa: E402
 
 NODE_BUILDERS = {
     "intake": build_intake,
     "plan": build_plan,
+    "review_plan": build_review_plan,
+    "review": build_review,
     "generate": build_generate,
     "verify": build_verify,
     "decide": build_decide,

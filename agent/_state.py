@@ -44,6 +44,10 @@ class State(TypedDict, total=False):
     stop_reason: str
     report: dict  # files drawn for people, relative to the run folder (e.g. {"layout": "layout.png"})
     final: str | None  # path of final.png relative to the run folder
+    interactive: bool  # a chat session: stop for the person's answer at each plan and after each round
+    directive: dict | None  # what the person's last answer asks for ({"action", "reason", ...}); decide obeys it
+    chat: Annotated[list[dict], operator.add]  # the conversation: each question's answer and how it was read
+    goal_since: int  # candidates before this index were made for what the image showed before a person changed it
 
 
 def empty_spent() -> Spent:

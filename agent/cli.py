@@ -206,8 +206,10 @@ def policies():
 
 def _add_subcommands() -> None:
     from agent._cli_bench import bench_app
+    from agent._cli_chat import chat
 
     app.add_typer(bench_app, name="bench")
+    app.command("chat")(friendly(chat))
 
 
 _add_subcommands()

@@ -87,8 +87,10 @@ class Policy(BaseModel):
         return self
 
     def recursion_limit(self) -> int:
-        """Graph steps a run may take: intake, plan, finish, and at most 4 nodes a round, with slack."""
-        return 8 + 4 * (self.max_rounds + 1)
+        """Graph steps one stretch of a run may take: intake, plan, its review, finish, and at most 6 nodes a round
+        (re-plan, plan review, generate, verify, review, decide), with slack. A chat's every answer starts a new
+        stretch."""
+        return 8 + 6 * (self.max_rounds + 1)
 
 
 def _first_error(exc: ValidationError) -> str:

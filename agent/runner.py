@@ -25,7 +25,7 @@ DEFAULT_OUT = "limner-runs"
 class RunResult(BaseModel):
     run_id: str
     run_dir: str
-    status: str  # passed, best_effort, failed, running
+    status: str  # passed, best_effort, failed, running, waiting (for a person's answer: see ``question``)
     stop_reason: str | None
     final_path: str | None
     best_id: str | None
@@ -35,6 +35,7 @@ class RunResult(BaseModel):
     nfe: int
     llm_calls: int
     seconds: float
+    question: dict | None = None  # what a waiting run asks (an interactive run stops here until ``answer``)
 
 
 @dataclass
@@ -167,16 +168,24 @@ def _config(run_id: str, policy: Policy) -> dict:
     return {"configurable": {"thread_id": run_id}, "recursion_limit": policy.recursion_limit()}
 
 
-def _result(store: RunStore, values: dict) -> RunResult:
+def _result(store: RunStore, values: dict, question: dict | None = None) -> RunResult:
     spent = values.get("spent") or {}
     final = values.get("final")
     return RunResult(
-        run_id=values["run_id"], run_dir=str(store.dir), status=values.get("status", "running"),
+        run_id=values["run_id"], run_dir=str(store.dir), question=question,
+        status="waiting" if question is not None else values.get("status", "running"),
         stop_reason=values.get("stop_reason"), final_path=str(store.dir / final) if final else None,
         best_id=values.get("best_id"), score=values.get("best_score"), manifest_path=str(store.manifest_path),
         rounds=spent.get("rounds", 0), nfe=spent.get("nfe", 0), llm_calls=spent.get("llm_calls", 0),
         seconds=spent.get("seconds", 0.0),
     )
+
+
+def _settled(store: RunStore, graph, config) -> RunResult:
+    """The run's result after the graph stopped: finished, or waiting at an interrupt for a person's answer."""
+    snapshot = graph.get_state(config)
+    interrupts = getattr(snapshot, "interrupts", ()) or ()
+    return _result(store, snapshot.values, interrupts[0].value if interrupts else None)
 
 
 def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
@@ -191,6 +200,8 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
         graph = build_graph(tb, saver)
         if graph_input is None and not graph.get_state(config).next:
             return _result(store, graph.get_state(config).values)  # already finished
+        if graph_input is not None and not isinstance(graph_input, dict) and not graph.get_state(config).interrupts:
+            raise UsageError(f"run '{values['run_id']}' is not waiting for an answer")
         try:
             for chunk in graph.stream(graph_input, config, stream_mode="custom", durability="sync"):
                 if on_event is not None:
@@ -205,13 +216,18 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
             store.write_manifest(build_manifest(failed, tb))
             store.event({"event": "failed", "reason": reason})
             return _result(store, failed)
-        return _result(store, graph.get_state(config).values)
+        return _settled(store, graph, config)
 
 
 def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: Callable[[dict], None] | None = None,
         settings: Settings | None = None, device: str | None = None, dtype: str | None = None,
-        **brief_fields) -> RunResult:
-    """Run the agent on a prompt and return the best candidate. ``brief_fields`` are ``Brief`` fields."""
+        run_id: str | None = None, interactive: bool = False, **brief_fields) -> RunResult:
+    """Run the agent on a prompt and return the best candidate. ``brief_fields`` are ``Brief`` fields.
+
+    ``interactive``: the run stops at its plan and after each round with ``status == "waiting"`` and a
+    ``question``; continue it with ``answer(run_id, text)``. ``run_id``: a chosen id (letters, digits, ``-``,
+    ``_``); its folder must not exist yet.
+    """
     from agent._state import empty_spent
 
     settings = settings or load_settings()
@@ -221,8 +237,13 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     setup = prepare(brief, settings)
     out = Path(out).expanduser()
     check_writable(out)
-    run_id = new_run_id()
+    if run_id is None:
+        run_id = new_run_id()
+    elif not run_id.replace("-", "").replace("_", "").isalnum():
+        raise UsageError(f"run id '{run_id}' may only hold letters, digits, '-' and '_'")
     store = RunStore(out / run_id)
+    if store.dir.exists():
+        raise UsageError(f"run folder {store.dir} already exists: resume it or choose another run id")
     store.dir.mkdir(parents=True)
     if brief.image is not None:
         _copy_inputs(brief, store)
@@ -231,13 +252,30 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
         "run_id": run_id, "run_dir": str(store.dir.resolve()), "brief": brief.model_dump(),
         "policy": setup.policy.model_dump(), "model": setup.spec.to_dict(), "planner_kind": setup.planner_kind,
         "base_seed": brief.seed if brief.seed is not None else secrets.randbelow(2**31),
-        "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [],
+        "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [], "interactive": interactive,
     }
     return _drive(store, values, values, settings, on_event)
 
 
 def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None) -> RunResult:
-    """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
+    """Continue a run from its last checkpoint (after a kill, a crash or an error).
+
+    A run waiting for a person's answer stays waiting: the result carries its question again.
+    """
+    return _continue(run, None, on_event, settings)
+
+
+def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
+           settings: Settings | None = None) -> RunResult:
+    """Give a waiting run the person's answer (approve, change the plan, accept, pick, feedback) and go on."""
+    from langgraph.types import Command
+
+    if not text.strip():
+        raise UsageError("the answer is empty")
+    return _continue(run, Command(resume=text.strip()), on_event, settings)
+
+
+def _continue(run: str, graph_input, on_event, settings) -> RunResult:
     store = find_run(run)
     if not store.checkpoint_path.is_file():
         raise UsageError(f"run '{run}' has no checkpoint to resume from")
@@ -253,4 +291,4 @@ def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings
     if "run_id" not in values:
         raise UsageError(f"run '{run}' has an unreadable checkpoint")
     # stream(None) continues from the last checkpoint, i.e. the last step that finished
-    return _drive(store, None, values, settings or load_settings(), on_event)
+    return _drive(store, graph_input, values, settings or load_settings(), on_event)

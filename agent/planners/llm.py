@@ -32,3 +32,13 @@ class LLMPlanner:
         )
         draft = self._ask(user, "replan")
         return Plan(prompt=previous.prompt, planner=self.name, version=previous.version + 1, **draft.model_dump())
+
+    def revise(self, previous: Plan, request: str) -> Plan:
+        """A person's change to the plan, in their words."""
+        user = prompts.render(
+            "revise_user", prompt=previous.prompt, request=request,
+            previous_plan=PlanDraft(**previous.model_dump(include=set(PlanDraft.model_fields))).model_dump_json(indent=1),
+        )
+        draft = self._ask(user, "revise")
+        return Plan(prompt=f"{previous.prompt} ({request})", planner=self.name, version=previous.version + 1,
+                    **draft.model_dump())

@@ -194,3 +194,33 @@ class RulesPlanner:
 
     def replan(self, previous: Plan, critique: str) -> Plan:
         return self._build(previous.prompt, previous.version + 1, critique)
+
+    def revise(self, previous: Plan, request: str) -> Plan:
+        """A person's change: a new description of the scene replaces the prompt; other words re-plan."""
+        try:
+            parse(request)
+        except ValueError:
+            return self._build(previous.prompt, previous.version + 1, f"the person asked: {request}")
+        return self._build(request, previous.version + 1)
+
+
+def recolored(previous: Plan, index: int, color: str) -> Plan:
+    """The plan with one object's colour changed: objects, checks, layout phrase and rewritten prompt follow."""
+    objects = [o.model_copy(update={"color": color}) if i == index else o for i, o in enumerate(previous.objects)]
+    old = previous.objects[index]
+    old_words = " ".join(w for w in (old.color, old.name) if w)
+    scene = scene_text(objects, previous.relations)
+    rewritten = (previous.rewritten_prompt.replace(scene_text(previous.objects, previous.relations), scene)
+                 if previous.planner == "rules" else
+                 previous.rewritten_prompt.replace(old_words, f"{color} {old.name}", 1))
+    layout = previous.layout
+    if layout is not None:
+        regions = [r.model_copy(update={"phrase": r.phrase.replace(old_words, f"{color} {old.name}")})
+                   if r.object == index else r for r in layout.regions]
+        layout = layout.model_copy(update={"regions": regions})
+    return previous.model_copy(update={
+        "objects": objects, "checks": make_checks(objects, previous.relations), "layout": layout,
+        "prompt": scene if previous.planner == "rules" else f"{previous.prompt} (the {old.name} {color})",
+        "rewritten_prompt": rewritten if rewritten != previous.rewritten_prompt or old.color == color
+        else f"{rewritten}, the {old.name} is {color}",
+        "version": previous.version + 1, "rationale": f"the person asked for a {color} {old.name}"})

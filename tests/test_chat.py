@@ -1,0 +1,158 @@
+"""Chat sessions: interrupts at the plan and after each round, feedback read into actions, resume after a kill.
+
+The terminal tests drive the real ``limner chat`` through a pseudo-terminal (pexpect) with the offline rules
+planner and the shipped shapes model.
+"""
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.errors import UsageError
+from agent.feedback import Feedback, read, read_rules
+from agent.runner import answer, resume, run
+from scripted_openai import Reply
+
+PLAN = {"objects": [{"name": "circle", "color": "blue", "count": 1}, {"name": "square", "color": "red", "count": 1}]}
+IDS = ["r01-c00", "r01-c01", "r02-c01"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("yes", {"action": "accept"}),
+    ("OK, looks good", {"action": "accept"}),
+    ("cancel", {"action": "cancel"}),
+    ("pick r01-c00", {"action": "pick", "candidate": "r01-c00"}),
+    ("pick c01", {"action": "pick", "candidate": "r02-c01"}),  # the latest round's c01
+    ("more", {"action": "more"}),
+    ("make the square bigger", {"action": "edit", "object": 1, "scale": 1.5}),
+    ("keep r01-c01 but the circle should be red", {"action": "edit", "object": 0, "color": "red", "candidate": "r01-c01"}),
+    ("two green triangles", {"action": "replan", "request": "two green triangles"}),
+])
+def test_the_offline_reading_of_plain_words(text, expected):
+    fb = read_rules(text, "round", PLAN, IDS).model_dump()
+    assert {k: fb[k] for k in expected} == expected
+
+
+def test_at_the_plan_only_approve_change_or_cancel():
+    assert read_rules("yes", "plan", PLAN, []).action == "accept"
+    assert read_rules("make the square bigger", "plan", PLAN, []).action == "replan"
+    assert read("pick r01-c00", "plan", PLAN, []).action == "replan"
+
+
+def test_an_llm_reading_is_validated_and_checked_against_the_stage(llm_env, tmp_path):
+    from agent.config import load_settings
+    from agent.llm import LLMClient
+
+    llm = LLMClient(load_settings())
+    cands = [{"id": "r01-c00", "score": 0.5}]
+    llm_env.script(Reply(content=json.dumps({"action": "edit", "object": 1, "scale": 2.0, "reply": "bigger"})))
+    fb = read("the square should be twice as big", "round", PLAN, cands, llm=llm)
+    assert (fb.action, fb.object, fb.scale) == ("edit", 1, 2.0)
+    assert "twice as big" in llm_env.requests[-1]["messages"][-1]["content"]
+    # an action the stage does not allow becomes a change of plan; an unknown candidate is dropped
+    llm_env.script(Reply(content=json.dumps({"action": "pick", "candidate": "r09-c09"})))
+    assert read("that one", "plan", PLAN, cands, llm=llm).action == "replan"
+    llm_env.script(Reply(content='{"action": "explode"}'), Reply(content='{"action": "more"}'))
+    assert read("again", "round", PLAN, cands, llm=llm) == Feedback(action="more")
+
+
+def test_an_interactive_run_waits_for_the_person_and_obeys(tmp_path, shapes_defaults):
+    r = run("a blue circle left of a red square", out=tmp_path, seed=3, interactive=True, policy="chat")
+    assert r.status == "waiting" and r.question["kind"] == "plan" and r.final_path is None
+    r = answer(r.run_id, "yes")
+    assert r.status == "waiting" and r.question["kind"] == "round" and len(r.question["candidates"]) == 4
+    assert (Path(r.run_dir) / "contact.png").is_file() and (Path(r.run_dir) / "report.html").is_file()
+    first_best = r.question["best_id"]
+    r = answer(r.run_id, "make the circle green")
+    q = r.question
+    assert q["round"] == 2 and q["plan"]["objects"][0]["color"] == "green" and q["plan"]["version"] == 2
+    assert "green circle" in q["plan"]["rewritten_prompt"]
+    # candidates made for the blue circle no longer compete with the edited ones
+    assert q["best_id"].startswith("r02-") and q["best_id"] != first_best
+    again = resume(r.run_id)  # a waiting run stays waiting, with the same question
+    assert again.status == "waiting" and again.question["round"] == 2
+    r = answer(r.run_id, "accept")
+    assert r.status in {"passed", "best_effort"} and Path(r.final_path).is_file()
+    m = json.loads(Path(r.manifest_path).read_text())
+    assert [t["answer"] for t in m["chat"]] == ["yes", "make the circle green", "accept"]
+    assert [t["read_as"]["action"] for t in m["chat"]] == ["accept", "edit", "accept"]
+    edited = [c for c in m["candidates"] if c["round"] == 2]
+    assert all(c["edit"]["parent"] == first_best and c["edit"]["prompt"] == "a green circle" for c in edited)
+    assert m["decisions"][-1]["reason"] == "the person answered: 'accept'"
+    assert m["report"]["html"] == "report.html"
+    with pytest.raises(UsageError, match="not waiting"):
+        answer(r.run_id, "more")
+
+
+def test_a_person_can_change_the_plan_pick_a_candidate_or_cancel(tmp_path, shapes_defaults):
+    r = run("a red circle", out=tmp_path, seed=1, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "two green triangles")  # a new description at the plan: a new plan, asked again
+    assert r.question["kind"] == "plan" and r.question["plan"]["objects"][0]["name"] == "triangle"
+    r = answer(r.run_id, "ok")
+    r = answer(r.run_id, "more")
+    assert r.question["round"] == 2
+    r = answer(r.run_id, "pick r01-c01")
+    assert r.best_id == "r01-c01" and r.stop_reason.endswith("finish with r01-c01")
+    cancelled = run("a red circle", out=tmp_path, seed=1, interactive=True, policy="chat")
+    done = answer(cancelled.run_id, "cancel")
+    assert done.status == "failed" and done.stop_reason == "the person cancelled at the plan" and done.rounds == 0
+
+
+def _spawn(args, cwd):
+    pexpect = pytest.importorskip("pexpect")
+    env = dict(os.environ, COLUMNS="200", TERM="dumb", NO_COLOR="1")
+    return pexpect.spawn(sys.executable, ["-m", "agent.cli", "chat", *args], env=env, encoding="utf-8",
+                         timeout=180, cwd=str(cwd))
+
+
+def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path, shapes_defaults):
+    import pexpect
+
+    child = _spawn(["a blue circle left of a red square", "--seed", "3", "--out", "runs"], tmp_path)
+    child.expect(r"session (\S+) ")
+    run_id = child.match.group(1)
+    child.expect("approve the plan")
+    child.sendline("yes")
+    child.expect("what next")
+    child.sendline("make the square bigger")
+    child.expect("round 2")
+    child.expect("what next")
+    child.kill(signal.SIGKILL)  # the process dies while waiting for the person
+    child.close()
+
+    child = _spawn(["--resume", run_id], tmp_path)
+    child.expect("round 2")  # exactly where it stopped
+    child.expect("what next")
+    child.sendline("accept")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    m = json.loads((tmp_path / "runs" / run_id / "manifest.json").read_text())
+    assert m["status"] in {"passed", "best_effort"} and [t["answer"] for t in m["chat"]] == [
+        "yes", "make the square bigger", "accept"]
+    assert m["budgets"]["spent"]["rounds"] == 2
+    assert (tmp_path / "runs" / run_id / "final.png").is_file()
+
+
+def test_ctrl_c_in_a_chat_leaves_a_resumable_session(tmp_path, shapes_defaults):
+    import pexpect
+
+    child = _spawn(["a red circle", "--seed", "1", "--out", "runs"], tmp_path)
+    child.expect(r"session (\S+) ")
+    run_id = child.match.group(1)
+    child.expect("approve the plan")
+    child.sendintr()
+    child.expect("session saved: continue it with `limner chat --resume")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    child = _spawn(["--resume", run_id], tmp_path)
+    child.expect("approve the plan")
+    child.sendline("cancel")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert json.loads((tmp_path / "runs" / run_id / "manifest.json").read_text())["chat"][0]["answer"] == "cancel"
