@@ -206,10 +206,12 @@ def policies():
 
 def _add_subcommands() -> None:
     from agent._cli_bench import bench_app
+    from agent._cli_batch import batch
     from agent._cli_chat import chat
 
     app.add_typer(bench_app, name="bench")
     app.command("chat")(friendly(chat))
+    app.command("batch")(friendly(batch))
 
 
 _add_subcommands()

@@ -75,7 +75,7 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
         spec = resolve_model(brief.model)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    spec = spec.with_overrides(**policy.generation.model_dump())
+    spec = spec.with_overrides(**policy.generation.model_dump()).with_overrides(width=brief.width, height=brief.height)
     if brief.image is not None:
         spec = spec.with_overrides(**_edit_size(brief))
     elif brief.box is not None or brief.mask is not None:

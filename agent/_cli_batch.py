@@ -1,0 +1,79 @@
+"""``limner batch FILE``: many briefs, one run folder each, a summary and a table; re-run the command to resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _table(summary: dict):
+    from rich.table import Table
+
+    table = Table(title=f"batch {summary['source']}")
+    for col in ("brief", "line", "status", "score", "rounds", "NFE", "seconds", "prompt"):
+        table.add_column(col, justify="right" if col in {"score", "rounds", "NFE", "seconds", "line"} else "left")
+    for r in summary["jobs"]:
+        name = f"{r['index']:05d}" + (f"-{r['sample']}" if r.get("sample") else "")
+        score = f"{r['score']:.3f}" if r.get("score") is not None else "-"
+        table.add_row(name, str(r["line"]), r["status"], score, str(r.get("rounds", "-")), str(r.get("nfe", "-")),
+                      f"{r.get('seconds', 0):.1f}", r["prompt"][:48])
+    return table
+
+
+def _totals_line(summary: dict) -> str:
+    t = summary["totals"]
+    mean = f"{t['mean_score']:.3f}" if t["mean_score"] is not None else "-"
+    return (f"total: {t['jobs']} runs: {t['passed']} passed, {t['best_effort']} best effort, {t['failed']} failed, "
+            f"{t['error']} errors; mean score {mean}; {t['nfe']} NFE; {t['seconds']:.1f}s")
+
+
+def batch(
+    file: Path = typer.Argument(..., help="Briefs: JSONL, YAML, or GenEval's evaluation_metadata.jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Batch folder (runs/, summary.json); re-use it to resume."),
+    samples: int = typer.Option(1, "--samples", help="Final images per brief (independent runs, seeds +0, +1, ...)."),
+    seed: int = typer.Option(0, help="Base seed for briefs without one (brief i, sample k: seed + 1000*i + k)."),
+    geneval_layout: bool = typer.Option(False, "--geneval-layout",
+                                        help="Also write <out>/geneval/<00000>/metadata.jsonl + samples/0000.png."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Default model for briefs that name none."),
+    policy: Optional[str] = typer.Option(None, "--policy", "-p", help="Default policy for briefs that name none."),
+    threshold: Optional[float] = typer.Option(None, help="Default threshold."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Default candidates per round."),
+    max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="Default round budget."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
+):
+    """Run every brief of a file; killed or not, the same command again finishes the batch."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from agent.batch import run_batch
+
+    console = Console(stderr=True)
+    overrides = {"model": model, "policy": policy, "threshold": threshold, "candidates": candidates,
+                 "max_rounds": max_rounds}
+    scores: list[float] = []
+    with Progress(TextColumn("briefs"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                  TextColumn("{task.fields[mean]}"), console=console, disable=as_json) as progress:
+        task = progress.add_task("batch", total=None, mean="")
+
+        def on_job(row: dict, done: int, total: int) -> None:
+            if row.get("score") is not None:
+                scores.append(row["score"])
+            mean = f"mean score {sum(scores) / len(scores):.3f}" if scores else ""
+            progress.update(task, completed=done, total=total, mean=mean)
+
+        summary = run_batch(file, out, samples=samples, seed=seed, geneval_layout=geneval_layout,
+                            overrides=overrides, on_job=on_job)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        Console().print(_table(summary))
+        typer.echo(_totals_line(summary))
+        for b in summary["bad_briefs"]:
+            typer.echo(f"bad brief at line {b['line']}: {b['reason']}", err=True)
+        typer.echo(f"summary {out / 'summary.json'}")
+    t = summary["totals"]
+    raise typer.Exit(1 if summary["bad_briefs"] or t["failed"] or t["error"] else 0)

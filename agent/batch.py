@@ -1,0 +1,217 @@
+"""Batch briefs: many runs from one file, resumable after any kill, with a summary and GenEval's folder layout.
+
+Input: JSONL (one brief per line), YAML (a list of briefs, or ``{defaults: {...}, briefs: [...]}``), or GenEval's
+``evaluation_metadata.jsonl`` as it is (``tag``/``include``/``exclude`` are kept as the brief's metadata).
+
+Every job (a brief, times ``samples``) has a fixed run id and folder, ``<out>/runs/<tag>-<brief>[-<sample>]``,
+so a re-run of the same command finds its work: a finished run is read back, an unfinished one resumes from
+its checkpoint, a folder killed before its first checkpoint (nothing in it yet) is started again. Nothing is
+generated twice and every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from agent.errors import UsageError
+
+GENEVAL_KEYS = ("tag", "include", "exclude")
+DONE = {"passed", "best_effort", "failed"}
+
+
+@dataclass
+class Item:
+    line: int  # line (JSONL) or line of the item (YAML) in the file, from 1
+    fields: dict = field(default_factory=dict)  # Brief fields
+    metadata: dict | None = None  # GenEval metadata, when the line is one
+    error: str | None = None
+
+
+def _split(obj, line: int, defaults: dict) -> Item:
+    if not isinstance(obj, dict):
+        return Item(line, error=f"a brief is an object with at least a prompt, got {type(obj).__name__}")
+    fields = {**defaults, **{k: v for k, v in obj.items() if k not in GENEVAL_KEYS}}
+    metadata = dict(obj) if any(k in obj for k in GENEVAL_KEYS) else None
+    return Item(line, fields, metadata)
+
+
+def read_briefs(path: Path) -> list[Item]:
+    """Every brief in the file, with its line; unreadable ones carry their error instead of failing the file."""
+    import yaml
+
+    if not path.is_file():
+        raise UsageError(f"brief file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    items: list[Item] = []
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        try:
+            root = yaml.compose(text)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        defaults, node = {}, root
+        if isinstance(data, dict):
+            defaults, data = data.get("defaults") or {}, data.get("briefs")
+            node = next((v for k, v in root.value if k.value == "briefs"), None)
+        if not isinstance(data, list):
+            raise UsageError(f"{path}: expected a list of briefs, or 'briefs:' with a list")
+        for obj, sub in zip(data, node.value):
+            items.append(_split(obj, sub.start_mark.line + 1, defaults))
+    else:
+        for n, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                items.append(Item(n, error=f"not valid JSON ({exc.msg} at column {exc.colno})"))
+                continue
+            items.append(_split(obj, n, {}))
+    if not items:
+        raise UsageError(f"{path} holds no briefs")
+    return items
+
+
+@dataclass
+class Job:
+    index: int  # brief index in the file (0-based, bad briefs included)
+    sample: int
+    run_id: str
+    fields: dict
+    item: Item
+
+
+def _state(out: Path, source: Path) -> dict:
+    """``<out>/batch.json``: the batch's tag (part of every run id) and where its briefs came from."""
+    from agent.store import atomic_write_json
+
+    path = out / "batch.json"
+    if path.is_file():
+        state = json.loads(path.read_text())
+        if state["source"] != str(source.resolve()):
+            raise UsageError(f"{out} holds a batch from {state['source']}: use another --out for {source}")
+        return state
+    state = {"tag": "b" + secrets.token_hex(3), "source": str(source.resolve()), "created": time.time()}
+    atomic_write_json(path, state)
+    return state
+
+
+def _resolve_paths(fields: dict, base: Path) -> dict:
+    out = dict(fields)
+    for key in ("image", "mask"):
+        if out.get(key) and not Path(out[key]).expanduser().is_absolute():
+            out[key] = str(base / out[key])
+    return out
+
+
+def plan_jobs(items: list[Item], out: Path, source: Path, samples: int, seed: int, overrides: dict,
+              settings) -> tuple[list[Job], list[dict]]:
+    """Validate every brief before anything runs: the jobs to run and the bad briefs (line and reason)."""
+    from agent.runner import make_brief, prepare
+
+    tag = _state(out, source)["tag"]
+    jobs, bad = [], []
+    for index, item in enumerate(items):
+        if item.error is None:
+            fields = _resolve_paths({**{k: v for k, v in overrides.items() if v is not None}, **item.fields},
+                                    source.parent)
+            try:
+                prepare(make_brief(**fields), settings)
+            except (UsageError, TypeError) as exc:
+                item.error = str(exc)
+        if item.error is not None:
+            bad.append({"index": index, "line": item.line, "reason": item.error})
+            continue
+        for k in range(samples):
+            job_seed = fields["seed"] + k if fields.get("seed") is not None else seed + 1000 * index + k
+            job = f"{index:05d}" if samples == 1 else f"{index:05d}-{k}"
+            jobs.append(Job(index, k, f"{tag}-{job}", {**fields, "seed": job_seed}, item))
+    return jobs, bad
+
+
+def run_job(job: Job, runs_dir: Path, settings) -> dict:
+    """Run, resume or read back one job; its summary row."""
+    from agent.runner import resume, run
+
+    start = time.perf_counter()
+    folder = runs_dir / job.run_id
+    row = {"index": job.index, "line": job.item.line, "sample": job.sample, "run_id": job.run_id,
+           "prompt": job.fields.get("prompt"), "run_dir": str(folder)}
+    try:
+        result = None
+        if folder.is_dir():
+            if (folder / "checkpoint.sqlite").is_file():
+                result = resume(str(folder), settings=settings)
+            else:  # killed before its first checkpoint: nothing was made, start it again
+                shutil.rmtree(folder)
+        if result is None:
+            result = run(out=runs_dir, run_id=job.run_id, settings=settings, **job.fields)
+    except UsageError as exc:
+        return {**row, "status": "error", "reason": str(exc), "seconds": round(time.perf_counter() - start, 2)}
+    return {**row, "status": result.status, "reason": result.stop_reason, "score": result.score,
+            "rounds": result.rounds, "nfe": result.nfe, "seconds": round(result.seconds, 2),
+            "final": result.final_path}
+
+
+def write_geneval(out: Path, job: Job, row: dict) -> None:
+    """``<out>/geneval/<brief>/metadata.jsonl`` and ``samples/<sample>.png``: GenEval's own evaluator reads it."""
+    from agent.store import atomic_write_bytes
+
+    folder = out / "geneval" / f"{job.index:05d}"
+    meta = job.item.metadata or {"prompt": job.fields["prompt"]}
+    meta_path = folder / "metadata.jsonl"
+    if not meta_path.is_file():
+        atomic_write_bytes(meta_path, (json.dumps(meta) + "\n").encode())
+    if row.get("final"):
+        atomic_write_bytes(folder / "samples" / f"{job.sample:04d}.png", Path(row["final"]).read_bytes())
+
+
+def totals(rows: list[dict]) -> dict:
+    done = [r for r in rows if r.get("status") in DONE]
+    scores = [r["score"] for r in done if r.get("score") is not None]
+    count = {s: sum(r.get("status") == s for r in rows) for s in ("passed", "best_effort", "failed", "error")}
+    return {"jobs": len(rows), **count, "mean_score": round(sum(scores) / len(scores), 4) if scores else None,
+            "nfe": sum(r.get("nfe") or 0 for r in done), "seconds": round(sum(r.get("seconds") or 0 for r in rows), 2)}
+
+
+def write_summary(out: Path, source: Path, rows: list[dict], bad: list[dict]) -> dict:
+    from agent.store import atomic_write_json
+
+    summary = {"schema": "limner.batch/1", "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "totals": totals(rows), "bad_briefs": bad, "jobs": rows}
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, geneval_layout: bool = False,
+              overrides: dict | None = None, settings=None,
+              on_job: Callable[[dict, int, int], None] | None = None) -> dict:
+    """Run every brief of ``source`` into ``out``; resumable. Returns the summary (also in ``summary.json``)."""
+    from agent.config import load_settings
+    from agent.store import check_writable
+
+    if samples < 1:
+        raise UsageError("--samples must be at least 1")
+    settings = settings or load_settings()
+    out = Path(out).expanduser()
+    check_writable(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = read_briefs(Path(source))
+    jobs, bad = plan_jobs(items, out, Path(source), samples, seed, overrides or {}, settings)
+    rows = [{"index": j.index, "line": j.item.line, "sample": j.sample, "run_id": j.run_id,
+             "prompt": j.fields["prompt"], "status": "pending"} for j in jobs]
+    write_summary(out, Path(source), rows, bad)
+    for k, job in enumerate(jobs):
+        rows[k] = run_job(job, out / "runs", settings)
+        if geneval_layout:
+            write_geneval(out, job, rows[k])
+        write_summary(out, Path(source), rows, bad)
+        if on_job is not None:
+            on_job(rows[k], k + 1, len(jobs))
+    return write_summary(out, Path(source), rows, bad)
