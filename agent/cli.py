@@ -204,6 +204,16 @@ def policies():
         typer.echo(f"{name:12s} {load_policy(name).description}")
 
 
+@app.command()
+def mcp(out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders.")):
+    """Serve Limner's tools (generate, edit, verify, answer, resume, manifest) over MCP on stdio."""
+    try:
+        from agent.mcp_server import serve
+    except ImportError as exc:
+        _fail(f"limner mcp needs the MCP SDK ({exc.name} is missing): pip install 'limner[mcp]'")
+    serve(out)
+
+
 def _add_subcommands() -> None:
     from agent._cli_bench import bench_app
     from agent._cli_batch import batch

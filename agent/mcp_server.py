@@ -1,0 +1,157 @@
+"""Limner as an MCP server (the official ``mcp`` SDK): ``limner mcp`` serves it over stdio.
+
+Tools: ``generate``, ``edit``, ``verify``, ``answer`` (continue a run waiting for a person), ``resume`` and
+``manifest``. A run's tool result carries its JSON (run id, status, final path, score, manifest path, and the
+question when the run waits) and the image itself (``final.png``, or the contact sheet of a waiting run).
+While a run works, the server sends progress notifications (one per step, candidate and decision).
+
+The agent runs in a worker thread; stdout belongs to the protocol, so nothing in a run prints to it.
+"""
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, ImageContent, TextContent
+
+from agent import runner
+from agent.errors import UsageError
+
+INSTRUCTIONS = (
+    "Limner plans an image, generates candidates with a diffusion model, checks them (reward models, "
+    "question-based checks) and keeps working until one passes. Call generate with a prompt; the result names "
+    "final.png and carries it. With interactive=true the run stops at its plan and after each round "
+    "(status 'waiting', with a question): reply with answer(run_id, text).")
+
+
+def _content(result) -> Any:
+    data = result.model_dump()
+    blocks: list = [TextContent(type="text", text=json.dumps(data, indent=1))]
+    image = result.final_path
+    if image is None and result.status == "waiting" and (Path(result.run_dir) / "contact.png").is_file():
+        image = str(Path(result.run_dir) / "contact.png")
+    if image is not None:
+        png = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        blocks.append(ImageContent(type="image", data=png, mime_type="image/png"))
+    return CallToolResult(content=blocks, structured_content=data, is_error=result.status == "failed")
+
+
+def _json(data: dict) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=json.dumps(data, indent=1))], structured_content=data)
+
+
+class _Progress:
+    """Turns a run's stream events into MCP progress notifications, from the worker thread."""
+
+    def __init__(self, ctx):
+        self.ctx, self.count = ctx, 0
+
+    def message(self, event: dict) -> str | None:
+        kind = event.get("event")
+        if kind == "step":
+            return f"round {event['round']}: step {event['step']}/{event['steps']}"
+        if kind == "plan":
+            return f"plan v{event['plan']['version']}: {event['plan']['rewritten_prompt']}"
+        if kind == "candidate":
+            return f"{event['id']} scored {event['score']:.3f}"
+        if kind == "decision":
+            return f"decide: {event['action']} ({event['reason']})"
+        if kind == "finished":
+            return f"{event['status']}: {event['stop_reason']}"
+        return None
+
+    def __call__(self, event: dict) -> None:
+        import anyio.from_thread
+
+        text = self.message(event)
+        if text is None:
+            return
+        self.count += 1
+        try:
+            anyio.from_thread.run(self.ctx.report_progress, self.count, None, text)
+        except Exception:  # a client that went away must not stop the run  # noqa: BLE001
+            pass
+
+
+async def _in_thread(fn: Callable, ctx, **kwargs):
+    import anyio.to_thread
+
+    def work():
+        return fn(on_event=_Progress(ctx), **kwargs)
+
+    try:
+        return await anyio.to_thread.run_sync(work)
+    except UsageError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def build_server(out: str = "limner-runs"):
+    """The MCP server (an ``MCPServer``); ``out`` is the folder for run folders."""
+    out = str(Path(out).expanduser().resolve())  # results name files by absolute path
+    server = MCPServer("limner", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    @server.tool(structured_output=False)
+    async def generate(prompt: str, ctx: Context, model: str | None = None, policy: str = "default",
+                       seed: int | None = None, threshold: float | None = None, max_rounds: int | None = None,
+                       candidates: int | None = None, negative_prompt: str = "", width: int | None = None,
+                       height: int | None = None, interactive: bool = False) -> CallToolResult:
+        """Plan, generate, verify and decide until the image passes or a budget is spent. Returns the run's
+        result and its final image. With interactive=true the run waits for answers (see answer)."""
+        return _content(await _in_thread(
+            runner.run, ctx, prompt=prompt, out=out, model=model, policy=policy, seed=seed, threshold=threshold,
+            max_rounds=max_rounds, candidates=candidates, negative_prompt=negative_prompt, width=width,
+            height=height, interactive=interactive))
+
+    @server.tool(structured_output=False)
+    async def edit(image: str, instruction: str, ctx: Context, box: list[float] | None = None,
+                   mask: str | None = None, model: str | None = None, policy: str = "edit",
+                   seed: int | None = None) -> CallToolResult:
+        """Edit an image file: repaint the box ([x0, y0, x1, y1] as fractions) or mask with the instruction,
+        verify, and repair until it passes."""
+        return _content(await _in_thread(runner.run, ctx, prompt=instruction, image=image, box=box, mask=mask,
+                                         out=out, model=model, policy=policy, seed=seed))
+
+    @server.tool(structured_output=False)
+    async def answer(run_id: str, text: str, ctx: Context) -> CallToolResult:
+        """Answer a run that waits for a person: at a plan 'yes', changes in plain words, or 'cancel'; after a
+        round 'accept', 'pick <candidate id>', 'more', or what to change ('make the square bigger')."""
+        return _content(await _in_thread(runner.answer, ctx, run=run_id, text=text))
+
+    @server.tool(structured_output=False)
+    async def resume(run_id: str, ctx: Context) -> CallToolResult:
+        """Continue a run from its last checkpoint (after a crash or kill); a waiting run returns its question."""
+        return _content(await _in_thread(runner.resume, ctx, run=run_id))
+
+    @server.tool(structured_output=False)
+    async def verify(image: str, prompt: str, verifiers: list[str] | None = None) -> CallToolResult:
+        """Score an image file against a prompt with Limner's verifiers (default: clipscore and questions)."""
+        import anyio.to_thread
+
+        from agent.verify import verify_image
+
+        try:
+            return _json(await anyio.to_thread.run_sync(lambda: verify_image(image, prompt, verifiers)))
+        except UsageError as exc:
+            raise ToolError(str(exc)) from None
+
+    @server.tool(structured_output=False)
+    def manifest(run_id: str) -> CallToolResult:
+        """A run's manifest: plan, every candidate with its scores and noise, decisions, budgets."""
+        from agent.store import find_run
+
+        try:
+            store = find_run(run_id)
+        except UsageError as exc:
+            raise ToolError(str(exc)) from None
+        if not store.manifest_path.is_file():
+            raise ToolError(f"run '{run_id}' has no manifest yet")
+        return _json(store.read_manifest())
+
+    return server
+
+
+def serve(out: str = "limner-runs") -> None:
+    build_server(out).run("stdio")
