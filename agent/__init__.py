@@ -9,14 +9,18 @@ Public API (imported lazily, so ``import agent`` stays cheap)::
 
 from __future__ import annotations
 
-__all__ = ["Brief", "Policy", "RunResult", "UsageError", "load_policy", "resume", "run"]
+__all__ = ["Brief", "Policy", "RunResult", "UsageError", "answer", "load_policy", "resume", "run", "run_batch"]
 
 
 def __getattr__(name: str):
-    if name in {"run", "resume", "RunResult"}:
+    if name in {"run", "resume", "answer", "RunResult"}:
         from agent import runner
 
         return getattr(runner, name)
+    if name == "run_batch":
+        from agent.batch import run_batch
+
+        return run_batch
     if name == "Brief":
         from agent.brief import Brief
 

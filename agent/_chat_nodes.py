@@ -22,7 +22,7 @@ def _read(tb, state: dict, answer: str, stage: str, candidates: list[dict]):
     with tb.llm_session(state) as used:
         llm = tb.llm if (tb.planner_kind == "llm" and tb.llm is not None and tb.llm.can_call()) else None
         try:
-            fb = feedback.read(answer, stage, plan, candidates, llm=llm)
+            fb = feedback.read(answer, stage, plan, candidates, llm=llm, history=state.get("chat", []))
             how = "llm" if llm is not None else "rules"
         except LimnerError as exc:  # the LLM could not read it: the offline reading still can
             fb, how = feedback.read(answer, stage, plan, candidates), f"rules (the LLM failed: {exc})"
@@ -35,7 +35,11 @@ def _question(state: dict, stage: str) -> dict:
         return {**base, "asks": "approve the plan, change it in your words, or cancel"}
     rnd = state["round"]
     this_round = [c for c in state["candidates"] if c.get("round") == rnd]
+    best = next((c for c in state["candidates"] if c["id"] == state.get("best_id")), {})
+    checks = [{"question": q["question"], "passed": q["passed"]} for s in (best.get("scores") or {}).values()
+              for q in (s.get("detail") or {}).get("questions", [])]
     return {**base, "round": rnd, "best_id": state.get("best_id"), "best_score": state.get("best_score"),
+            "best_checks": checks,
             "threshold": state["policy"]["threshold"], "spent": state["spent"],
             "candidates": [{k: c.get(k) for k in ("id", "path", "score")} for c in this_round],
             "contact_sheet": "contact.png", "report": "report.html",

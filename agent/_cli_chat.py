@@ -30,6 +30,8 @@ def _show_round(console: Console, q: dict) -> None:
     for c in q["candidates"]:
         console.print(f"  {c['id']}  {c['score']:.3f}  {run_dir}/{c['path']}")
     console.print(f"best so far: {q['best_id']} ({q['best_score']:.3f}, threshold {q['threshold']})")
+    for check in q.get("best_checks", []):
+        console.print(f"  {'pass' if check['passed'] else 'FAIL'}  {check['question']}")
     console.print(f"contact sheet: {run_dir}/{q['contact_sheet']}   report: {run_dir}/{q['report']}")
     console.print("[bold]what next?[/] accept / pick ID / more / say what to change (e.g. 'make the square bigger')"
                   " / cancel")

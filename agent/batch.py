@@ -137,7 +137,7 @@ def plan_jobs(items: list[Item], out: Path, source: Path, samples: int, seed: in
 
 def run_job(job: Job, runs_dir: Path, settings) -> dict:
     """Run, resume or read back one job; its summary row."""
-    from agent.runner import resume, run
+    from agent.runner import has_checkpoint, resume, run
 
     start = time.perf_counter()
     folder = runs_dir / job.run_id
@@ -146,7 +146,7 @@ def run_job(job: Job, runs_dir: Path, settings) -> dict:
     try:
         result = None
         if folder.is_dir():
-            if (folder / "checkpoint.sqlite").is_file():
+            if has_checkpoint(folder):
                 result = resume(str(folder), settings=settings)
             else:  # killed before its first checkpoint: nothing was made, start it again
                 shutil.rmtree(folder)

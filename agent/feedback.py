@@ -23,6 +23,7 @@ CANCEL = {"cancel", "quit", "stop", "abort", "exit"}
 MORE = {"more", "again", "another", "retry", "different", "others", "new"}
 BIGGER = {"bigger", "larger", "enlarge", "grow"}
 SMALLER = {"smaller", "shrink", "tinier"}
+HISTORY = 10  # earlier turns of the conversation the LLM sees
 
 
 class Feedback(BaseModel):
@@ -86,11 +87,17 @@ def read_rules(text: str, stage: Stage, plan: dict, candidate_ids: list[str]) ->
     return Feedback(action="replan", request=" ".join(text.split()), reply="changing the plan")
 
 
-def read_llm(llm, text: str, stage: Stage, plan: dict, candidates: list[dict]) -> Feedback:
-    """The LLM's reading of a person's words, validated against ``Feedback`` (one repair turn)."""
+def read_llm(llm, text: str, stage: Stage, plan: dict, candidates: list[dict],
+             history: list[dict] | None = None) -> Feedback:
+    """The LLM's reading of a person's words, validated against ``Feedback`` (one repair turn).
+
+    ``history``: the conversation so far (``state["chat"]``); its last turns go along as context.
+    """
     import json
 
-    context = {"stage": stage, "allowed_actions": sorted(ALLOWED[stage]),
+    earlier = [{"stage": t["stage"], "answer": t["answer"], "read_as": t["read_as"].get("action")}
+               for t in (history or [])[-HISTORY:]]
+    context = {"stage": stage, "allowed_actions": sorted(ALLOWED[stage]), "conversation_so_far": earlier,
                "plan": {k: plan.get(k) for k in ("rewritten_prompt", "objects", "relations")},
                "candidates": [{"id": c["id"], "score": round(c["score"], 3)} for c in candidates]}
     messages = [{"role": "system", "content": prompts.load("feedback_system")},
@@ -99,10 +106,12 @@ def read_llm(llm, text: str, stage: Stage, plan: dict, candidates: list[dict]) -
     return llm.structured(messages, Feedback, purpose="feedback")
 
 
-def read(text: str, stage: Stage, plan: dict, candidates: list[dict], llm=None) -> Feedback:
+def read(text: str, stage: Stage, plan: dict, candidates: list[dict], llm=None,
+         history: list[dict] | None = None) -> Feedback:
     """Read an answer with the LLM when there is one, else with the rules; check it fits the stage."""
     ids = [c["id"] for c in candidates]
-    fb = read_llm(llm, text, stage, plan, candidates) if llm is not None else read_rules(text, stage, plan, ids)
+    fb = (read_llm(llm, text, stage, plan, candidates, history) if llm is not None
+          else read_rules(text, stage, plan, ids))
     if fb.action not in ALLOWED[stage]:
         fb = Feedback(action="replan", request=text, reply="changing the plan")
     if fb.candidate is not None and fb.candidate not in ids:

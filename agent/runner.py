@@ -265,6 +265,15 @@ def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings
     return _continue(run, None, on_event, settings)
 
 
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether a run folder holds a checkpoint to resume from (a kill can come before the first one is saved)."""
+    path = RunStore(Path(run_dir)).checkpoint_path
+    if not path.is_file():
+        return False
+    with _checkpointer(path) as saver:
+        return next(iter(saver.list(None, limit=1)), None) is not None
+
+
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
            settings: Settings | None = None) -> RunResult:
     """Give a waiting run the person's answer (approve, change the plan, accept, pick, feedback) and go on."""

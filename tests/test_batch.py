@@ -19,7 +19,7 @@ SUITE = Path(__file__).resolve().parents[1] / "tools" / "shapes" / "data" / "sha
 
 def _fast_policy(tmp_path) -> str:
     return policy_file(tmp_path, max_rounds=1, candidates_per_round=1, verifiers=[{"name": "questions"}],
-                       actions=["random"], generation={"steps": 8})
+                       actions=["random"], generation={"steps": 4})
 
 
 def test_yaml_briefs_with_defaults_and_line_numbers(tmp_path):
@@ -88,7 +88,7 @@ def test_a_20_brief_batch_killed_twice_finishes_with_20_runs_and_no_duplicates(t
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "agent.cli", "batch", str(meta), "--out", str(out), "--geneval-layout",
            "--policy", _fast_policy(tmp_path), "--json"]
-    for stop_after in (4, 11):
+    for stop_after in (3, 9):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
         deadline = time.time() + 240
         while _finished(out) < stop_after and proc.poll() is None and time.time() < deadline:
@@ -96,10 +96,10 @@ def test_a_20_brief_batch_killed_twice_finishes_with_20_runs_and_no_duplicates(t
         assert proc.poll() is None, "the batch ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert 4 <= _finished(out) < 20
+    assert 3 <= _finished(out) < 20
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-    assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
+    assert done.returncode == 0, [r for r in summary["jobs"] if r["status"] not in {"passed", "best_effort"}]
     assert summary["totals"]["jobs"] == 20 and summary["totals"]["passed"] + summary["totals"]["best_effort"] == 20
     assert len({r["run_id"] for r in summary["jobs"]}) == 20
     runs = sorted((out / "runs").iterdir())

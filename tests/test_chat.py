@@ -53,6 +53,10 @@ def test_an_llm_reading_is_validated_and_checked_against_the_stage(llm_env, tmp_
     fb = read("the square should be twice as big", "round", PLAN, cands, llm=llm)
     assert (fb.action, fb.object, fb.scale) == ("edit", 1, 2.0)
     assert "twice as big" in llm_env.requests[-1]["messages"][-1]["content"]
+    history = [{"stage": "plan", "answer": "yes please", "read_as": {"action": "accept"}}]
+    llm_env.script(Reply(content=json.dumps({"action": "more"})))
+    read("again", "round", PLAN, cands, llm=llm, history=history)
+    assert "yes please" in llm_env.requests[-1]["messages"][-1]["content"]  # the conversation goes along
     # an action the stage does not allow becomes a change of plan; an unknown candidate is dropped
     llm_env.script(Reply(content=json.dumps({"action": "pick", "candidate": "r09-c09"})))
     assert read("that one", "plan", PLAN, cands, llm=llm).action == "replan"
@@ -105,8 +109,9 @@ def test_a_person_can_change_the_plan_pick_a_candidate_or_cancel(tmp_path, shape
 def _spawn(args, cwd):
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ, COLUMNS="200", TERM="dumb", NO_COLOR="1")
+    # a terminal's Ctrl-C must reach the child even when this process ignores SIGINT (ignored signals are inherited)
     return pexpect.spawn(sys.executable, ["-m", "agent.cli", "chat", *args], env=env, encoding="utf-8",
-                         timeout=180, cwd=str(cwd))
+                         timeout=180, cwd=str(cwd), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path, shapes_defaults):

@@ -14,6 +14,8 @@ from pathlib import Path
 from tools._home import models_dir
 from tools.verifiers.base import Score, linear_calibration
 
+_LOADED: dict[tuple, tuple] = {}  # (class, model, processor, device, dtype) -> (model, tokenizer)
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -95,15 +97,18 @@ class CLIPReward:
         from tools.generators.diffusers_backend import pick_device, pick_dtype
 
         quiet_libraries()
-        path = resolve_local(self.model_id)
-        try:
-            model = self.load_model(path)
-            self._tokenizer = AutoTokenizer.from_pretrained(resolve_local(self.processor_id or self.model_id))
-        except OSError as exc:
-            raise RuntimeError(missing_weights_message(self.model_id, exc)) from None
         self.device = pick_device(self._device)
         self.dtype = pick_dtype(self.device, "sd", self._dtype_name)
-        self._model = model.eval().requires_grad_(False).to(self.device, self.dtype)
+        key = (type(self).__name__, self.model_id, self.processor_id, str(self.device), str(self.dtype))
+        if key not in _LOADED:  # one copy per process: runs in a batch, chat or server share it
+            path = resolve_local(self.model_id)
+            try:
+                model = self.load_model(path)
+                tokenizer = AutoTokenizer.from_pretrained(resolve_local(self.processor_id or self.model_id))
+            except OSError as exc:
+                raise RuntimeError(missing_weights_message(self.model_id, exc)) from None
+            _LOADED[key] = (model.eval().requires_grad_(False).to(self.device, self.dtype), tokenizer)
+        self._model, self._tokenizer = _LOADED[key]
         clip = self.clip
         self._image_size = clip.config.vision_config.image_size
         self._mean, self._std = CLIP_MEAN, CLIP_STD
