@@ -53,6 +53,9 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
         console.print(rt)
     for d in manifest.get("decisions", []):
         console.print(f"[cyan]{d['step']}[/] {d['action']}: {d['reason']}")
+    for t in manifest.get("chat", []):
+        console.print(f"[magenta]person[/] at the {t['stage']}: {t['answer']!r} -> {t['read_as'].get('action')} "
+                      f"(read by {t['read_by']})")
     spent = manifest["budgets"]["spent"]
     limits = manifest["budgets"]["limits"]
     console.print(f"spent: {spent['rounds']}/{limits['rounds']} rounds, {spent['nfe']}/{limits['nfe']} NFE, "

@@ -3,13 +3,15 @@
 Tools: ``generate``, ``edit``, ``verify``, ``answer`` (continue a run waiting for a person), ``resume`` and
 ``manifest``. A run's tool result carries its JSON (run id, status, final path, score, manifest path, and the
 question when the run waits) and the image itself (``final.png``, or the contact sheet of a waiting run).
-While a run works, the server sends progress notifications (one per step, candidate and decision).
+While a run works, the server sends progress notifications (one per step, candidate and decision). Calls that
+generate or score run one at a time (they share the loaded models); others wait for their turn.
 
 The agent runs in a worker thread; stdout belongs to the protocol, so nothing in a run prints to it.
 """
 
 import base64
 import json
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,11 +78,15 @@ class _Progress:
             pass
 
 
+_ONE_RUN = threading.Lock()  # runs share the loaded pipelines, which are not safe to call from two threads
+
+
 async def _in_thread(fn: Callable, ctx, **kwargs):
     import anyio.to_thread
 
     def work():
-        return fn(on_event=_Progress(ctx), **kwargs)
+        with _ONE_RUN:
+            return fn(on_event=_Progress(ctx), **kwargs)
 
     try:
         return await anyio.to_thread.run_sync(work)
@@ -133,7 +139,11 @@ def build_server(out: str = "limner-runs"):
         from agent.verify import verify_image
 
         try:
-            return _json(await anyio.to_thread.run_sync(lambda: verify_image(image, prompt, verifiers)))
+            def work():
+                with _ONE_RUN:
+                    return verify_image(image, prompt, verifiers)
+
+            return _json(await anyio.to_thread.run_sync(work))
         except UsageError as exc:
             raise ToolError(str(exc)) from None
 

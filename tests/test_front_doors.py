@@ -10,22 +10,29 @@ import pytest
 mcp = pytest.importorskip("mcp", reason="the MCP SDK is an extra: pip install 'limner[mcp]'")
 
 
-def _call(target, name: str, arguments: dict):
+def _calls(target, *calls: tuple[str, dict]):
+    """One client session: the tool names, then each call's result and the progress it received."""
     import anyio
     from mcp import Client
 
-    progress = []
-
-    async def on_progress(value, total, message):
-        progress.append((value, message))
-
     async def main():
+        out = []
         async with Client(target) as client:
             names = sorted(t.name for t in (await client.list_tools()).tools)
-            result = await client.call_tool(name, arguments, progress_callback=on_progress)
-            return names, result
+            for name, arguments in calls:
+                progress = []
 
-    names, result = anyio.run(main)
+                async def on_progress(value, total, message, progress=progress):
+                    progress.append((value, message))
+
+                out.append((await client.call_tool(name, arguments, progress_callback=on_progress), progress))
+        return names, out
+
+    return anyio.run(main)
+
+
+def _call(target, name: str, arguments: dict):
+    names, [(result, progress)] = _calls(target, (name, arguments))
     return names, result, progress
 
 
@@ -71,12 +78,13 @@ def test_limner_mcp_over_stdio_generates_with_progress(tmp_path, shapes_defaults
 
     params = StdioServerParameters(command=sys.executable, args=["-m", "agent.cli", "mcp", "--out", str(tmp_path)],
                                    env=dict(os.environ), cwd=str(tmp_path))
-    names, result, progress = _call(params, "generate", {"prompt": "a blue square", "seed": 2, "max_rounds": 1})
+    names, [(result, progress), (bad, _)] = _calls(
+        params, ("generate", {"prompt": "a blue square", "seed": 2, "max_rounds": 1}),
+        ("generate", {"prompt": "a blue square", "model": "no-such-model"}))
     assert "generate" in names and not result.is_error
     data = json.loads(result.content[0].text)
     assert Path(data["final_path"]).is_file() and Path(data["final_path"]).is_absolute()
     assert result.content[1].type == "image" and len(progress) >= 20
-    _, bad, _ = _call(params, "generate", {"prompt": "a blue square", "model": "no-such-model"})
     assert bad.is_error and "unknown model 'no-such-model'" in bad.content[0].text
 
 

@@ -24,7 +24,7 @@ def test_the_report_escapes_what_people_typed():
 
 
 def test_every_run_folder_gets_a_report_with_all_candidates(tmp_path, shapes_defaults):
-    r = run("a red circle left of a blue square", out=tmp_path, seed=2, policy="layout", candidates=2, max_rounds=2)
+    r = run("a red circle left of a blue square", out=tmp_path, seed=2, policy="layout", candidates=2, max_rounds=1)
     folder = Path(r.run_dir)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["report"]["html"] == "report.html" and manifest["report"]["contact_sheet"] == "contact.png"
