@@ -37,6 +37,19 @@ def _show_round(console: Console, q: dict) -> None:
                   " / cancel")
 
 
+class _ChatProgress:
+    """The run's progress, less what each question shows again (the plan, the round's candidates)."""
+
+    def __init__(self):
+        from agent._progress import ConsoleProgress
+
+        self.inner = ConsoleProgress()
+
+    def __call__(self, event: dict) -> None:
+        if event.get("event") not in {"plan", "candidate"}:
+            self.inner(event)
+
+
 def _ask(console: Console) -> str:
     while True:
         text = console.input("[bold green]> [/]").strip()
@@ -55,13 +68,12 @@ def chat(
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
 ):
     """A creative session: approve or change the plan, then accept, pick or give feedback after each round."""
-    from agent._progress import ConsoleProgress
     from agent.cli import _report
     from agent.runner import answer, resume, run
     from agent.store import new_run_id
 
     console = Console()
-    progress = ConsoleProgress()
+    progress = _ChatProgress()
     run_id = resume_id
     try:
         if resume_id is not None:
