@@ -199,3 +199,70 @@ def search_bench(
     out.write_text(json.dumps(result, indent=1) + "\n")
     accuracy_plot(result["summary"], f"ShapesEval accuracy vs NFE ({len(prompts)} prompts; dashed: oracle)", plot)
     typer.echo(f"wrote {out} and {plot}")
+
+
+def _write(result: dict, out: Path) -> None:
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    typer.echo(f"wrote {out}")
+
+
+@bench_app.command("overhead")
+def overhead_bench(
+    repeats: int = typer.Option(3, min=1, help="Runs per brief (after one warm-up run)."),
+    model: Optional[str] = typer.Option(None, help="Model alias (default: shapes-tiny)."),
+    policy: str = typer.Option("default", help="Policy the runs use."),
+    out: Path = typer.Option(Path("overhead.json"), help="Where to write the results JSON."),
+):
+    """Where a run's wall time goes: model compute (hooks on forward passes), LLM, and the agent's overhead."""
+    from agent.perf_bench import overhead
+    from tools.perf import fmt
+
+    r = overhead(repeats=repeats, model=model, policy=policy)
+    typer.echo(f"{len(r['runs'])} runs of {r['model']} / {r['policy']} (model load in the warm-up: "
+               f"{r['load_seconds']:.1f}s)")
+    typer.echo(f"wall per run         {fmt(r['wall'], 's')}")
+    for kind, share in r["share_of_wall"].items():
+        typer.echo(f"  {kind:18s} {100 * share:5.1f}% of wall")
+    typer.echo(f"overhead share       {fmt(r['overhead_share'], '%', 100, 2)}  (median [min-max] over runs)")
+    typer.echo(f"overhead per step    {fmt(r['per_step_ms'], ' ms', 1, 2)}  (graph steps incl. checkpoint writes)")
+    _write(r, out)
+
+
+@bench_app.command("throughput")
+def throughput_bench(
+    candidates: int = typer.Option(4, "-n", min=1, help="Candidates per batch."),
+    repeats: int = typer.Option(5, min=1, help="Timed repeats (interleaved)."),
+    model: Optional[str] = typer.Option(None, help="Model alias (default: shapes-tiny)."),
+    out: Path = typer.Option(Path("throughput.json"), help="Where to write the results JSON."),
+):
+    """Candidates per second: Limner's generate vs a plain diffusers batched call vs one call per candidate."""
+    from agent.perf_bench import throughput
+    from tools.perf import fmt
+
+    r = throughput(n=candidates, repeats=repeats, model=model)
+    typer.echo(f"{r['model']} on {r['device']} ({r['dtype']}), {r['candidates']} candidates, {r['repeats']} repeats")
+    for name, s in r["seconds"].items():
+        typer.echo(f"  {name:24s} {fmt(s, 's')}  {r['candidates_per_second'][name]:.2f} candidates/s")
+    typer.echo(f"limner / plain batched        {r['limner_vs_plain']:.3f}x  (same images: {r['same_images_as_plain']})")
+    typer.echo(f"limner / one call per cand.   {r['limner_vs_one_call_per_candidate']:.2f}x")
+    v = r["verifier"]
+    typer.echo(f"{v['name']}: batched {fmt(v['seconds']['batched'], 's', 1, 4)}, one per image "
+               f"{fmt(v['seconds']['one_per_image'], 's', 1, 4)}: {v['batched_vs_one_per_image']:.2f}x")
+    _write(r, out)
+
+
+@bench_app.command("startup")
+def startup_bench(
+    repeats: int = typer.Option(5, min=1, help="Repeats of `limner --help` (and half as many runs)."),
+    out: Path = typer.Option(Path("startup.json"), help="Where to write the results JSON."),
+):
+    """Time to `limner --help`, to the first image of `limner run`, and the run's peak memory."""
+    from agent.perf_bench import startup
+    from tools.perf import fmt
+
+    r = startup(repeats=repeats)
+    typer.echo(f"limner --help          {fmt(r['help_seconds'], 's')}  (imports torch: {r['help_imports_torch']})")
+    typer.echo(f"first image of a run   {fmt(r['first_image_seconds'], 's')}")
+    typer.echo(f"whole run (1 round)    {fmt(r['run_seconds'], 's')}")
+    typer.echo(f"peak resident memory   {r['peak_rss_mb']:.0f} MB")
+    _write(r, out)

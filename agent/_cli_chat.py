@@ -8,10 +8,12 @@ Ctrl-D or a killed process.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich loads only when a chat starts (``limner --help`` stays light)
+    from rich.console import Console
 
 
 def _show_plan(console: Console, q: dict) -> None:
@@ -68,6 +70,8 @@ def chat(
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
 ):
     """A creative session: approve or change the plan, then accept, pick or give feedback after each round."""
+    from rich.console import Console
+
     from agent.cli import _report
     from agent.runner import answer, resume, run
     from agent.store import new_run_id

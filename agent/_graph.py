@@ -13,6 +13,22 @@ def route(state: dict) -> str:
     return "finish" if action == "finish" else ACTIONS[action].node
 
 
+_COMPILED = None
+
+
+def shared_graph(checkpointer):
+    """The graph compiled once per process (compiling inspects every node: ~50 ms), with this run's checkpointer.
+
+    Its nodes use ``CurrentToolbox``: drive it inside ``agent._toolbox.driving(tb)``.
+    """
+    global _COMPILED
+    if _COMPILED is None:
+        from agent._toolbox import CurrentToolbox
+
+        _COMPILED = build_graph(CurrentToolbox())
+    return _COMPILED.copy({"checkpointer": checkpointer})
+
+
 def build_graph(tb, checkpointer=None):
     from langgraph.graph import END, START, StateGraph
 

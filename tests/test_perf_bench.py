@@ -1,0 +1,55 @@
+"""The performance benchmarks: their accounting, not their timings (those are printed by `limner bench ...`)."""
+
+import json
+import time
+
+from agent.perf_bench import overhead, throughput
+from tools.perf import ComputeTimer, summary
+
+
+class _Model:
+    def forward(self, x):
+        time.sleep(0.02)
+        return x
+
+
+class _Verifier:
+    def __init__(self, model):
+        self.model = model
+
+    def score(self, x):
+        return self.model.forward(x)
+
+
+def test_compute_timer_counts_wrapped_calls_once_and_restores_them():
+    model = _Model()
+    verifier = _Verifier(model)
+    timer = ComputeTimer()
+    timer.wrap(model, "forward", "denoiser")
+    timer.wrap(verifier, "score", "verifiers")
+    model.forward(1)
+    verifier.score(1)  # a timed call inside another timed call counts once, as the outer kind
+    assert timer.calls == {"denoiser": 1, "verifiers": 1}
+    assert 0.015 < timer.seconds["denoiser"] < 0.5 and 0.015 < timer.seconds["verifiers"] < 0.5
+    timer.restore()
+    assert "forward" not in vars(model) and "score" not in vars(verifier)  # the classes' methods are back
+    model.forward(1)
+    assert timer.calls == {"denoiser": 1, "verifiers": 1}
+    assert summary([3.0, 1.0, 2.0, 4.0])["median"] == 2.5
+
+
+def test_overhead_splits_wall_time_and_the_shares_add_up(tmp_path, shapes_defaults):
+    r = overhead(briefs=["a red circle"], repeats=1)
+    (run,) = r["runs"]
+    assert run["compute"]["denoiser"] > 0 and run["compute"]["vae"] > 0 and run["compute"]["verifiers"] > 0
+    assert run["steps"] >= 7  # intake, plan, review_plan, generate, verify, review, decide, finish
+    assert abs(sum(r["share_of_wall"].values()) - 1.0) < 1e-6
+    assert run["overhead"] == run["wall"] - sum(run["compute"].values()) - run["llm"]
+    json.dumps(r)
+
+
+def test_throughput_compares_the_same_images(shapes_defaults):
+    r = throughput(n=2, repeats=1)
+    assert r["same_images_as_plain"] is True  # Limner's generate is the plain call, not a different computation
+    assert set(r["seconds"]) == {"limner", "plain_batched", "one_call_per_candidate"}
+    assert r["limner_vs_plain"] > 0 and r["verifier"]["batched_vs_one_per_image"] > 0
