@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True,
+                        rich_markup_mode=None)
 
 
 @bench_app.command("shapes")
