@@ -223,9 +223,11 @@ def overhead_bench(
                f"{r['load_seconds']:.1f}s)")
     typer.echo(f"wall per run         {fmt(r['wall'], 's')}")
     for kind, share in r["share_of_wall"].items():
-        typer.echo(f"  {kind:18s} {100 * share:5.1f}% of wall")
+        typer.echo(f"  {kind:26s} {100 * share:5.1f}% of wall")
     typer.echo(f"overhead share       {fmt(r['overhead_share'], '%', 100, 2)}  (median [min-max] over runs)")
+    typer.echo(f"  of it Limner's     {fmt(r['limner_share'], '%', 100, 2)}  (the rest is diffusers' own loop)")
     typer.echo(f"overhead per step    {fmt(r['per_step_ms'], ' ms', 1, 2)}  (graph steps incl. checkpoint writes)")
+    typer.echo(f"  of it Limner's     {fmt(r['limner_per_step_ms'], ' ms', 1, 2)}")
     _write(r, out)
 
 

@@ -1,8 +1,10 @@
 """Performance benchmarks: where a run's time goes, batched throughput, and start-up.
 
 - ``overhead``: the agent on briefs, its wall time split into model compute (denoiser, text encoders, VAE,
-  verifiers: ``tools.perf.ComputeTimer``), LLM time (the call log) and the rest, i.e. the agent's overhead
-  (graph steps, checkpoint writes, PNG encoding, manifests). Per run and per graph step.
+  verifiers: ``tools.perf.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
+  split again into diffusers' own loop (time inside pipeline calls outside the timed modules: scheduler
+  steps, CFG arithmetic, image post-processing) and Limner's (graph steps, checkpoint writes, PNG encoding,
+  manifests). Per run and per graph step.
 - ``throughput``: candidates per second of Limner's ``generate`` against a plain diffusers call with the same
   settings and noise, and against one pipeline call per candidate; the same for a verifier's batched scoring.
   Every ratio is of medians measured in the same process, interleaved.
@@ -51,16 +53,27 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
     start = time.perf_counter()
     run(briefs[0], out=out, model=model, policy=policy, seed=seed)  # loads the pipeline and verifiers
     load_seconds = time.perf_counter() - start
+    import tools.generators.diffusers_backend as backend
+
     timer = ComputeTimer()
     for pipe in _PIPELINES.values():
         timer.time_pipeline(pipe)
     timer.wrap(ensemble, "score_all", "verifiers")
+    in_pipeline = [0.0]  # wall time inside diffusers pipeline calls: their compute plus diffusers' own loop
+    counted_call = backend.counted_call
+
+    def timed_call(pipe, kwargs):
+        images, nfe, seconds = counted_call(pipe, kwargs)
+        in_pipeline[0] += seconds
+        return images, nfe, seconds
+
+    backend.counted_call = timed_call
     runs = []
     try:
         for k in range(repeats):
             for i, brief in enumerate(briefs):
                 steps = []
-                before = dict(timer.seconds)
+                before, pipeline_before = dict(timer.seconds), in_pipeline[0]
                 t0 = time.perf_counter()
                 r = run(brief, out=out, model=model, policy=policy, seed=seed + 1000 * k + i,
                         on_event=lambda e: steps.append(e["node"]) if e.get("event") == "node" else None)
@@ -68,19 +81,29 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
                 compute = {kind: timer.seconds.get(kind, 0.0) - before.get(kind, 0.0) for kind in timer.seconds}
                 llm = _llm_seconds(limner_home(), r.run_id)
                 rest = wall - sum(compute.values()) - llm
+                model_inside = sum(v for k, v in compute.items() if k != "verifiers")
+                loop = max(0.0, in_pipeline[0] - pipeline_before - model_inside)  # diffusers' scheduler loop etc.
                 runs.append({"brief": brief, "wall": wall, "compute": compute, "llm": llm, "overhead": rest,
+                             "diffusers_loop": loop, "limner_overhead": rest - loop,
+                             "limner_share": (rest - loop) / wall,
+                             "limner_per_step_ms": 1000 * (rest - loop) / max(1, len(steps)),
                              "steps": len(steps), "rounds": r.rounds, "nfe": r.nfe,
                              "overhead_share": rest / wall, "per_step_ms": 1000 * rest / max(1, len(steps))})
     finally:
         timer.restore()
+        backend.counted_call = counted_call
     walls = sum(r["wall"] for r in runs)
     kinds = sorted({k for r in runs for k in r["compute"]})
     return {
         "benchmark": "overhead", "model": model or "default", "policy": policy, "load_seconds": load_seconds,
         "runs": runs, "overhead_share": summary([r["overhead_share"] for r in runs]),
-        "per_step_ms": summary([r["per_step_ms"] for r in runs]), "wall": summary([r["wall"] for r in runs]),
+        "limner_share": summary([r["limner_share"] for r in runs]),
+        "per_step_ms": summary([r["per_step_ms"] for r in runs]),
+        "limner_per_step_ms": summary([r["limner_per_step_ms"] for r in runs]), "wall": summary([r["wall"] for r in runs]),
         "share_of_wall": {k: sum(r["compute"].get(k, 0.0) for r in runs) / walls for k in kinds}
-        | {"llm": sum(r["llm"] for r in runs) / walls, "overhead": sum(r["overhead"] for r in runs) / walls},
+        | {"llm": sum(r["llm"] for r in runs) / walls,
+           "overhead: diffusers' loop": sum(r["diffusers_loop"] for r in runs) / walls,
+           "overhead: limner": sum(r["limner_overhead"] for r in runs) / walls},
     }
 
 

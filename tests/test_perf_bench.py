@@ -45,6 +45,10 @@ def test_overhead_splits_wall_time_and_the_shares_add_up(tmp_path, shapes_defaul
     assert run["steps"] >= 7  # intake, plan, review_plan, generate, verify, review, decide, finish
     assert abs(sum(r["share_of_wall"].values()) - 1.0) < 1e-6
     assert run["overhead"] == run["wall"] - sum(run["compute"].values()) - run["llm"]
+    assert 0 < run["diffusers_loop"] < run["overhead"]  # the pipeline's own loop is part of the overhead
+    import tools.generators.diffusers_backend as backend
+
+    assert backend.counted_call.__name__ == "counted_call"  # restored
     json.dumps(r)
 
 
@@ -53,3 +57,15 @@ def test_throughput_compares_the_same_images(shapes_defaults):
     assert r["same_images_as_plain"] is True  # Limner's generate is the plain call, not a different computation
     assert set(r["seconds"]) == {"limner", "plain_batched", "one_call_per_candidate"}
     assert r["limner_vs_plain"] > 0 and r["verifier"]["batched_vs_one_per_image"] > 0
+
+
+def test_the_throughput_command_prints_ratios_and_writes_json(tmp_path, shapes_defaults):
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    out = tmp_path / "t.json"
+    result = CliRunner().invoke(app, ["bench", "throughput", "-n", "2", "--repeats", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "limner / plain batched" in result.output and "same images: True" in result.output
+    assert json.loads(out.read_text())["candidates"] == 2
