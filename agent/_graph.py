@@ -29,7 +29,7 @@ def shared_graph(checkpointer):
     return _COMPILED.copy({"checkpointer": checkpointer})
 
 
-def build_graph(tb, checkpointer=None):
+def build_graph(tb):
     from langgraph.graph import END, START, StateGraph
 
     graph = StateGraph(State)
@@ -49,4 +49,4 @@ def build_graph(tb, checkpointer=None):
         if action.node != action.then and action.node not in {"generate", "verify", "decide", "review"}:
             graph.add_edge(action.node, action.then)
     graph.add_edge("finish", END)
-    return graph.compile(checkpointer=checkpointer)
+    return graph.compile()

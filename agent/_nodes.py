@@ -131,7 +131,7 @@ def build_generate(tb):
         n, _ = round_size(state, tb)
         rnd = state["round"] + 1
         plan = state["plan"]
-        tb.current_plan, tb.brief_prompt = plan, plan["prompt"]
+        tb.current_plan = plan
         action = state.get("next_action") or "initial"
         name = action if action in STRATEGIES else "random"
         seeds = SeedSource(state["base_seed"], state["seed_cursor"])
@@ -279,7 +279,7 @@ def build_verify(tb):
         pending = state["pending"]
         images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
         prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
-        tb.current_plan, tb.brief_prompt = state["plan"], state["plan"]["prompt"]
+        tb.current_plan = state["plan"]
         weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
         with tb.llm_session(state) as used:
             per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)

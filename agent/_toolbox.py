@@ -28,8 +28,13 @@ class Toolbox:
         self.run_id = state["run_id"]
         self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
         self.current_plan: dict | None = state.get("plan")  # what question-based verifiers ask about
-        self.brief_prompt: str = state["brief"]["prompt"]
+        self._brief_prompt: str = state["brief"]["prompt"]
         self._generator = self._verifiers = self._planner = self._llm = None
+
+    @property
+    def brief_prompt(self) -> str:
+        """What the image should show: the current plan's prompt (a person may change it in a chat), else the brief's."""
+        return (self.current_plan or {}).get("prompt") or self._brief_prompt
 
     @property
     def llm(self):

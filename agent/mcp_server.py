@@ -81,17 +81,22 @@ class _Progress:
 _ONE_RUN = threading.Lock()  # runs share the loaded pipelines, which are not safe to call from two threads
 
 
-async def _in_thread(fn: Callable, ctx, **kwargs):
+async def _blocking(work: Callable):
+    """Run ``work()`` in a worker thread, one at a time; a ``UsageError`` becomes the tool's error."""
     import anyio.to_thread
 
-    def work():
+    def locked():
         with _ONE_RUN:
-            return fn(on_event=_Progress(ctx), **kwargs)
+            return work()
 
     try:
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(locked)
     except UsageError as exc:
         raise ToolError(str(exc)) from None
+
+
+async def _in_thread(fn: Callable, ctx, **kwargs):
+    return await _blocking(lambda: fn(on_event=_Progress(ctx), **kwargs))
 
 
 def build_server(out: str = "limner-runs"):
@@ -134,18 +139,9 @@ def build_server(out: str = "limner-runs"):
     @server.tool(structured_output=False)
     async def verify(image: str, prompt: str, verifiers: list[str] | None = None) -> CallToolResult:
         """Score an image file against a prompt with Limner's verifiers (default: clipscore and questions)."""
-        import anyio.to_thread
-
         from agent.verify import verify_image
 
-        try:
-            def work():
-                with _ONE_RUN:
-                    return verify_image(image, prompt, verifiers)
-
-            return _json(await anyio.to_thread.run_sync(work))
-        except UsageError as exc:
-            raise ToolError(str(exc)) from None
+        return _json(await _blocking(lambda: verify_image(image, prompt, verifiers)))
 
     @server.tool(structured_output=False)
     def manifest(run_id: str) -> CallToolResult:

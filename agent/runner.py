@@ -270,13 +270,17 @@ def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings
     return _continue(run, None, on_event, settings)
 
 
+def _latest_checkpoint(store: RunStore):
+    """The run's last saved checkpoint, or None (a kill can come before the first one is saved)."""
+    if not store.checkpoint_path.is_file():
+        return None
+    with _checkpointer(store.checkpoint_path) as saver:
+        return next(iter(saver.list(None, limit=1)), None)
+
+
 def has_checkpoint(run_dir: str | Path) -> bool:
-    """Whether a run folder holds a checkpoint to resume from (a kill can come before the first one is saved)."""
-    path = RunStore(Path(run_dir)).checkpoint_path
-    if not path.is_file():
-        return False
-    with _checkpointer(path) as saver:
-        return next(iter(saver.list(None, limit=1)), None) is not None
+    """Whether a run folder holds a checkpoint to resume from."""
+    return _latest_checkpoint(RunStore(Path(run_dir))) is not None
 
 
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
@@ -291,12 +295,7 @@ def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = Non
 
 def _continue(run: str, graph_input, on_event, settings) -> RunResult:
     store = find_run(run)
-    if not store.checkpoint_path.is_file():
-        raise UsageError(f"run '{run}' has no checkpoint to resume from")
-    with _checkpointer(store.checkpoint_path) as saver:
-        saved = None
-        for item in saver.list(None, limit=1):
-            saved = item
+    saved = _latest_checkpoint(store)
     if saved is None:
         raise UsageError(f"run '{run}' has no checkpoint to resume from")
     values = saved.checkpoint["channel_values"]
