@@ -115,7 +115,7 @@ def build_review(tb):
         from agent.plan import Plan
         from agent.report import write_contact_sheet, write_report
 
-        write_contact_sheet(tb.store, state["candidates"], state.get("best_id"))
+        write_contact_sheet(tb.store, state["candidates"], state.get("best_id"), tb.images)
         write_report(tb.store, state)
         answer = interrupt(_question(state, "round"))
         rivals = state["candidates"][state.get("goal_since", 0):]

@@ -248,9 +248,11 @@ def throughput_bench(
         typer.echo(f"  {name:24s} {fmt(s, 's')}  {r['candidates_per_second'][name]:.2f} candidates/s")
     typer.echo(f"limner / plain batched        {r['limner_vs_plain']:.3f}x  (same images: {r['same_images_as_plain']})")
     typer.echo(f"limner / one call per cand.   {r['limner_vs_one_call_per_candidate']:.2f}x")
+    typer.echo(f"prompt embeddings kept        {r['prompt_cache_speedup']:.3f}x  (against encoding every call)")
     v = r["verifier"]
     typer.echo(f"{v['name']}: batched {fmt(v['seconds']['batched'], 's', 1, 4)}, one per image "
-               f"{fmt(v['seconds']['one_per_image'], 's', 1, 4)}: {v['batched_vs_one_per_image']:.2f}x")
+               f"{fmt(v['seconds']['one_per_image'], 's', 1, 4)}: {v['batched_vs_one_per_image']:.2f}x; "
+               f"text embeddings kept: {v['text_cache_speedup']:.2f}x")
     _write(r, out)
 
 

@@ -13,6 +13,16 @@ def route(state: dict) -> str:
     return "finish" if action == "finish" else ACTIONS[action].node
 
 
+def to_review_plan(state: dict) -> str:
+    """After a plan: a chat's review of it, or straight on."""
+    return "review_plan" if state.get("interactive") else route_after_plan(state)
+
+
+def to_review(state: dict) -> str:
+    """After a verified round: a chat's review of it, or straight to the decision."""
+    return "review" if state.get("interactive") else "decide"
+
+
 _COMPILED = None
 
 
@@ -37,16 +47,22 @@ def build_graph(tb):
         graph.add_node(name, builder(tb))
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "plan")
-    graph.add_edge("plan", "review_plan")  # a chat stops there; other runs pass through
+    after_plan = {"review_plan": "review_plan", "generate": "generate", "replan": "replan", "finish": "finish"}
+    # a chat stops at review_plan and review; other runs skip them (a graph step costs ~3 ms)
+    graph.add_conditional_edges("plan", to_review_plan, after_plan)
     graph.add_conditional_edges("review_plan", route_after_plan,
                                 {"generate": "generate", "replan": "replan", "finish": "finish"})
     graph.add_edge("generate", "verify")
-    graph.add_edge("verify", "review")  # a chat stops there after each round
+    graph.add_conditional_edges("verify", to_review, {"review": "review", "decide": "decide"})
     graph.add_edge("review", "decide")
     targets = {"finish": "finish"} | {a.node: a.node for a in ACTIONS.values()}
     graph.add_conditional_edges("decide", route, targets)
     for action in ACTIONS.values():
-        if action.node != action.then and action.node not in {"generate", "verify", "decide", "review"}:
+        if action.node == action.then or action.node in {"generate", "verify", "decide", "review"}:
+            continue
+        if action.then == "review_plan":
+            graph.add_conditional_edges(action.node, to_review_plan, after_plan)
+        else:
             graph.add_edge(action.node, action.then)
     graph.add_edge("finish", END)
     return graph.compile()

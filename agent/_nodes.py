@@ -259,15 +259,25 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict 
         result = tb.generator.generate(ctx.prompt, noises=todo, negative_prompt=ctx.negative_prompt,
                                        on_step=ctx.on_step)
         nfe = result.nfe
+        made = result.nfe - result.oom_lost_nfe
+        chunk_of = {k: (lo, hi) for lo, hi in result.chunks for k in range(lo, hi)}
         for k, i in enumerate(missing):
-            record = _record(tb, state, rnd, i, result.noise[k], "random", action, result.nfe // len(todo),
-                             sampler="pipeline", batch_noise=todo, batch_seeds=[s["seed"] for s in todo],
+            lo, hi = chunk_of[k]  # the pipeline call that made it: rerun it to reproduce the candidate
+            record = _record(tb, state, rnd, i, result.noise[k], "random", action, made // len(todo),
+                             sampler="pipeline", batch_noise=todo[lo:hi], batch_seeds=[s["seed"] for s in todo[lo:hi]],
                              settings=_settings(tb), **({"regional": regional} if regional else {}))
             records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
             tb.images[ids[i]] = result.images[k]
+        if result.oom_lost_nfe:
+            _emit({"event": "notice", "text": f"out of memory with {len(todo)} candidates at once: split into "
+                   f"batches of {result.batch} ({result.oom_lost_nfe} forward passes lost)"})
+    lost = result.oom_lost_nfe if missing else 0
     cost = sum(r["nfe"] for r in records)  # with candidates saved before a crash, what the whole round cost
-    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": cost,
-           "nfe_charged": cost, "nfe_this_process": nfe, "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
+    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": cost + lost,
+           "nfe_charged": cost + lost, "nfe_this_process": nfe, "verifier_calls": 0,
+           "seconds": round(time.perf_counter() - start, 4), "memo": {}}
+    if lost:
+        log["out_of_memory"] = {"lost_nfe": lost, "batch": result.batch}
     return records, log
 
 
@@ -329,7 +339,8 @@ def build_decide(tb):
                   "best_id": state.get("best_id"), "best_score": state.get("best_score"),
                   "spent": dict(state["spent"])}
         _emit({"event": "decision", **record})
-        tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))
+        if d["action"] != "finish":  # finish writes the final manifest itself, right after
+            tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))
         update = {"next_action": d["action"], "decisions": [record]}
         if d["action"] == "finish":
             update["stop_reason"] = d["reason"]
@@ -356,7 +367,7 @@ def build_finish(tb):
             overlay = write_layout_overlay(tb.store, best, state.get("plan"))
             if overlay:
                 report["layout"] = overlay
-            report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id)
+            report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id, tb.images)
         update["report"] = report
         write_report(tb.store, {**state, **update})
         tb.store.write_manifest(build_manifest({**state, **update}, tb))

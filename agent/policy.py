@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -99,6 +101,12 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
+@lru_cache(maxsize=32)
+def _parse_yaml(text: str):
+    """Parsed once per process and text (a batch or a server loads the same policy for every run)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_policy(name_or_path: str) -> Policy:
     """A shipped policy by name, or a YAML file by path. Raises ``UsageError`` with one line."""
     text = shipped.read(name_or_path) if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")) else None
@@ -115,7 +123,7 @@ def load_policy(name_or_path: str) -> Policy:
             raise UsageError(f"cannot read policy file {path}: {exc}") from None
         source = f"policy file {path}"
     try:
-        data = yaml.safe_load(text)
+        data = copy.deepcopy(_parse_yaml(text))
     except yaml.YAMLError as exc:
         raise UsageError(f"{source} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):

@@ -141,14 +141,21 @@ def _index() -> sqlite3.Connection:
     home = limner_home()
     home.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(home / "runs.sqlite")
+    db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; no fsync per registered run
+    db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, dir TEXT NOT NULL, prompt TEXT,"
                " created REAL)")
     return db
 
 
 def register_run(run_id: str, run_dir: Path, prompt: str) -> None:
-    with _index() as db:
-        db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?)", (run_id, str(run_dir.resolve()), prompt, time.time()))
+    db = _index()
+    try:
+        with db:
+            db.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?)",
+                       (run_id, str(run_dir.resolve()), prompt, time.time()))
+    finally:
+        db.close()
 
 
 def find_run(run_id_or_path: str) -> RunStore:

@@ -42,7 +42,7 @@ def test_overhead_splits_wall_time_and_the_shares_add_up(tmp_path, shapes_defaul
     r = overhead(briefs=["a red circle"], repeats=1)
     (run,) = r["runs"]
     assert run["compute"]["denoiser"] > 0 and run["compute"]["vae"] > 0 and run["compute"]["verifiers"] > 0
-    assert run["steps"] >= 7  # intake, plan, review_plan, generate, verify, review, decide, finish
+    assert run["steps"] >= 6  # intake, plan, generate, verify, decide, finish (no review steps: not a chat)
     assert abs(sum(r["share_of_wall"].values()) - 1.0) < 1e-6
     assert run["overhead"] == run["wall"] - sum(run["compute"].values()) - run["llm"]
     assert 0 < run["diffusers_loop"] < run["overhead"]  # the pipeline's own loop is part of the overhead
@@ -55,8 +55,9 @@ def test_overhead_splits_wall_time_and_the_shares_add_up(tmp_path, shapes_defaul
 def test_throughput_compares_the_same_images(shapes_defaults):
     r = throughput(n=2, repeats=1)
     assert r["same_images_as_plain"] is True  # Limner's generate is the plain call, not a different computation
-    assert set(r["seconds"]) == {"limner", "plain_batched", "one_call_per_candidate"}
+    assert set(r["seconds"]) == {"limner", "limner_no_prompt_cache", "plain_batched", "one_call_per_candidate"}
     assert r["limner_vs_plain"] > 0 and r["verifier"]["batched_vs_one_per_image"] > 0
+    assert r["prompt_cache_speedup"] > 0 and r["verifier"]["text_cache_speedup"] > 0
 
 
 def test_the_throughput_command_prints_ratios_and_writes_json(tmp_path, shapes_defaults):

@@ -29,6 +29,30 @@ def test_clipscore_is_differentiable_to_pixels():
     assert pixels.grad is not None and torch.isfinite(pixels.grad).all() and pixels.grad.abs().sum() > 0
 
 
+def test_clip_text_embeddings_are_kept_and_do_not_depend_on_the_batch():
+    import torch
+
+    v = make_verifier("clipscore", model="builtin:tiny-random-clip")
+    ims = images(3)
+    alone = v.text_embeds(["a red circle"])
+    v._text_cache.clear()
+    calls = []
+    encode = v._encode_text
+    v._encode_text = lambda p: calls.append(p) or encode(p)
+    prompts = ["a red circle", "a much longer prompt about a blue square", "a red circle"]
+    mixed = v.text_embeds(prompts)
+    assert calls == prompts[:2]  # each distinct prompt once
+    assert torch.equal(mixed[0], alone[0]) and torch.equal(mixed[2], alone[0])  # padding in a batch changes nothing
+    v.score(ims, ["a red circle"] * 3)
+    assert len(calls) == 2  # kept
+    with torch.inference_mode():  # kept from an inference-mode call, then used with gradients
+        v._text_cache.clear()
+        v.score(ims[:1], ["a blue square"])
+    pixels = torch.rand(1, 3, 64, 64, requires_grad=True)
+    v.cosine(pixels, ["a blue square"]).sum().backward()
+    assert pixels.grad is not None
+
+
 def _judgement(scores):
     keys = ["prompt_adherence", "object_correctness", "composition", "quality", "artifacts"]
     return json.dumps({k: {"score": s, "reason": f"{k} reason"} for k, s in zip(keys, scores)})

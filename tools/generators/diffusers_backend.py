@@ -19,8 +19,10 @@ from typing import Callable
 
 from tools._home import models_dir
 from tools._quiet import quiet_libraries
+from tools.generators.memory import fitting_batch, split_on_oom
 from tools.generators.models import ModelSpec
 from tools.generators.noise import gaussian_spec, stack
+from tools.generators.prompt_cache import PromptCache
 
 _PIPELINES: dict[tuple, object] = {}
 
@@ -41,6 +43,9 @@ class GenerationResult:
     nfe: int  # denoiser forward passes actually run, per sample, summed over the batch
     seconds: float
     noise: list[dict] = field(default_factory=list)  # how each candidate's initial noise was made
+    oom_lost_nfe: int = 0  # forward passes of calls that ran out of memory (counted in ``nfe`` too)
+    batch: int | None = None  # the largest batch known to fit, when an out-of-memory error taught one
+    chunks: list = field(default_factory=list)  # (lo, hi) of each pipeline call: one unless a batch was split
 
 
 def pick_device(requested: str | None = None) -> str:
@@ -156,6 +161,9 @@ def counted_call(pipe, kwargs: dict) -> tuple[list, int, float]:
     try:
         with torch.inference_mode():
             images = pipe(**kwargs).images
+    except Exception as exc:
+        exc.limner_nfe = counter.count  # the forward passes that ran before the error still count
+        raise
     finally:
         counter.close()
     return images, counter.count, time.perf_counter() - start
@@ -177,6 +185,16 @@ def weights_revision(pipe) -> str | None:
     return None
 
 
+class _Generators:
+    """Seeds that become fresh CPU generators whenever a slice of them is taken."""
+
+    def __init__(self, seeds: list[int]):
+        self.seeds = seeds
+
+    def __getitem__(self, part: slice) -> list:
+        return seeded(self.seeds[part])
+
+
 class DiffusersGenerator:
     """Text-to-image with any diffusers pipeline; one batched call per round, one noise per seed."""
 
@@ -187,6 +205,7 @@ class DiffusersGenerator:
         self.device = pick_device(device)
         self._dtype_name = dtype
         self._pipe = None
+        self.prompts = PromptCache()  # prompt embeddings, encoded once per prompt and batch size
 
     @property
     def dtype(self):
@@ -230,9 +249,10 @@ class DiffusersGenerator:
         negative_prompt: str = "",
         on_step: Callable[[int, int], None] | None = None,
     ) -> GenerationResult:
-        """One batched pipeline call: one image per seed (or per noise spec, see ``tools.generators.noise``)."""
-        import torch
+        """One batched pipeline call: one image per seed (or per noise spec, see ``tools.generators.noise``).
 
+        A batch that runs out of accelerator memory is split and retried (``tools.generators.memory``).
+        """
         if (seeds is None) == (noises is None):
             raise ValueError("generate() takes either seeds or noises")
         if self.spec.family in INSTRUCTION_FAMILIES:
@@ -243,24 +263,23 @@ class DiffusersGenerator:
         spec, pipe = self.spec, self.pipe
         n = len(noises)
         kwargs: dict = dict(
-            prompt=[prompt] * n,
             num_inference_steps=spec.steps,
             guidance_scale=spec.guidance,
             height=spec.height,
             width=spec.width,
             output_type="pil",
         )
-        if negative_prompt and spec.uses_cfg:
-            kwargs["negative_prompt"] = [negative_prompt] * n
+        per_sample: dict = {}  # arguments with one entry per candidate, sliced when a batch is split
         if spec.family in _EXPLICIT_LATENT_FAMILIES:
             shape = self.latent_shape()
-            kwargs["latents"] = stack(noises, shape, base_dir).to(self.device, self.dtype)
+            per_sample["latents"] = stack(noises, shape, base_dir).to(self.device, self.dtype)
             made = [{**s, "shape": list(shape), "drawn_on": "cpu"} for s in noises]
         else:
             if any(s["kind"] != "gaussian" for s in noises):
                 raise ValueError(f"model family '{spec.family}' takes seeds only, not explicit noise "
                                  "(noise search needs an SD, SDXL, SD3 or PixArt model)")
-            kwargs["generator"] = [torch.Generator("cpu").manual_seed(s["seed"]) for s in noises]
+            seeds_of = [s["seed"] for s in noises]  # fresh generators per call: a failed call has drawn from them
+            per_sample["generator"] = _Generators(seeds_of)
             made = [{"kind": "pipeline-generator", "seed": s["seed"], "drawn_on": "cpu"} for s in noises]
         if on_step is not None:
 
@@ -269,5 +288,18 @@ class DiffusersGenerator:
                 return tensors
 
             kwargs["callback_on_step_end"] = callback
-        images, nfe, seconds = counted_call(pipe, kwargs)
-        return GenerationResult(images=images, nfe=nfe, seconds=seconds, noise=made)
+        # the pipeline's own rule: LCM-style UNets (time_cond_proj_dim) take no classifier-free guidance
+        cfg = spec.uses_cfg and getattr(denoiser_of(pipe).config, "time_cond_proj_dim", None) is None
+
+        def call(lo: int, hi: int):
+            args = kwargs | {k: v[lo:hi] for k, v in per_sample.items()}
+            args |= self.prompts.kwargs(pipe, spec.family, prompt, negative_prompt, hi - lo, cfg, self.device)
+            return counted_call(pipe, args)
+
+        images, nfe, seconds, lost, chunks = split_on_oom(call, n, self._fits_key())
+        return GenerationResult(images=images, nfe=nfe, seconds=seconds, noise=made, oom_lost_nfe=lost,
+                                batch=fitting_batch(self._fits_key()), chunks=chunks)
+
+    def _fits_key(self) -> tuple:
+        spec = self.spec
+        return (spec.source, self.device, str(self.dtype), spec.height, spec.width)

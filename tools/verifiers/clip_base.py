@@ -16,6 +16,8 @@ from tools.verifiers.base import Score, linear_calibration
 
 _LOADED: dict[tuple, tuple] = {}  # (class, model, processor, device, dtype) -> (model, tokenizer)
 
+TEXT_CACHE = 64  # text embeddings kept per verifier
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -60,6 +62,7 @@ class CLIPReward:
         self._device, self._dtype_name = device, dtype
         self._calibration = calibration
         self._model = self._tokenizer = None
+        self._text_cache: dict = {}  # prompt -> embedding (1, D), oldest first
 
     # --- calibration -----------------------------------------------------------------------------
     @property
@@ -148,10 +151,25 @@ class CLIPReward:
         return F.normalize(getattr(out, "pooler_output", out).float(), dim=-1)
 
     def text_embeds(self, prompts: list[str]):
-        import torch.nn.functional as F
+        """Normalised text embeddings (N, D). Each distinct prompt is encoded once, alone, and kept: the
+        prompts of a run repeat every round, and a prompt's embedding does not depend on its batch."""
+        import torch
 
         self._load()
-        tokens = self._tokenizer(prompts, padding=True, truncation=True, return_tensors="pt").to(self.device)
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
+        if missing:
+            # never inference tensors: a gradient step (ReNO) multiplies them with image embeddings later
+            with torch.inference_mode(False), torch.no_grad():
+                for prompt in missing:
+                    self._text_cache[prompt] = self._encode_text(prompt)
+            while len(self._text_cache) > TEXT_CACHE:
+                self._text_cache.pop(next(iter(self._text_cache)))
+        return torch.cat([self._text_cache[p] for p in prompts])
+
+    def _encode_text(self, prompt: str):
+        import torch.nn.functional as F
+
+        tokens = self._tokenizer([prompt], truncation=True, return_tensors="pt").to(self.device)
         out = self.clip.get_text_features(**tokens)
         return F.normalize(getattr(out, "pooler_output", out).float(), dim=-1)
 
