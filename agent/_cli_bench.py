@@ -228,6 +228,10 @@ def overhead_bench(
     typer.echo(f"  of it Limner's     {fmt(r['limner_share'], '%', 100, 2)}  (the rest is diffusers' own loop)")
     typer.echo(f"overhead per step    {fmt(r['per_step_ms'], ' ms', 1, 2)}  (graph steps incl. checkpoint writes)")
     typer.echo(f"  of it Limner's     {fmt(r['limner_per_step_ms'], ' ms', 1, 2)}")
+    typer.echo(f"per run: Limner's    {fmt(r['limner_ms_per_run'], ' ms', 1, 1)}, diffusers' loop "
+               f"{fmt(r['diffusers_loop_ms_per_run'], ' ms', 1, 1)}")
+    c = r["prompt_cache"]
+    typer.echo(f"prompt embeddings    {c['hits']} kept, {c['misses']} encoded (prompts repeat across repeats)")
     _write(r, out)
 
 

@@ -2,8 +2,8 @@
 
 - ``overhead``: the agent on briefs, its wall time split into model compute (denoiser, text encoders, VAE,
   verifiers: ``tools.perf.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
-  split again into diffusers' own loop (time inside pipeline calls outside the timed modules: scheduler
-  steps, CFG arithmetic, image post-processing) and Limner's (graph steps, checkpoint writes, PNG encoding,
+  split again into diffusers' own loop (time inside pipeline calls and the pipeline's ``encode_prompt`` outside
+  the timed modules: tokenising, scheduler steps, CFG arithmetic, image post-processing) and Limner's (graph steps, checkpoint writes, PNG encoding,
   manifests). Per run and per graph step.
 - ``throughput``: candidates per second of Limner's ``generate`` against a plain diffusers call with the same
   settings and noise, and against one pipeline call per candidate; the same for a verifier's batched scoring.
@@ -60,14 +60,36 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
         timer.time_pipeline(pipe)
     timer.wrap(ensemble, "score_all", "verifiers")
     in_pipeline = [0.0]  # wall time inside diffusers pipeline calls: their compute plus diffusers' own loop
+    inside = [False]
     counted_call = backend.counted_call
 
     def timed_call(pipe, kwargs):
-        images, nfe, seconds = counted_call(pipe, kwargs)
+        inside[0] = True
+        try:
+            images, nfe, seconds = counted_call(pipe, kwargs)
+        finally:
+            inside[0] = False
         in_pipeline[0] += seconds
         return images, nfe, seconds
 
+    def timed_encode(original):  # the pipeline's prompt encoding, called before the call by the prompt cache
+        def encode(*args, **kwargs):
+            if inside[0]:
+                return original(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                in_pipeline[0] += time.perf_counter() - start
+
+        return encode
+
+    from tools.generators import prompt_cache
+
+    cache_before = (prompt_cache.SHARED.hits, prompt_cache.SHARED.misses)
     backend.counted_call = timed_call
+    for pipe in _PIPELINES.values():
+        pipe.encode_prompt = timed_encode(pipe.encode_prompt)
     runs = []
     try:
         for k in range(repeats):
@@ -92,14 +114,20 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
     finally:
         timer.restore()
         backend.counted_call = counted_call
+        for pipe in _PIPELINES.values():
+            vars(pipe).pop("encode_prompt", None)
     walls = sum(r["wall"] for r in runs)
     kinds = sorted({k for r in runs for k in r["compute"]})
     return {
         "benchmark": "overhead", "model": model or "default", "policy": policy, "load_seconds": load_seconds,
+        "prompt_cache": {"hits": prompt_cache.SHARED.hits - cache_before[0],
+                         "misses": prompt_cache.SHARED.misses - cache_before[1]},
         "runs": runs, "overhead_share": summary([r["overhead_share"] for r in runs]),
         "limner_share": summary([r["limner_share"] for r in runs]),
         "per_step_ms": summary([r["per_step_ms"] for r in runs]),
-        "limner_per_step_ms": summary([r["limner_per_step_ms"] for r in runs]), "wall": summary([r["wall"] for r in runs]),
+        "limner_per_step_ms": summary([r["limner_per_step_ms"] for r in runs]),
+        "limner_ms_per_run": summary([1000 * r["limner_overhead"] for r in runs]),
+        "diffusers_loop_ms_per_run": summary([1000 * r["diffusers_loop"] for r in runs]), "wall": summary([r["wall"] for r in runs]),
         "share_of_wall": {k: sum(r["compute"].get(k, 0.0) for r in runs) / walls for k in kinds}
         | {"llm": sum(r["llm"] for r in runs) / walls,
            "overhead: diffusers' loop": sum(r["diffusers_loop"] for r in runs) / walls,

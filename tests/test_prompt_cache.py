@@ -28,6 +28,7 @@ def _plain_call(gen, prompt, seeds, negative=""):
 @pytest.mark.parametrize("negative", ["", "blurry"])
 def test_cached_embeddings_give_the_images_of_a_text_call(negative):
     gen = DiffusersGenerator(resolve_model("tiny-random-sd").with_overrides(steps=3), device="cpu")
+    gen.prompts = PromptCache()  # not the process's shared one, which other tests fill
     calls = []
     encode = gen.pipe.text_encoder.forward
     gen.pipe.text_encoder.forward = lambda *a, **k: calls.append(1) or encode(*a, **k)
@@ -49,10 +50,23 @@ def test_sdxl_cached_embeddings_give_the_images_of_a_text_call(tmp_path):
     spec = resolve_model(str(save_tiny_sdxl(tmp_path / "sdxl"))).with_overrides(steps=2, guidance=4.0, width=64,
                                                                                  height=64)
     gen = DiffusersGenerator(spec, device="cpu")
+    gen.prompts = PromptCache()
     a = gen.generate("a red circle", [3, 4], negative_prompt="blurry")
     b = gen.generate("a red circle", [3, 4], negative_prompt="blurry")
     assert gen.prompts.hits == 1 and _same(a.images, b.images)
     assert _same(a.images, _plain_call(gen, "a red circle", [3, 4], "blurry"))
+
+
+def test_generators_of_one_process_share_the_cache():
+    from tools.generators import prompt_cache
+
+    spec = resolve_model("tiny-random-sd").with_overrides(steps=2)
+    first, second = DiffusersGenerator(spec, device="cpu"), DiffusersGenerator(spec, device="cpu")
+    assert first.prompts is second.prompts is prompt_cache.SHARED
+    first.generate("a shared prompt", [1])
+    hits = prompt_cache.SHARED.hits
+    second.generate("a shared prompt", [1])  # a later run in the same process: nothing encoded again
+    assert prompt_cache.SHARED.hits == hits + 1
 
 
 def test_batch_size_and_guidance_are_part_of_the_key():

@@ -22,7 +22,7 @@ from tools._quiet import quiet_libraries
 from tools.generators.memory import fitting_batch, split_on_oom
 from tools.generators.models import ModelSpec
 from tools.generators.noise import gaussian_spec, stack
-from tools.generators.prompt_cache import PromptCache
+from tools.generators import prompt_cache
 
 _PIPELINES: dict[tuple, object] = {}
 
@@ -205,7 +205,7 @@ class DiffusersGenerator:
         self.device = pick_device(device)
         self._dtype_name = dtype
         self._pipe = None
-        self.prompts = PromptCache()  # prompt embeddings, encoded once per prompt and batch size
+        self.prompts = prompt_cache.SHARED  # prompt embeddings, encoded once per prompt and batch size
 
     @property
     def dtype(self):

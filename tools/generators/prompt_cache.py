@@ -18,8 +18,9 @@ Usable alone::
 from __future__ import annotations
 
 from collections import OrderedDict
+from weakref import WeakKeyDictionary
 
-SIZE = 8  # prompt/batch entries kept per generator
+SIZE = 8  # prompt/batch entries kept per pipeline (a FLUX entry of 4 candidates is ~16 MB in bfloat16)
 
 
 def _sd(pipe, prompts, negatives, cfg, device) -> dict:
@@ -48,15 +49,17 @@ _ENCODERS = {"sd": _sd, "sdxl": _sdxl, "sd3": _sd3, "flux": _flux}
 
 
 class PromptCache:
-    """Embeddings by (prompt, negative prompt, batch size, guidance on/off), the oldest dropped past ``size``."""
+    """Embeddings by (pipeline, prompt, negative prompt, batch size, guidance on/off), the oldest dropped past
+    ``size``. ``SHARED`` is the process's cache: pipelines are loaded once per process, so every generator
+    of a batch, a chat or a server reuses what an earlier run encoded."""
 
     def __init__(self, size: int = SIZE):
         self.size = size
-        self._entries: OrderedDict = OrderedDict()
+        self._by_pipe: WeakKeyDictionary = WeakKeyDictionary()  # pipeline -> OrderedDict; gone with the pipeline
         self.hits = self.misses = 0
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._by_pipe.clear()
 
     def kwargs(self, pipe, family: str, prompt: str, negative_prompt: str, n: int, cfg: bool, device) -> dict:
         """Pipeline-call arguments for ``n`` copies of the prompt: embeddings where the family allows,
@@ -65,11 +68,12 @@ class PromptCache:
         encoder = _ENCODERS.get(family)
         if encoder is None:
             return {"prompt": [prompt] * n} | ({"negative_prompt": negatives} if negatives else {})
-        key = (id(pipe), family, prompt, negative_prompt if negatives else "", n, cfg, str(device))
-        if key in self._entries:
+        entries = self._by_pipe.setdefault(pipe, OrderedDict())
+        key = (family, prompt, negative_prompt if negatives else "", n, cfg, str(device))
+        if key in entries:
             self.hits += 1
-            self._entries.move_to_end(key)
-            return dict(self._entries[key])
+            entries.move_to_end(key)
+            return dict(entries[key])
         self.misses += 1
         import torch
 
@@ -77,7 +81,10 @@ class PromptCache:
         with torch.inference_mode(False), torch.no_grad():
             made = encoder(pipe, [prompt] * n, negatives, cfg, device)
         made = {k: v for k, v in made.items() if v is not None}
-        self._entries[key] = made
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        entries[key] = made
+        while len(entries) > self.size:
+            entries.popitem(last=False)
         return dict(made)
+
+
+SHARED = PromptCache()
