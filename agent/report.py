@@ -36,7 +36,7 @@ def write_contact_sheet(store, candidates: list[dict], best_id: str | None = Non
         if im is None:
             with Image.open(store.dir / cand["path"]) as f:
                 im = f.convert("RGB")
-        sheet.paste(im.convert("RGB").resize((THUMB - 4, THUMB - 4), Image.NEAREST), (x + 2, y + 2))
+        sheet.paste(im.resize((THUMB - 4, THUMB - 4), Image.NEAREST), (x + 2, y + 2))
         if cand["id"] == best_id:
             draw.rectangle([x, y, x + THUMB - 1, y + THUMB - 1], outline=(255, 215, 0), width=2)
         score = cand.get("score")
