@@ -36,8 +36,8 @@ def test_split_halves_until_it_fits_and_remembers():
 
     images, nfe, _, lost, chunks = split_on_oom(call, 5, ("m",))
     assert images == [f"img{k}" for k in range(5)]
-    assert calls == [(0, 5), (0, 2), (2, 4), (4, 5)] and chunks == [(0, 2), (2, 4), (4, 5)]
-    assert lost == 3 and nfe == 50 + 3 and fitting_batch(("m",)) == 2
+    assert calls == [(0, 5), (0, 3), (0, 2), (2, 4), (4, 5)] and chunks == [(0, 2), (2, 4), (4, 5)]
+    assert lost == 6 and nfe == 50 + 6 and fitting_batch(("m",)) == 2
     calls.clear()
     split_on_oom(call, 4, ("m",))
     assert calls == [(0, 2), (2, 4)]  # starts at the size that fits: no failed call this time
@@ -101,3 +101,16 @@ def test_agent_round_survives_out_of_memory_and_its_candidates_reproduce(small_m
 
         saved = np.asarray(Image.open(f).convert("RGB"))
     assert (np.asarray(again) == saved).all()
+
+
+def test_a_search_round_records_the_chunk_each_candidate_was_made_in(small_memory):
+    from tools.generators.noise import gaussian_spec
+    from tools.search.base import SearchContext, SeedSource
+    from tools.search.random import sample
+
+    gen = DiffusersGenerator(small_memory, device="cpu")
+    ctx = SearchContext(generator=gen, prompt="a red circle", seeds=SeedSource(1, 0))
+    noises = [gaussian_spec(s) for s in (5, 6, 7)]
+    found, nfe = sample(ctx, noises)
+    assert [f.batch for f in found] == [noises[:2], noises[:2], noises[2:]]
+    assert nfe == 3 * 3 * 2 + 6  # the failed call's first pass: 3 candidates, doubled by CFG

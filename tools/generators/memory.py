@@ -76,7 +76,7 @@ def split_on_oom(call: Callable[[int, int], tuple], n: int, key: tuple) -> tuple
             if hi - lo == 1:
                 raise OutOfMemory("one candidate does not fit in the accelerator's memory: use a smaller image size, "
                                   "half precision (--dtype float16 or bfloat16), or a smaller model") from None
-            size = max(1, (hi - lo) // 2)
+            size = (hi - lo + 1) // 2  # half, rounded up: 3 candidates go on as 2 + 1
             _FITS[key] = size
             continue
         images += got
