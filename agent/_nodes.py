@@ -253,25 +253,22 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict 
     ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
     records = [tb.store.saved_candidate(cid) for cid in ids]
     missing = [i for i, r in enumerate(records) if r is None]
-    nfe = 0
+    nfe = lost = 0
     if missing:
         todo = [noises[i] for i in missing]
         result = tb.generator.generate(ctx.prompt, noises=todo, negative_prompt=ctx.negative_prompt,
                                        on_step=ctx.on_step)
-        nfe = result.nfe
-        made = result.nfe - result.oom_lost_nfe
-        chunk_of = {k: (lo, hi) for lo, hi in result.chunks for k in range(lo, hi)}
+        nfe, lost = result.nfe, result.oom_lost_nfe
         for k, i in enumerate(missing):
-            lo, hi = chunk_of[k]  # the pipeline call that made it: rerun it to reproduce the candidate
-            record = _record(tb, state, rnd, i, result.noise[k], "random", action, made // len(todo),
-                             sampler="pipeline", batch_noise=todo[lo:hi], batch_seeds=[s["seed"] for s in todo[lo:hi]],
+            batch = result.batch_of(k, todo)  # the pipeline call that made it: rerun it to reproduce the candidate
+            record = _record(tb, state, rnd, i, result.noise[k], "random", action, (nfe - lost) // len(todo),
+                             sampler="pipeline", batch_noise=batch, batch_seeds=[s["seed"] for s in batch],
                              settings=_settings(tb), **({"regional": regional} if regional else {}))
             records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
             tb.images[ids[i]] = result.images[k]
-        if result.oom_lost_nfe:
+        if lost:
             _emit({"event": "notice", "text": f"out of memory with {len(todo)} candidates at once: split into "
-                   f"batches of {result.batch} ({result.oom_lost_nfe} forward passes lost)"})
-    lost = result.oom_lost_nfe if missing else 0
+                   f"batches of {result.batch} ({lost} forward passes lost)"})
     cost = sum(r["nfe"] for r in records)  # with candidates saved before a crash, what the whole round cost
     log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": cost + lost,
            "nfe_charged": cost + lost, "nfe_this_process": nfe, "verifier_calls": 0,

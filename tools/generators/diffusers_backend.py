@@ -47,6 +47,10 @@ class GenerationResult:
     batch: int | None = None  # the largest batch known to fit, when an out-of-memory error taught one
     chunks: list = field(default_factory=list)  # (lo, hi) of each pipeline call: one unless a batch was split
 
+    def batch_of(self, k: int, noises: list) -> list:
+        """The noises of the pipeline call that made image ``k``: what reproduces it bit-identically."""
+        return next((noises[lo:hi] for lo, hi in self.chunks if lo <= k < hi), noises)
+
 
 def pick_device(requested: str | None = None) -> str:
     if requested and requested != "auto":

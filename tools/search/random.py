@@ -13,8 +13,8 @@ def sample(ctx: SearchContext, noises: list[dict]) -> tuple[list[Found], int]:
     ``noises`` when the call ran out of memory and was split)."""
     result = ctx.generator.generate(ctx.prompt, noises=noises, base_dir=ctx.base_dir,
                                     negative_prompt=ctx.negative_prompt, on_step=ctx.on_step)
-    batch_of = {k: noises[lo:hi] for lo, hi in result.chunks or [(0, len(noises))] for k in range(lo, hi)}
-    found = [Found(image=im, noise=spec, batch=batch_of[k]) for k, (im, spec) in enumerate(zip(result.images, noises))]
+    found = [Found(image=im, noise=spec, batch=result.batch_of(k, noises))
+             for k, (im, spec) in enumerate(zip(result.images, noises))]
     return found, result.nfe
 
 
