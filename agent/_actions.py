@@ -26,6 +26,7 @@ class Action:
     propose: Callable[[dict, object], str | None]
     description: str
     then: str = "generate"  # the node that follows the action's node (unless the action's node is that one)
+    needs: str | None = None  # a model-family feature (``Family.lacks``) without which the action cannot run
 
 
 def usable_strategies(state: dict, tb) -> list[tuple[str, str | None]]:
@@ -82,9 +83,7 @@ def _replan(state: dict, tb) -> str | None:
 
 def _repair(state: dict, tb) -> str | None:
     from agent._repair import repair_targets
-    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
-
-    if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.family in INSTRUCTION_FAMILIES:
+    if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.caps.guidance == "instruction":
         return None
     targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
     if not targets:
@@ -96,9 +95,7 @@ def _repair(state: dict, tb) -> str | None:
 
 def _layout(state: dict, tb) -> str | None:
     from agent._repair import spans_image
-    from tools.generators.regional import UNET_FAMILIES
-
-    if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.family not in UNET_FAMILIES:
+    if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.caps.lacks("regional"):
         return None  # already regional every round, or nothing to lay out, or no regional attention here
     spans = spans_image(state)
     return f"regenerate region by region from the layout: {'; '.join(spans)}" if spans else None
@@ -122,8 +119,11 @@ ACTIONS: dict[str, Action] = {
         *(Action(s.name, "generate", _strategy_proposer(s.name), s.description) for s in STRATEGIES.values()),
         Action("replan", "replan", _replan, "the planner rewrites the plan from the verifiers' critique",
                then="review_plan"),
-        Action("repair", "repair", _repair, "inpaint the box of a missing or wrongly coloured object", then="verify"),
-        Action("variation", "variation", _variation, "img2img variations of the best candidate", then="verify"),
-        Action("layout", "generate", _layout, "a round of fresh noise generated region by region from the plan's layout"),
+        Action("repair", "repair", _repair, "inpaint the box of a missing or wrongly coloured object", then="verify",
+               needs="inpaint"),
+        Action("variation", "variation", _variation, "img2img variations of the best candidate", then="verify",
+               needs="img2img"),
+        Action("layout", "generate", _layout, "a round of fresh noise generated region by region from the plan's layout",
+               needs="regional"),
     ]
 }

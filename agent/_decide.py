@@ -17,7 +17,7 @@ def round_size(state: dict, tb) -> tuple[int, str]:
     nfe_left = budgets.nfe - spent["nfe"]
     limits = [(policy.candidates_per_round, "candidates per round"),
               (nfe_left // cost, f"NFE budget spent: {nfe_left} of {budgets.nfe} left, one candidate costs {cost}")]
-    per_llm = tb.llm_calls_per_candidate
+    per_llm = tb.llm_calls_per_candidate(state.get("plan"))  # the plan's checks are known before any round
     if per_llm:
         llm_left = budgets.llm_calls - spent["llm_calls"]
         limits.append((llm_left // per_llm, f"LLM call budget spent: {llm_left} of {budgets.llm_calls} left, "
@@ -65,10 +65,16 @@ def decide(state: dict, tb) -> dict:
                               f"the next round would take about {estimate:.1f}s"}
     elif spent["seconds"] >= policy.budgets.seconds:
         return {"action": "finish", "round_size": 0, "reason": f"time budget spent: {spent['seconds']:.1f}s"}
+    skipped = []  # allowed actions this model cannot do, with the reason: recorded with the decision
     for name in policy.actions:
-        reason = ACTIONS[name].propose(state, tb)
+        action = ACTIONS[name]
+        lacks = tb.spec.caps.lacks(action.needs) if action.needs else None
+        if lacks:
+            skipped.append(f"{name}: {lacks}")
+            continue
+        reason = action.propose(state, tb)
         if reason:
-            return {"action": name, "reason": reason, "round_size": n}
-    why_not = "; ".join(why for _, why in usable_strategies(state, tb) if why)
+            return {"action": name, "reason": reason, "round_size": n, **({"skipped": skipped} if skipped else {})}
+    why_not = "; ".join([why for _, why in usable_strategies(state, tb) if why] + skipped)
     return {"action": "finish", "reason": "no allowed action applies" + (f" ({why_not})" if why_not else ""),
             "round_size": 0}

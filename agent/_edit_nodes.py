@@ -101,7 +101,6 @@ def build_variation(tb):
     def variation_node(state: dict) -> dict:
         """One round of variations of the best candidate (img2img at the policy's strength)."""
         from tools.editing import instruct, variation
-        from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
         from tools.images import sha256_file
 
         plan = state["plan"]
@@ -117,7 +116,7 @@ def build_variation(tb):
                                strength=tb.policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
             return result, {}, {"parent": parent["id"], "strength": tb.policy.variation_strength}
 
-        if tb.spec.family in INSTRUCTION_FAMILIES:
+        if tb.spec.caps.guidance == "instruction":
             return _edit_round(tb, state, "variation", state["best_id"], again)
         return _edit_round(tb, state, "variation", state["best_id"], edit)
 
@@ -129,14 +128,13 @@ def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
     import time
 
     from tools.editing import box_mask_image, inpaint, instruct, load_mask
-    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
     from tools.images import png_bytes, sha256_file
 
     start = time.perf_counter()
     brief, plan = state["brief"], state["plan"]
     image = _load_rgb(tb.store.dir / "input.png")
     source = {"parent": "input", "parent_path": "input.png", "parent_sha256": sha256_file(tb.store.dir / "input.png")}
-    if tb.spec.family in INSTRUCTION_FAMILIES:
+    if tb.spec.caps.guidance == "instruction":
         batch = seeds.take(n)
         result = instruct(tb.generator, image, brief["prompt"], batch)
         edit = {**result.params, **source, "target": {"why": "the user's instruction"}}

@@ -190,16 +190,13 @@ def build_generate(tb):
 
 def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
     """Whether this round is generated region by region: ``(arguments for generator.regional, note)``."""
-    from tools.generators.regional import UNET_FAMILIES
-
     if not (tb.policy.layout or action == "layout"):
         return None, None
     layout = state["plan"].get("layout")
     if not layout:
         return None, "the plan has no layout: generated from the prompt alone"
-    if tb.spec.family not in UNET_FAMILIES:
-        return None, (f"regional generation is not available for {tb.spec.family} pipelines yet: generated from the "
-                      "prompt alone")
+    if tb.spec.caps.lacks("regional"):
+        return None, tb.spec.caps.lacks("regional")
     regions = [{"phrase": r["phrase"], "box": r["box"]} for r in layout["regions"]]
     args = {"regions": regions, "base_ratio": layout["base_ratio"], "background": layout.get("background") or None}
     return args, f"regional generation: {len(regions)} regions from the plan's layout, base ratio {layout['base_ratio']}"
@@ -217,6 +214,7 @@ def _record(tb, state, rnd: int, i: int, noise: dict, name: str, action: str, nf
     seed = noise.get("seed", noise.get("root_seed", (noise.get("root") or {}).get("seed")))
     return {"id": f"r{rnd:02d}-c{i:02d}", "round": rnd, "index": i, "seed": seed, "noise": noise,
             "strategy": name, "action": action, "model": spec.source, "model_alias": spec.alias,
+            "model_revision": spec.revision,
             "family": spec.family, "prompt": plan["rewritten_prompt"],
             "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"], "nfe": nfe, **extra}
 

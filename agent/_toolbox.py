@@ -60,15 +60,16 @@ class Toolbox:
         finally:
             used["calls"] = llm.calls
 
-    @property
-    def llm_calls_per_candidate(self) -> int:
-        """LLM calls scoring one candidate takes: one per VLM judgement, one per question a VLM answers."""
+    def llm_calls_per_candidate(self, plan: dict | None) -> int:
+        """LLM calls scoring one candidate under ``plan`` takes: one per VLM judgement; for a VLM answering
+        the plan's checks, one per candidate (batched) or one per check (``mode: per_question``)."""
         calls = 0
+        n_checks = len((plan or {}).get("checks", [])) or 1
         for ref in self.policy.verifiers:
             if ref.name in NEEDS_LLM:
                 calls += 1
             elif ref.name == "questions" and self._question_answerer(ref) == "vlm":
-                calls += len((self.current_plan or {}).get("checks", [])) or 1
+                calls += 1 if ref.options.get("mode", "batched") == "batched" else n_checks
         return calls
 
     def _question_answerer(self, ref) -> str | None:

@@ -18,6 +18,8 @@ class Brief(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=2**62)
     width: int | None = Field(default=None, ge=8, le=4096, multiple_of=8, description="image width (default: the model's)")
     height: int | None = Field(default=None, ge=8, le=4096, multiple_of=8, description="image height")
+    steps: int | None = Field(default=None, ge=1, le=1000, description="denoising steps (default: the model's)")
+    guidance: float | None = Field(default=None, ge=0, le=100, description="guidance scale (default: the model's)")
     planner: str | None = Field(default=None, description="rules, llm or auto (overrides the policy)")
     image: str | None = Field(default=None, description="an image to edit (its copy in the run folder is input.png)")
     box: list[float] | None = Field(default=None, description="edit only this box: [x0, y0, x1, y1] as fractions")

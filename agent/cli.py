@@ -69,7 +69,11 @@ def run(
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="Most rounds of candidates."),
     candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Candidates per round."),
     seed: Optional[int] = typer.Option(None, help="Base seed (each candidate's seed derives from it)."),
-    negative: str = typer.Option("", "--negative", help="Negative prompt."),
+    negative: str = typer.Option("", "--negative", "--negative-prompt", help="Negative prompt."),
+    width: Optional[int] = typer.Option(None, "--width", help="Image width (default: the model's)."),
+    height: Optional[int] = typer.Option(None, "--height", help="Image height (default: the model's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Guidance scale (default: the model's)."),
     planner: Optional[str] = typer.Option(None, help="rules, llm or auto (overrides the policy)."),
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
     device: Optional[str] = typer.Option(None, help="cuda, mps, cpu (default: best available)."),
@@ -83,7 +87,8 @@ def run(
 
     result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
                        threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
-                       negative_prompt=negative, planner=planner, device=device, dtype=dtype)
+                       negative_prompt=negative, planner=planner, device=device, dtype=dtype, width=width,
+                       height=height, steps=steps, guidance=guidance)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 
@@ -110,6 +115,9 @@ def edit(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model alias, hub id or diffusers folder."),
     policy: str = typer.Option("edit", "--policy", "-p", help="Shipped policy name or YAML file."),
     candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Candidates per round."),
+    max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="Most rounds of candidates."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the model's)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Guidance scale (default: the model's)."),
     seed: Optional[int] = typer.Option(None, help="Base seed."),
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -120,7 +128,8 @@ def edit(
     from agent.runner import run as run_agent
 
     result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
-                       seed=seed, candidates=candidates, image=image, mask=mask, box=_box_option(box))
+                       seed=seed, candidates=candidates, image=image, mask=mask, box=_box_option(box),
+                       max_rounds=max_rounds, steps=steps, guidance=guidance)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 

@@ -4,13 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.generators import MODELS, ModelSpec, resolve_model
+from dataclasses import replace
+
+from tools.generators import ModelSpec, resolve_model
 
 _SPEC_KEYS = ("kind", "seed", "root", "steps", "path", "sha256")
+# a seeded family's pipeline draws the noise of a gaussian spec from the same seed on the CPU
+_SAME_KIND = {"pipeline-generator": "gaussian"}
 
 
 def _same_noise(a: dict, b: dict) -> bool:
-    return {k: a.get(k) for k in _SPEC_KEYS} == {k: b.get(k) for k in _SPEC_KEYS}
+    def key(spec: dict) -> dict:
+        out = {k: spec.get(k) for k in _SPEC_KEYS}
+        out["kind"] = _SAME_KIND.get(out["kind"], out["kind"])
+        return out
+
+    return key(a) == key(b)
+
+
+def recorded_spec(entry: dict) -> ModelSpec:
+    """The model a candidate was made with: its recorded weights (never an alias of the same name), at the
+    recorded revision and settings."""
+    from tools.generators.weights import cached_snapshot
+
+    base = resolve_model(entry["model"])
+    revision = entry.get("model_revision") or base.revision
+    if revision and revision != base.revision:
+        if cached_snapshot(base.source, revision) is None:
+            raise ValueError(f"{entry['id']} was made with {base.source} at revision {revision}, which is not in "
+                             f"the local Hugging Face cache: run `limner pull {base.source} --revision {revision}`")
+        base = replace(base, revision=revision)
+    s = entry["settings"]
+    return ModelSpec(**{**base.to_dict(), "steps": s["steps"], "guidance": s["guidance"], "width": s["width"],
+                        "height": s["height"], "scheduler": s["scheduler"]})
 
 
 def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | None = None):
@@ -24,17 +50,18 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
       the batched original by one intensity level on a few pixels.
 
     ``run_dir`` is needed for candidates whose noise is a file in the run folder.
+    - An edit's input candidate (``sampler: input``) is the run's ``input.png``, checked by hash.
+    - The model is the recorded weights (``model``, a folder or hub id, at ``model_revision``), not an alias.
     - Edited candidates (``sampler: inpaint``, ``variation`` or ``instruct``) edit their parent's PNG again, with the same seeds
       in one batch.
     - Regional candidates rerun inside the same regional attention (``regional``: regions, base ratio).
     """
     from tools.generators.diffusers_backend import DiffusersGenerator
 
-    base = resolve_model(entry["model_alias"] if entry["model_alias"] in MODELS else entry["model"])
+    if entry.get("sampler") == "input":
+        return _input_image(entry, run_dir)
     s = entry["settings"]
-    spec = ModelSpec(**{**base.to_dict(), "steps": s["steps"], "guidance": s["guidance"], "width": s["width"],
-                        "height": s["height"], "scheduler": s["scheduler"]})
-    gen = DiffusersGenerator(spec, device=device or s.get("device"), dtype=s.get("dtype"))
+    gen = DiffusersGenerator(recorded_spec(entry), device=device or s.get("device"), dtype=s.get("dtype"))
     noise = entry["noise"]
     if entry.get("sampler") in {"inpaint", "variation", "instruct"}:
         return _redo_edit(gen, entry, run_dir)
@@ -42,6 +69,21 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
         with gen.regional(**entry["regional"]):
             return _regenerate(gen, entry, noise, run_dir)
     return _regenerate(gen, entry, noise, run_dir)
+
+
+def _input_image(entry: dict, run_dir):
+    """An edit's input candidate is the user's image as it was given: read back from the run folder, by hash."""
+    from PIL import Image
+
+    from tools.images import sha256_file
+
+    if run_dir is None:
+        raise ValueError("regenerating an edit's input candidate needs run_dir (the input is in the run folder)")
+    path = Path(run_dir) / "input.png"
+    if not path.is_file() or sha256_file(path) != entry["noise"].get("sha256"):
+        raise ValueError(f"{path} is not the image this run edited (missing, or its sha256 differs)")
+    with Image.open(path) as im:
+        return im.convert("RGB")
 
 
 def _redo_edit(gen, entry: dict, run_dir):

@@ -75,14 +75,16 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
         spec = resolve_model(brief.model)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    spec = spec.with_overrides(**policy.generation.model_dump()).with_overrides(width=brief.width, height=brief.height)
+    spec = spec.with_overrides(**policy.generation.model_dump()).with_overrides(
+        width=brief.width, height=brief.height, steps=brief.steps, guidance=brief.guidance)
     if brief.image is not None:
         spec = spec.with_overrides(**_edit_size(brief))
+        if (brief.box is not None or brief.mask is not None) and spec.caps.lacks("inpaint"):
+            raise UsageError(f"{spec.alias}: {spec.caps.lacks('inpaint')}; use --model with an SD, SDXL, SD3 or FLUX "
+                             "model to repaint a region")
     elif brief.box is not None or brief.mask is not None:
         raise UsageError("--box and --mask mark a region of an image to edit: use them with `limner edit`")
-    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES
-
-    if spec.family in INSTRUCTION_FAMILIES:
+    if spec.caps.guidance == "instruction":
         if brief.image is None:
             raise UsageError(f"{spec.alias} edits images by instruction: use `limner edit IMAGE \"INSTRUCTION\"`")
         if brief.box is not None or brief.mask is not None:

@@ -60,6 +60,7 @@ def check_writable(out: Path) -> None:
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
+        self._saved_events: set[tuple[str, str]] | None = None  # (id, sha256) of candidate_saved events
 
     @property
     def candidates_dir(self) -> Path:
@@ -97,7 +98,41 @@ class RunStore:
             record = json.loads(rec_path.read_text())
         except (OSError, ValueError):
             return None
-        return record if sha256_file(png_path) == record.get("sha256") else None
+        if sha256_file(png_path) != record.get("sha256"):
+            return None
+        self._ensure_saved_event(record)
+        return record
+
+    def _ensure_saved_event(self, record: dict) -> None:
+        """A candidate complete on disk has exactly one ``candidate_saved`` event.
+
+        A kill between writing a candidate's record and appending its event leaves a complete candidate
+        without one; the run that reuses it appends the missing event (marked ``recovered``), once.
+        """
+        key = (record["id"], record.get("sha256", ""))
+        if key not in self._event_keys():
+            self.event({"event": "candidate_saved", "id": record["id"], "sha256": record["sha256"], "recovered": True})
+
+    def _event_keys(self) -> set[tuple[str, str]]:
+        if self._saved_events is None:
+            self._saved_events = {(e["id"], e.get("sha256", "")) for e in self.events()
+                                  if e.get("event") == "candidate_saved" and "id" in e}
+        return self._saved_events
+
+    def events(self) -> list[dict]:
+        """The event log; a line torn by a kill mid-write is skipped."""
+        path = self.dir / "events.jsonl"
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                out.append(item)
+        return out
 
     def round_path(self, rnd: int) -> Path:
         return self.candidates_dir / f"r{rnd:02d}.round.json"
@@ -120,9 +155,19 @@ class RunStore:
         return data
 
     def event(self, data: dict) -> None:
+        """Append one event as one write; a line torn by an earlier kill is ended first, so it stays alone."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "events.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"ts": round(time.time(), 3), **data}) + "\n")
+        path = self.dir / "events.jsonl"
+        line = (json.dumps({"ts": round(time.time(), 3), **data}) + "\n").encode("utf-8")
+        with open(path, "ab") as f:
+            if f.tell() > 0:
+                with open(path, "rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        line = b"\n" + line
+            f.write(line)
+        if data.get("event") == "candidate_saved" and self._saved_events is not None:
+            self._saved_events.add((data["id"], data.get("sha256", "")))
 
     def write_manifest(self, manifest: dict) -> None:
         atomic_write_json(self.manifest_path, manifest)

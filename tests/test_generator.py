@@ -48,7 +48,8 @@ def test_model_resolution_errors_are_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no model_index.json"):
         resolve_model(str(tmp_path / "empty"))
-    assert resolve_model("someorg/somemodel").source == "someorg/somemodel"
+    with pytest.raises(ValueError, match=r"not in the local Hugging Face cache .*limner pull someorg/somemodel"):
+        resolve_model("someorg/somemodel")  # its family is read from its model_index.json, which is not here
     assert resolve_model("sdxl").family == "sdxl"
 
 

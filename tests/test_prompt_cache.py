@@ -82,7 +82,8 @@ def test_batch_size_and_guidance_are_part_of_the_key():
     cache.kwargs(pipe, "sd", "q", "", 3, False, "cpu")  # evicts the oldest entry (size 2)
     cache.kwargs(pipe, "sd", "p", "", 2, True, "cpu")
     assert cache.misses == 4 and cache.hits == 0
-    assert cache.kwargs(pipe, "pixart", "p", "n", 2, True, "cpu") == {"prompt": ["p", "p"], "negative_prompt": ["n", "n"]}
+    assert cache.kwargs(pipe, "pixart", "p", "n", 2, True, "cpu", max_tokens=300) == {
+        "prompt": ["p", "p"], "negative_prompt": ["n", "n"], "max_sequence_length": 300}
 
 
 @pytest.mark.parametrize("family,pipeline", [("sd3", "StableDiffusion3Pipeline"), ("flux", "FluxPipeline"),
@@ -100,7 +101,9 @@ def test_encoders_call_the_real_pipelines_with_arguments_they_take(family, pipel
             seen.update(kwargs)
             return ("pe", "pooled", "ids") if family == "flux" else ("pe", "ne", "pooled", "npooled")
 
-    made = _ENCODERS[family](Pipe(), ["a cat"] * 2, ["blurry"] * 2, family != "flux", "cpu")
+    made = _ENCODERS[family](Pipe(), ["a cat"] * 2, ["blurry"] * 2, family != "flux", "cpu", 256)
     call = inspect.signature(cls.__call__).parameters
     assert set(made) <= set(call)  # every cached tensor is an argument of the pipeline call
     assert seen["num_images_per_prompt"] == 1 and seen["prompt"] == ["a cat"] * 2
+    if family != "sdxl":  # the T5 encoder reads at most the model's tokens (FLUX.1 [schnell]: 256)
+        assert seen["max_sequence_length"] == 256

@@ -80,7 +80,7 @@ def test_vlm_answerer_uses_logprobs_and_plain_answers(llm_env):
         Reply(content="Yes", top_logprobs=[("Yes", -0.105), ("No", -2.303)]),
         Reply(content="No", top_logprobs=[(" no", -0.01), ("yes", -4.6)]),
     )
-    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm")
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question")
     (score,) = verifier.score([image_of(Obj("circle", "red", 20, 20, 14))], ["a red circle"])
     p_yes = 0.9 / (0.9 + 0.1)
     assert score.detail["questions"][0]["answer"] == pytest.approx(p_yes, abs=1e-3)
@@ -95,7 +95,7 @@ def test_vlm_answerer_without_logprobs_validates_the_word(llm_env):
 
     llm_env.script(Reply(status=400, error="logprobs are not supported by this model"), Reply(content="yes."),
                    Reply(content="Maybe, it is hard to say"), Reply(content='{"answer": "no"}'))
-    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm")
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question")
     (score,) = verifier.score([image_of(Obj("circle", "red", 20, 20, 14))], ["a red circle"])
     assert [q["answer"] for q in score.detail["questions"]] == [1.0, 0.0]
     assert "logprobs" not in llm_env.requests[1]
@@ -111,3 +111,24 @@ def test_llm_written_checks_without_kind_are_left_unanswered_by_the_parser():
     verifier = make_verifier("questions", answerer="parser", plan_fn=lambda prompt: plan)
     (score,) = verifier.score([image_of(Obj("circle", "red", 20, 20, 14))], ["a red circle"])
     assert score.score == 1.0 and score.detail["questions"][-1]["answer"] is None
+
+
+def test_vlm_answerer_batched_asks_every_check_in_one_request_with_the_image_first(llm_env):
+    import json
+
+    from agent.config import load_settings
+    from agent.llm import LLMClient
+
+    llm_env.script(Reply(content=json.dumps({
+        "description": "a blue circle; nothing red",
+        "answers": [{"id": "o0", "reasoning": "there is a circle", "answer": "yes"}],  # o0-color left out
+    })))
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm")
+    assert verifier.calls_per_image(5) == 1
+    (score,) = verifier.score([image_of(Obj("circle", "blue", 20, 20, 14))], ["a red circle"])
+    assert len(llm_env.requests) == 1
+    user = [m for m in llm_env.requests[0]["messages"] if m["role"] == "user"][0]["content"]
+    assert user[0]["type"] == "image_url" and "o0-color" in user[1]["text"]
+    assert [m["role"] for m in llm_env.requests[0]["messages"]].count("system") == 1
+    assert [q["answer"] for q in score.detail["questions"]] == [1.0, 0.0]  # an omitted check is a "no"
+    assert score.detail["failed"] == ["o0-color"] and score.detail["critique"] == "a blue circle; nothing red"

@@ -91,10 +91,12 @@ def test_regional_generation_falls_back_to_the_prompt_on_transformer_pipelines()
 
     from agent._nodes import layout_use
 
-    tb = SimpleNamespace(policy=SimpleNamespace(layout=True), spec=SimpleNamespace(family="flux"))
+    from tools.generators.families import FAMILIES
+
+    tb = SimpleNamespace(policy=SimpleNamespace(layout=True), spec=SimpleNamespace(family="flux", caps=FAMILIES["flux"]))
     state = {"plan": {"layout": {"regions": [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}], "base_ratio": 0.3}}}
     regional, note = layout_use(tb, state, "random")
-    assert regional is None and "not available for flux" in note
+    assert regional is None and "FLUX.1 is a transformer model: generated from the prompt alone" in note
 
 
 def test_bench_shapes_runs_the_agent_under_a_policy(shapes_defaults, tmp_path):

@@ -56,3 +56,23 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     again = subprocess.run([sys.executable, "-m", "agent.cli", "resume", str(run_dir), "--json"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and json.loads(again.stdout)["best_id"] == result["best_id"]
+
+
+def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path):
+    """A kill between a candidate's record and its event: the run that reuses the candidate logs it once."""
+    from agent.store import RunStore
+
+    store = RunStore(tmp_path)
+    store.save_candidate({"id": "r01-c00"}, b"png-0")
+    log = tmp_path / "events.jsonl"
+    log.write_text(log.read_text() + '{"ts": 1, "event": "candidate_sa')  # the kill: a record, a torn event line
+    store.save_candidate({"id": "r01-c01"}, b"png-1")
+    (tmp_path / "events.jsonl").write_text(log.read_text().rsplit("\n", 2)[0] + "\n")  # r01-c01's event lost
+
+    reopened = RunStore(tmp_path)
+    assert reopened.saved_candidate("r01-c01")["id"] == "r01-c01"
+    assert reopened.saved_candidate("r01-c01") and reopened.saved_candidate("r01-c00")
+    assert RunStore(tmp_path).saved_candidate("r01-c01")
+    saved = [e["id"] for e in RunStore(tmp_path).events() if e["event"] == "candidate_saved"]
+    assert sorted(saved) == ["r01-c00", "r01-c01"]
+    assert [e.get("recovered") for e in RunStore(tmp_path).events() if e["id"] == "r01-c01"] == [True]

@@ -52,3 +52,116 @@ def save_tiny_instruct_pix2pix(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def t5_tokenizer():
+    """A working T5 (Unigram) tokenizer built locally: one piece per printable character, with and without '▁'."""
+    from transformers import T5Tokenizer
+
+    chars = [chr(c) for c in range(33, 127)]
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [("\u2581" + c, -2.0) for c in chars] + [(c, -3.0) for c in chars] + [("\u2581", -4.0)]
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
+
+
+def _tiny_t5(d_model: int = 32):
+    from transformers import T5Config, T5EncoderModel
+
+    tok = t5_tokenizer()
+    return T5EncoderModel(T5Config(vocab_size=len(tok), d_model=d_model, d_kv=8, d_ff=2 * d_model, num_layers=2,
+                                   num_heads=4, relative_attention_num_buckets=8, decoder_start_token_id=0,
+                                   pad_token_id=0, eos_token_id=1))
+
+
+def _flow_vae(latent_channels: int):
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(sample_size=64, in_channels=3, out_channels=3, block_out_channels=(8, 16),
+                         down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                         up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), layers_per_block=1,
+                         latent_channels=latent_channels, norm_num_groups=8, use_quant_conv=False,
+                         use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+
+
+def save_tiny_sd3(folder: Path) -> Path:
+    """SD3 (MMDiT): two CLIP encoders with projection, a T5 encoder, flow matching."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextModelWithProjection
+
+    from tools.generators.tiny import _text_config, clip_tokenizer
+
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(sample_size=32, patch_size=2, in_channels=4, num_layers=1,
+                                        attention_head_dim=8, num_attention_heads=4, caption_projection_dim=32,
+                                        joint_attention_dim=64, pooled_projection_dim=64, out_channels=4)
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=_flow_vae(4),
+        text_encoder=CLIPTextModelWithProjection(_text_config()), tokenizer=clip_tokenizer(),
+        text_encoder_2=CLIPTextModelWithProjection(_text_config()), tokenizer_2=clip_tokenizer(),
+        text_encoder_3=_tiny_t5(64), tokenizer_3=t5_tokenizer(),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_flux(folder: Path) -> Path:
+    """FLUX.1: a CLIP encoder (pooled), a T5 encoder, packed 2x2 latents, guidance-distilled (schnell-like)."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
+
+    from tools.generators.tiny import _text_config, clip_tokenizer
+
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    pipe = FluxPipeline(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0), vae=_flow_vae(4),
+        text_encoder=CLIPTextModel(_text_config()), tokenizer=clip_tokenizer(),
+        text_encoder_2=_tiny_t5(32), tokenizer_2=t5_tokenizer(),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_pixart_sigma(folder: Path) -> Path:
+    """PixArt-Sigma: a DiT with a T5 encoder and learned variance."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, PixArtSigmaPipeline, PixArtTransformer2DModel
+
+    torch.manual_seed(0)
+    transformer = PixArtTransformer2DModel(sample_size=32, num_layers=2, patch_size=2, attention_head_dim=8,
+                                           num_attention_heads=3, caption_channels=32, in_channels=4,
+                                           cross_attention_dim=24, out_channels=8, attention_bias=True,
+                                           activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
+                                           norm_type="ada_norm_single", norm_elementwise_affine=False, norm_eps=1e-6)
+    vae = AutoencoderKL(sample_size=64, in_channels=3, out_channels=3, block_out_channels=(8, 16),
+                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), layers_per_block=1,
+                        latent_channels=4, norm_num_groups=8)
+    pipe = PixArtSigmaPipeline(tokenizer=t5_tokenizer(), text_encoder=_tiny_t5(32), vae=vae,
+                               transformer=transformer, scheduler=DDIMScheduler())
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_sd(folder: Path) -> Path:
+    from tools.generators.tiny import build_tiny_sd
+
+    build_tiny_sd().save_pretrained(folder)
+    return folder
+
+
+def place_in_hf_cache(folder: Path, cache: Path, repo_id: str, revision: str = "0123456789abcdef0123456789abcdef01234567") -> Path:
+    """Lay a saved model out as the Hugging Face cache holds a download: refs/main -> snapshots/<revision>/."""
+    import shutil
+
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / revision
+    if not snapshot.exists():
+        shutil.copytree(folder, snapshot)
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / "main").write_text(revision)
+    return snapshot

@@ -13,18 +13,6 @@ from tools.editing.result import EditResult
 FEATHER_PX = 2
 
 
-def _inpaint_pipe(generator):
-    """The inpainting pipeline sharing the generator's modules (cached on the generator)."""
-    pipe = getattr(generator, "_inpaint_pipe", None)
-    if pipe is None:
-        from diffusers import AutoPipelineForInpainting
-
-        pipe = AutoPipelineForInpainting.from_pipe(generator.pipe)
-        pipe.set_progress_bar_config(disable=True)
-        generator._inpaint_pipe = pipe
-    return pipe
-
-
 def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_prompt: str = "",
             strength: float = 1.0, feather: int = FEATHER_PX, steps: int | None = None) -> EditResult:
     """One image per seed: ``prompt`` painted inside ``mask`` (PIL ``L``, white = change), the rest kept.
@@ -42,13 +30,15 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
         raise ValueError(f"{len(images)} images for {n} seeds: give one image, or one per seed")
     if any(mask.size != im.size for im in images):
         raise ValueError(f"the mask is {mask.size}, the image {images[0].size}: they must match")
+    from tools.generators.families import editing_pipe, text_kwargs
+
     spec = generator.spec
-    pipe = _inpaint_pipe(generator)
+    pipe = editing_pipe(generator, "inpaint")  # the family's inpainting class, sharing the loaded modules
     soft = soften(mask, feather)
     width, height = images[0].size
     kwargs = dict(prompt=[prompt] * n, image=images, mask_image=[soft] * n, strength=strength,
                   num_inference_steps=steps or spec.steps, guidance_scale=spec.guidance, height=height, width=width,
-                  generator=seeded(seeds), output_type="pil")
+                  generator=seeded(seeds), output_type="pil", **text_kwargs(spec))
     if negative_prompt and spec.uses_cfg:
         kwargs["negative_prompt"] = [negative_prompt] * n
     raw, nfe, seconds = counted_call(pipe, kwargs)

@@ -11,10 +11,10 @@ def instruct(generator, image, instruction: str, seeds: list[int], *, image_guid
 
     ``image_guidance`` is how closely the result follows the input image (InstructPix2Pix's image CFG scale).
     """
-    from tools.generators.diffusers_backend import INSTRUCTION_FAMILIES, counted_call, seeded
+    from tools.generators.diffusers_backend import counted_call, seeded
 
     spec = generator.spec
-    if spec.family not in INSTRUCTION_FAMILIES:
+    if spec.caps.guidance != "instruction":
         raise ValueError(f"{spec.alias} is not an instruction-editing model: name one such as instruct-pix2pix")
     pipe = generator.pipe
     n = len(seeds)

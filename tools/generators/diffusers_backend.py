@@ -20,17 +20,14 @@ from typing import Callable
 from tools._home import models_dir
 from tools._quiet import quiet_libraries
 from tools.generators.memory import fitting_batch, split_on_oom
+from tools.generators.families import family as family_info
 from tools.generators.models import ModelSpec
+from tools.generators.weights import WeightsMissing, cached_snapshot, offline
 from tools.generators.noise import gaussian_spec, stack
 from tools.generators import prompt_cache
 
 _PIPELINES: dict[tuple, object] = {}
 
-# Families whose pipelines edit an image by an instruction instead of drawing from text.
-INSTRUCTION_FAMILIES = {"ip2p"}
-
-# Families whose pipelines take an explicit, unpacked initial latent per sample.
-_EXPLICIT_LATENT_FAMILIES = {"sd", "sdxl", "sd3", "pixart"}
 
 
 class ModelUnavailable(RuntimeError):
@@ -74,7 +71,7 @@ def pick_dtype(device: str, family: str, requested: str | None = None):
             raise ValueError(f"unknown dtype '{requested}': use float32, float16 or bfloat16") from None
     if device == "cpu":
         return torch.float32
-    if device == "cuda" and family in {"flux", "sd3"}:
+    if device == "cuda" and family_info(family).denoiser == "transformer":  # SD3, FLUX, PixArt: trained in bf16
         return torch.bfloat16
     return torch.float16
 
@@ -95,26 +92,29 @@ def local_source(spec: ModelSpec) -> str:
 
 def check_available(spec: ModelSpec) -> None:
     """Raise ``ModelUnavailable`` (one line) when the weights cannot be had without downloading offline."""
-    import os
-
     if spec.source == "builtin:tiny-random-sd" or Path(spec.source).is_dir():
         return
     if spec.source.startswith("builtin:"):
         local_source(spec)  # raises when shipped weights are missing
         return
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
-        from huggingface_hub import try_to_load_from_cache
+    if cached_snapshot(spec.source, spec.revision) is not None:
+        return
+    if offline():
+        raise ModelUnavailable(
+            f"weights for '{spec.source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+            f"run `limner pull {spec.alias}` once online, or pass a local folder"
+        )
+    from tools.generators.weights import read_index
 
-        if not isinstance(try_to_load_from_cache(spec.source, "model_index.json"), str):
-            raise ModelUnavailable(
-                f"weights for '{spec.source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
-                "download them once online, or pass a local folder"
-            )
+    try:
+        read_index(spec.source, spec.revision)  # one quick request: is the hub there at all?
+    except WeightsMissing as exc:
+        raise ModelUnavailable(str(exc)) from None
 
 
 def load_pipeline(spec: ModelSpec, device: str, dtype):
     """Load (or fetch from this process's cache) the text-to-image pipeline for ``spec``."""
-    key = (spec.source, spec.scheduler, device, str(dtype))
+    key = (spec.source, spec.revision, spec.scheduler, device, str(dtype))
     if key in _PIPELINES:
         return _PIPELINES[key]
     quiet_libraries()
@@ -122,9 +122,9 @@ def load_pipeline(spec: ModelSpec, device: str, dtype):
 
     source = local_source(spec)
     try:
-        loader = (diffusers.StableDiffusionInstructPix2PixPipeline if spec.family in INSTRUCTION_FAMILIES
-                  else diffusers.AutoPipelineForText2Image)
-        pipe = loader.from_pretrained(source, dtype=dtype)
+        # the pipeline class its model_index.json names (DiffusionPipeline reads it), at the recorded revision
+        extra = {"revision": spec.revision} if spec.revision and not Path(source).is_dir() else {}
+        pipe = diffusers.DiffusionPipeline.from_pretrained(source, dtype=dtype, **extra)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelUnavailable(f"cannot load '{spec.source}': {first}") from None
@@ -259,7 +259,7 @@ class DiffusersGenerator:
         """
         if (seeds is None) == (noises is None):
             raise ValueError("generate() takes either seeds or noises")
-        if self.spec.family in INSTRUCTION_FAMILIES:
+        if self.spec.caps.lacks("text_to_image"):
             raise ValueError(f"{self.spec.alias} edits images by instruction: use tools.editing.instruct "
                              "(or `limner edit`), not generate()")
         if noises is None:
@@ -274,14 +274,13 @@ class DiffusersGenerator:
             output_type="pil",
         )
         per_sample: dict = {}  # arguments with one entry per candidate, sliced when a batch is split
-        if spec.family in _EXPLICIT_LATENT_FAMILIES:
+        if spec.caps.explicit_noise:
             shape = self.latent_shape()
             per_sample["latents"] = stack(noises, shape, base_dir).to(self.device, self.dtype)
             made = [{**s, "shape": list(shape), "drawn_on": "cpu"} for s in noises]
         else:
             if any(s["kind"] != "gaussian" for s in noises):
-                raise ValueError(f"model family '{spec.family}' takes seeds only, not explicit noise "
-                                 "(noise search needs an SD, SDXL, SD3 or PixArt model)")
+                raise ValueError(spec.caps.lacks("explicit_noise"))
             seeds_of = [s["seed"] for s in noises]  # fresh generators per call: a failed call has drawn from them
             per_sample["generator"] = _Generators(seeds_of)
             made = [{"kind": "pipeline-generator", "seed": s["seed"], "drawn_on": "cpu"} for s in noises]
@@ -297,7 +296,8 @@ class DiffusersGenerator:
 
         def call(lo: int, hi: int):
             args = kwargs | {k: v[lo:hi] for k, v in per_sample.items()}
-            args |= self.prompts.kwargs(pipe, spec.family, prompt, negative_prompt, hi - lo, cfg, self.device)
+            args |= self.prompts.kwargs(pipe, spec.family, prompt, negative_prompt, hi - lo, cfg, self.device,
+                                        max_tokens=spec.max_text_tokens)
             return counted_call(pipe, args)
 
         images, nfe, seconds, lost, chunks = split_on_oom(call, n, self._fits_key())

@@ -18,15 +18,13 @@ import copy
 
 from tools.generators.diffusers_backend import NFECounter
 
-UNET_FAMILIES = {"sd", "sdxl"}
-
 
 class DenoiseLoop:
     def __init__(self, generator, prompt: str, negative_prompt: str = "", *, steps: int | None = None,
                  guidance: float | None = None):
         spec = generator.spec
-        if spec.family not in UNET_FAMILIES:
-            raise ValueError(f"Limner's denoising loop supports UNet pipelines (SD, SDXL), not '{spec.family}'")
+        if spec.caps.lacks("loop"):
+            raise ValueError(spec.caps.lacks("loop"))
         self.generator = generator
         self.pipe = pipe = generator.pipe
         for module in (pipe.unet, pipe.vae):  # only the noise ever gets a gradient
@@ -175,12 +173,26 @@ class DenoiseLoop:
     # --- decoding ------------------------------------------------------------------------------
     def decode(self, latents):
         """Latents -> pixels (N, 3, H, W) in [0, 1], differentiable."""
+        import torch
+
         vae = self.pipe.vae
         cfg = vae.config
-        z = latents.to(vae.dtype)
-        if getattr(cfg, "latents_mean", None) is not None and getattr(cfg, "latents_std", None) is not None:
-            import torch
+        # as the pipelines do: a half-precision VAE that asks for it (SDXL's) decodes in float32, else it
+        # overflows and the images come out black
+        upcast = vae.dtype == torch.float16 and bool(getattr(cfg, "force_upcast", False))
+        if upcast:
+            vae.to(torch.float32)
+        try:
+            return self._decode(vae, cfg, latents.to(vae.dtype))
+        finally:
+            if upcast:
+                vae.to(torch.float16)
 
+    @staticmethod
+    def _decode(vae, cfg, z):
+        import torch
+
+        if getattr(cfg, "latents_mean", None) is not None and getattr(cfg, "latents_std", None) is not None:
             mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1).to(z)
             std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1).to(z)
             z = z * std / cfg.scaling_factor + mean

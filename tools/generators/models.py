@@ -1,8 +1,8 @@
-"""Model aliases: short names mapped to weights and their recommended settings.
+"""Models: aliases with their recommended settings, and any hub id or diffusers folder read from its weights.
 
-Adding a model is one entry in ``MODELS``. Any hub id ("org/name") or local
-diffusers folder (with ``model_index.json``) is accepted as well; it then runs
-with ``GENERIC`` settings unless the caller overrides them.
+A model's family comes from its ``model_index.json`` (``tools.generators.families``), its default size from
+its denoiser's and VAE's configs; an alias only adds recommended settings. Adding an alias is one entry in
+``MODELS``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from tools.generators.families import FAMILIES, family as family_info, family_of_pipeline
+from tools.generators.weights import ModelIndex, WeightsMissing, cached_snapshot, read_index
 
 
 @dataclass(frozen=True)
@@ -23,17 +26,26 @@ class ModelSpec:
     height: int
     scheduler: str | None = None  # diffusers scheduler class name, None keeps the pipeline's
     description: str = ""
+    revision: str | None = None  # the hub snapshot (commit hash) the weights are read from, for hub ids
+    text_tokens: int | None = None  # prompt tokens the pipeline encodes (None: the family's)
+
+    @property
+    def caps(self):
+        """What this model's family can do (``tools.generators.families.Family``)."""
+        return family_info(self.family)
+
+    @property
+    def max_text_tokens(self) -> int:
+        return self.text_tokens or self.caps.text_tokens
 
     @property
     def uses_cfg(self) -> bool:
         """Whether a pipeline call runs classifier-free guidance (two denoiser passes per step)."""
-        # flux-schnell and the turbo models are guidance-distilled: guidance <= 1 disables CFG.
-        return self.family != "flux" and self.guidance > 1.0
+        # FLUX is guidance-distilled (no CFG pass); the turbo models run guidance <= 1, which disables CFG.
+        return self.caps.guidance != "distilled" and self.guidance > 1.0
 
     def nfe_per_candidate(self) -> int:
-        if self.family == "ip2p":  # text and image guidance: three passes per step
-            return self.steps * (3 if self.uses_cfg else 1)
-        return self.steps * (2 if self.uses_cfg else 1)
+        return self.steps * (self.caps.uses_cfg_passes if self.uses_cfg else 1)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,19 +87,6 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
-# Settings for a hub id or folder that is not an alias.
-GENERIC = ModelSpec("custom", "", "sd", 30, 7.5, 512, 512)
-
-_FAMILY_BY_PIPELINE = {
-    "StableDiffusionPipeline": "sd",
-    "StableDiffusionXLPipeline": "sdxl",
-    "StableDiffusion3Pipeline": "sd3",
-    "FluxPipeline": "flux",
-    "PixArtSigmaPipeline": "pixart",
-    "PixArtAlphaPipeline": "pixart",
-    "StableDiffusionInstructPix2PixPipeline": "ip2p",
-}
-
 EMBEDDED_DEFAULT = "shapes-tiny"
 
 
@@ -101,28 +100,63 @@ def _looks_like_hub_id(name: str) -> bool:
     return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
 
 
-def resolve_model(name: str | None) -> ModelSpec:
-    """Turn an alias, hub id or local folder into a ``ModelSpec``.
+def _alias_of_source(source: str) -> ModelSpec | None:
+    return next((m for m in MODELS.values() if m.source == source), None)
 
-    Raises ``ValueError`` with a one-line message naming the fix.
+
+def spec_from_index(idx: ModelIndex, alias: str) -> ModelSpec:
+    """Settings a model's own files recommend: its family's, at the size its denoiser was trained for."""
+    fam = family_info(family_of_pipeline(idx.class_name, f"'{idx.source}'"))
+    denoiser = idx.config("unet") or idx.config("transformer")
+    vae = idx.config("vae")
+    factor = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
+    sample = denoiser.get("sample_size")
+    if isinstance(sample, (list, tuple)):
+        sample = sample[0]
+    size = int(sample) * factor if sample else (128 * factor if fam.name == "flux" else 512)
+    steps, guidance, tokens = fam.steps, fam.guidance_scale, None
+    if fam.name == "flux" and denoiser.get("guidance_embeds"):  # FLUX.1 [dev]: guidance embedded, 512 tokens
+        steps, guidance, tokens = fam.notes["dev_steps"], fam.notes["dev_guidance"], fam.notes["dev_text_tokens"]
+    if idx.class_name == "PixArtAlphaPipeline":
+        tokens = fam.notes["alpha_text_tokens"]
+    return ModelSpec(alias, idx.source, fam.name, steps, guidance, size, size, revision=idx.revision,
+                     text_tokens=tokens)
+
+
+def resolve_model(name: str | None) -> ModelSpec:
+    """Turn an alias, hub id, local folder or ``builtin:`` source into a ``ModelSpec``.
+
+    An alias's family is checked against its weights when they are in the cache; a hub id or folder is read
+    from its ``model_index.json``. Raises ``ValueError`` with a one-line message naming the fix.
     """
     name = (name or default_model()).strip()
+    if name.startswith("builtin:"):
+        found = _alias_of_source(name)
+        if found is None:
+            raise ValueError(f"unknown built-in model '{name}'")
+        return found
     if name in MODELS:
-        return MODELS[name]
+        spec = MODELS[name]
+        if _looks_like_hub_id(spec.source):
+            snap = cached_snapshot(spec.source)
+            if snap is not None:  # the weights say what they are; the alias adds its settings
+                from_weights = spec_from_index(read_index(spec.source), spec.alias)
+                spec = replace(spec, family=from_weights.family, revision=from_weights.revision,
+                               text_tokens=from_weights.text_tokens if spec.text_tokens is None else spec.text_tokens)
+        return spec
     path = Path(name).expanduser()
     if path.is_dir():
-        index = path / "model_index.json"
-        if not index.is_file():
-            raise ValueError(f"'{name}' is a folder but not a diffusers model (no model_index.json)")
-        import json
-
-        try:
-            cls = json.loads(index.read_text()).get("_class_name", "")
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read {index}: {exc}") from None
-        family = _FAMILY_BY_PIPELINE.get(cls, "sd")
-        return replace(GENERIC, alias=path.name, source=str(path.resolve()), family=family)
+        return spec_from_index(read_index(name), path.name)
     if _looks_like_hub_id(name):
-        return replace(GENERIC, alias=name, source=name)
+        idx = read_index(name)
+        from_weights = spec_from_index(idx, name)
+        alias = _alias_of_source(name)
+        if alias is not None:  # a hub id with an alias: the alias's recommended settings
+            return replace(alias, family=from_weights.family, revision=from_weights.revision,
+                           text_tokens=alias.text_tokens or from_weights.text_tokens)
+        return from_weights
     known = ", ".join(MODELS)
     raise ValueError(f"unknown model '{name}': use an alias ({known}), a hub id or a diffusers folder")
+
+
+__all__ = ["FAMILIES", "MODELS", "ModelSpec", "WeightsMissing", "default_model", "resolve_model", "spec_from_index"]

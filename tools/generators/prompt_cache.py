@@ -6,12 +6,13 @@ more than a denoiser step. ``PromptCache.kwargs`` encodes a prompt the way the p
 batch, same guidance, the pipeline's own ``encode_prompt``), keeps the tensors, and returns them as the
 call's ``prompt_embeds``-style arguments. The images are the same as with the text (tested).
 
-Families without an entry in ``_ENCODERS`` get the text, as before.
+Families without an entry in ``_ENCODERS`` get the text (PixArt, with its ``max_sequence_length``). The T5
+encoders of SD3, FLUX and PixArt read at most the model's ``max_text_tokens`` (FLUX.1 [schnell]: 256).
 
 Usable alone::
 
     cache = PromptCache()
-    kwargs = cache.kwargs(pipe, "sd", "a red circle", "", n=4, cfg=True, device="cpu")
+    kwargs = cache.kwargs(pipe, "sd", "a red circle", "", n=4, cfg=True, device="cpu", max_tokens=77)
     images = pipe(**kwargs, num_inference_steps=20).images
 """
 
@@ -23,12 +24,12 @@ from weakref import WeakKeyDictionary
 SIZE = 8  # prompt/batch entries kept per pipeline (a FLUX entry of 4 candidates is ~16 MB in bfloat16)
 
 
-def _sd(pipe, prompts, negatives, cfg, device) -> dict:
+def _sd(pipe, prompts, negatives, cfg, device, max_tokens) -> dict:
     pe, ne = pipe.encode_prompt(prompts, device, 1, cfg, negatives)
     return {"prompt_embeds": pe, "negative_prompt_embeds": ne}
 
 
-def _sdxl(pipe, prompts, negatives, cfg, device, **extra) -> dict:
+def _sdxl(pipe, prompts, negatives, cfg, device, max_tokens, **extra) -> dict:
     pe, ne, pooled, npooled = pipe.encode_prompt(prompt=prompts, prompt_2=None, device=device,
                                                  num_images_per_prompt=1, do_classifier_free_guidance=cfg,
                                                  negative_prompt=negatives, **extra)
@@ -36,12 +37,13 @@ def _sdxl(pipe, prompts, negatives, cfg, device, **extra) -> dict:
             "negative_pooled_prompt_embeds": npooled}
 
 
-def _sd3(pipe, prompts, negatives, cfg, device) -> dict:
-    return _sdxl(pipe, prompts, negatives, cfg, device, prompt_3=None)
+def _sd3(pipe, prompts, negatives, cfg, device, max_tokens) -> dict:
+    return _sdxl(pipe, prompts, negatives, cfg, device, max_tokens, prompt_3=None, max_sequence_length=max_tokens)
 
 
-def _flux(pipe, prompts, negatives, cfg, device) -> dict:
-    pe, pooled, _text_ids = pipe.encode_prompt(prompt=prompts, prompt_2=None, device=device, num_images_per_prompt=1)
+def _flux(pipe, prompts, negatives, cfg, device, max_tokens) -> dict:
+    pe, pooled, _text_ids = pipe.encode_prompt(prompt=prompts, prompt_2=None, device=device, num_images_per_prompt=1,
+                                               max_sequence_length=max_tokens)
     return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
 
 
@@ -61,15 +63,19 @@ class PromptCache:
     def clear(self) -> None:
         self._by_pipe.clear()
 
-    def kwargs(self, pipe, family: str, prompt: str, negative_prompt: str, n: int, cfg: bool, device) -> dict:
+    def kwargs(self, pipe, family: str, prompt: str, negative_prompt: str, n: int, cfg: bool, device,
+               max_tokens: int = 77) -> dict:
         """Pipeline-call arguments for ``n`` copies of the prompt: embeddings where the family allows,
         else the text itself."""
         negatives = [negative_prompt] * n if negative_prompt and cfg else None
         encoder = _ENCODERS.get(family)
         if encoder is None:
-            return {"prompt": [prompt] * n} | ({"negative_prompt": negatives} if negatives else {})
+            text = {"prompt": [prompt] * n} | ({"negative_prompt": negatives} if negatives else {})
+            if family == "pixart":
+                text["max_sequence_length"] = max_tokens
+            return text
         entries = self._by_pipe.setdefault(pipe, OrderedDict())
-        key = (family, prompt, negative_prompt if negatives else "", n, cfg, str(device))
+        key = (family, prompt, negative_prompt if negatives else "", n, cfg, str(device), max_tokens)
         if key in entries:
             self.hits += 1
             entries.move_to_end(key)
@@ -79,7 +85,7 @@ class PromptCache:
 
         # normal tensors, not inference tensors, so that a gradient-enabled caller may use them too
         with torch.inference_mode(False), torch.no_grad():
-            made = encoder(pipe, [prompt] * n, negatives, cfg, device)
+            made = encoder(pipe, [prompt] * n, negatives, cfg, device, max_tokens)
         made = {k: v for k, v in made.items() if v is not None}
         entries[key] = made
         while len(entries) > self.size:

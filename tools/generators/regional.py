@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
-UNET_FAMILIES = {"sd", "sdxl"}
 FEATHER = 0.06  # width of a mask's soft edge, as a fraction of the image side
 
 
@@ -144,8 +143,10 @@ def regional_attention(pipe, family: str, regions: list[dict], *, base_ratio: fl
     ``aspect``: the image's height / width (attention tokens are mapped back onto that grid).
     Yields the shared state, whose ``calls`` counts regional cross-attention calls (0 means nothing was regional).
     """
-    if family not in UNET_FAMILIES:
-        raise ValueError(f"regional attention works on UNet pipelines (SD, SDXL), not '{family}'")
+    from tools.generators.families import family as family_info
+
+    if family_info(family).lacks("regional"):
+        raise ValueError(family_info(family).lacks("regional"))
     if not regions:
         raise ValueError("regional attention needs at least one region")
     if not 0.0 <= base_ratio <= 1.0:

@@ -91,13 +91,10 @@ class Strategy:
 
     def unavailable(self, spec, *, has_scorer: bool = True, has_reward: bool = False) -> str | None:
         """Why this strategy cannot run here, or None."""
-        from tools.generators.diffusers_backend import _EXPLICIT_LATENT_FAMILIES
-        from tools.generators.loop import UNET_FAMILIES
-
-        if self.needs_loop and spec.family not in UNET_FAMILIES:
-            return f"{self.name} needs a UNet (SD or SDXL family) model, not '{spec.family}'"
-        if self.needs_explicit_noise and spec.family not in _EXPLICIT_LATENT_FAMILIES:
-            return f"{self.name} needs a model that takes explicit noise, not '{spec.family}'"
+        if self.needs_loop and spec.caps.lacks("loop"):
+            return f"{self.name}: {spec.caps.lacks('loop')}"
+        if self.needs_explicit_noise and spec.caps.lacks("explicit_noise"):
+            return f"{self.name}: {spec.caps.lacks('explicit_noise')}"
         if self.needs_scorer and not has_scorer:
             return f"{self.name} needs a verifier that runs without an LLM"
         if self.needs_reward and not has_reward:

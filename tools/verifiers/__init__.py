@@ -41,7 +41,7 @@ def _vlm_judge(llm=None, **options):
     return VLMJudge(llm, **options)
 
 
-def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None):
+def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None, mode: str = "batched"):
     from tools.verifiers.answerers import ParserAnswerer, VLMAnswerer
     from tools.verifiers.questions import QuestionVerifier
 
@@ -50,7 +50,7 @@ def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None
     if answerer == "parser":
         return QuestionVerifier(ParserAnswerer(), plan_fn=plan_fn)
     if answerer == "vlm":
-        return QuestionVerifier(VLMAnswerer(llm, model=model), plan_fn=plan_fn)
+        return QuestionVerifier(VLMAnswerer(llm, model=model, mode=mode), plan_fn=plan_fn)
     raise ValueError(f"unknown answerer '{answerer}': use parser, vlm or auto")
 
 

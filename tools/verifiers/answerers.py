@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 import prompts
@@ -63,19 +65,71 @@ class YesNo(BaseModel):
     answer: str = Field(pattern="^(yes|no)$")
 
 
+class CheckAnswer(BaseModel):
+    id: str
+    reasoning: str = Field(default="", max_length=2000)  # before the answer: the model reasons, then answers
+    answer: Literal["yes", "no"]
+
+
+class CheckAnswers(BaseModel):
+    description: str = Field(default="", max_length=4000)  # what the image shows: the re-planner's critique
+    answers: list[CheckAnswer] = Field(max_length=64)
+
+
+VLM_MODES = ("batched", "per_question")
+
+
 class VLMAnswerer:
-    """Asks a VLM each question about the image; P(yes) from log-probabilities where the server gives them."""
+    """Asks a VLM about the image.
+
+    - ``batched`` (default): one request per image, the image first (so a server's prefix cache reuses it),
+      every question in it, answered as validated JSON with a description of what the image shows (the
+      re-planner's critique). One LLM call per image.
+    - ``per_question``: one request per question, P(yes) from log-probabilities where the server gives
+      them (VQAScore-style). One LLM call per question.
+    """
 
     name = "vlm"
-    llm_calls_per_image = 0  # set per plan: one call per question (see QuestionVerifier)
 
-    def __init__(self, llm, model: str | None = None):
+    def __init__(self, llm, model: str | None = None, mode: str = "batched"):
         if llm is None:
             raise ValueError("the vlm answerer needs an LLM endpoint: set LIMNER_LLM_BASE_URL")
+        if mode not in VLM_MODES:
+            raise ValueError(f"unknown vlm answerer mode '{mode}': use {' or '.join(VLM_MODES)}")
         self.llm = llm
         self.model = model
+        self.mode = mode
+
+    def calls_per_image(self, n_checks: int) -> int:
+        return 1 if self.mode == "batched" else max(1, n_checks)
 
     def answer(self, image, plan: dict) -> dict[str, dict]:
+        if self.mode == "batched":
+            return self._batched(image, plan)
+        return self._per_question(image, plan)
+
+    def _batched(self, image, plan: dict) -> dict[str, dict]:
+        from tools.images import data_url
+
+        checks = plan.get("checks", [])
+        if not checks:
+            return {}
+        listing = "\n".join(f"- {c['id']}: {c['question']}" for c in checks)
+        messages = [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url(image)}},
+            {"type": "text", "text": prompts.render("vqa_checks", questions=listing)},
+        ]}]
+        reply = self.llm.structured(messages, CheckAnswers, purpose="vqa", model=self.model, vision=True)
+        by_id = {a.id: a for a in reply.answers}
+        out: dict[str, dict] = {}
+        for c in checks:  # a question the model left out counts as "no": never a pass by omission
+            a = by_id.get(c["id"])
+            out[c["id"]] = {"p_yes": 1.0 if a is not None and a.answer == "yes" else 0.0, "box": None,
+                            **({"reasoning": a.reasoning} if a is not None and a.reasoning else {})}
+        out["_critique"] = {"text": reply.description}
+        return out
+
+    def _per_question(self, image, plan: dict) -> dict[str, dict]:
         from tools.images import data_url
 
         url = data_url(image)

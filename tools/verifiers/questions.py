@@ -69,10 +69,21 @@ class QuestionVerifier:
     def __init__(self, answerer, plan_fn: Callable[[str], dict] | None = None):
         self.answerer = answerer
         self.plan_fn = plan_fn or default_plan_fn
-        self.llm_calls_per_image = getattr(answerer, "llm_calls_per_image", 0)
+
+    def calls_per_image(self, n_checks: int) -> int:
+        """LLM calls scoring one image with ``n_checks`` checks takes (0 for the parser)."""
+        per = getattr(self.answerer, "calls_per_image", None)
+        return per(n_checks) if per else 0
+
+    @property
+    def llm_calls_per_image(self) -> int:
+        return self.calls_per_image(1)
 
     def describe(self) -> dict:
-        return {"name": self.name, "answerer": self.answerer.name}
+        out = {"name": self.name, "answerer": self.answerer.name}
+        if getattr(self.answerer, "mode", None):
+            out["mode"] = self.answerer.mode
+        return out
 
     def score(self, images: list, prompts: list[str]) -> list[Score]:
         if len(images) != len(prompts):
@@ -81,11 +92,13 @@ class QuestionVerifier:
         out = []
         for image, prompt in zip(images, prompts):
             plan = plans.setdefault(prompt, self.plan_fn(prompt))
-            answers = self.answerer.answer(image, plan)
+            answers = dict(self.answerer.answer(image, plan))
+            critique = answers.pop("_critique", None)
             value, records = dsg_score(plan["checks"], answers)
             failed = [r for r in records if not r["passed"]]
             size = getattr(image, "size", None) or (image.shape[1], image.shape[0])
-            out.append(Score(score=value, raw=value, detail={"questions": records,
-                                                             "failed": [r["id"] for r in failed],
-                                                             "findings": findings(plan, records, size)}))
+            detail = {"questions": records, "failed": [r["id"] for r in failed], "findings": findings(plan, records, size)}
+            if critique and critique.get("text"):
+                detail["critique"] = critique["text"]
+            out.append(Score(score=value, raw=value, detail=detail))
         return out
