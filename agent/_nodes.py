@@ -62,6 +62,16 @@ def build_intake(tb):
     return intake
 
 
+def llm_budget_too_small(tb, state: dict) -> str | None:
+    """Why the LLM budget cannot score even one candidate of this plan, or None."""
+    per = tb.llm_calls_per_candidate(state["plan"])
+    left = tb.policy.budgets.llm_calls - state["spent"]["llm_calls"]
+    if per and left < per:
+        return (f"LLM call budget too small: {left} of {tb.policy.budgets.llm_calls} calls left after planning, "
+                f"scoring one candidate takes {per}; raise budgets.llm_calls in policy '{tb.policy.name}'")
+    return None
+
+
 def build_plan(tb):
     @_node("plan")
     def plan(state: dict) -> dict:
@@ -77,6 +87,11 @@ def build_plan(tb):
         update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
         decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
         update["decisions"] = [decision]
+        short = llm_budget_too_small(tb, {**state, **update})
+        if short:  # the plan's checks cannot be answered for even one candidate: stop before generating
+            update["directive"] = {"action": "finish", "reason": short}
+            update["stop_reason"] = short
+            update["decisions"] = [decision, {"step": "plan", "action": "finish", "reason": short}]
         _emit({"event": "plan", "plan": new.model_dump()})
         return update
 
@@ -91,7 +106,8 @@ def build_replan(tb):
         critique = f"the person asked: {request}" if request else critique_of(state)
         with tb.llm_session(state) as used:
             try:
-                new = tb.planner.revise(previous, request) if request else tb.planner.replan(previous, critique)
+                new = (tb.planner.revise(previous, request) if request
+                       else tb.planner.replan(previous, critique, history=plan_history(state)))
                 reason = f"re-planned (version {new.version}) by {new.planner}"
             except LLMError as exc:
                 new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
@@ -105,6 +121,18 @@ def build_replan(tb):
     return replan
 
 
+def plan_history(state: dict) -> list[dict]:
+    """Every plan of the run so far: its version, rewritten prompt and the best score its candidates got."""
+    plans = state.get("plans") or [state["plan"]]
+    out = []
+    for p in plans:
+        scores = [c["score"] for c in state.get("candidates", []) if c.get("plan_version") == p["version"]
+                  and c.get("score") is not None]
+        out.append({"version": p["version"], "rewritten_prompt": p["rewritten_prompt"],
+                    "best_score": max(scores) if scores else None})
+    return out
+
+
 def critique_of(state: dict) -> str:
     """What the verifiers said about the best candidate, in words, for a re-plan."""
     best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
@@ -116,6 +144,8 @@ def critique_of(state: dict) -> str:
         detail = s.get("detail", {})
         for criterion, why in (detail.get("reasons") or {}).items():
             lines.append(f"  - {criterion}: {why}")
+        if detail.get("critique"):
+            lines.append(f"  - what the VLM sees in it: {detail['critique']}")
         for q in detail.get("questions", []):
             if not q["passed"]:
                 lines.append(f"  - failed check: {q['question']}" + (" (its premise failed)" if q["skipped_by_parent"] else ""))
@@ -332,7 +362,7 @@ def build_decide(tb):
         d = decide(state, tb)
         record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
                   "best_id": state.get("best_id"), "best_score": state.get("best_score"),
-                  "spent": dict(state["spent"])}
+                  "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {})}
         _emit({"event": "decision", **record})
         if d["action"] != "finish":  # finish writes the final manifest itself, right after
             tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))

@@ -68,12 +68,17 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
 
 def render_verification(result: dict, console: Console | None = None) -> None:
     console = console or Console()
-    table = Table("verifier", "score", "raw", "model")
+    table = Table("verifier", "score", "raw", "weights / answerer")
     for name, r in result["verifiers"].items():
         raw = r["raw"] if not isinstance(r["raw"], float) else f"{r['raw']:.4f}"
-        table.add_row(name, f"{r['score']:.3f}", str(raw), str(r["describe"].get("model") or r["describe"].get("answerer", "")))
-    console.print(f"prompt: {result['prompt']}")
+        d = r["describe"]
+        used = d.get("model") or (f"answerer: {d['answerer']}" + (" (exact parser: an oracle in the shapes world)"
+                                  if d.get("answerer") == "parser" else "") if d.get("answerer") else "")
+        table.add_row(name, f"{r['score']:.3f}", str(raw), str(used))
+    console.print(f"prompt: {result['prompt']}  ({result.get('world', 'real')} world)")
     console.print(table)
+    for notice in result.get("notices", []):
+        console.print(f"note: {notice}")
     questions = result["verifiers"].get("questions", {}).get("detail", {}).get("questions", [])
     if questions:
         qt = Table("id", "question", "answer", "passed", "box")

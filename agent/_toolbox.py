@@ -98,6 +98,10 @@ class Toolbox:
             made = []
             for ref in self.policy.verifiers:
                 options = dict(ref.options)
+                if ref.name == "clipscore" and not options.get("model"):  # a real CLIP for real images
+                    from tools.verifiers.requirements import default_clip_model, world_of
+
+                    options["model"] = default_clip_model(world_of(self.spec.source))
                 if ref.name == "questions":  # ask about the run's current plan, not a fresh one
                     options["answerer"] = self._question_answerer(ref)
                     if options["answerer"] is None:
@@ -112,7 +116,7 @@ class Toolbox:
         if self._planner is None:
             from agent.planners import make_planner
 
-            self._planner = make_planner(self.planner_kind, llm=self.llm)
+            self._planner = make_planner(self.planner_kind, llm=self.llm, target=self.spec)
         return self._planner
 
     def notices(self) -> list[str]:
@@ -129,7 +133,7 @@ class Toolbox:
             if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
                 from tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
 
-                if default_clip_model() == BUILTIN_SHAPES:
+                if default_clip_model("real") == BUILTIN_SHAPES:
                     out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
                                "LIMNER_CLIP_MODEL (e.g. openai/clip-vit-large-patch14) to judge real images")
         return out

@@ -228,10 +228,13 @@ def _add_subcommands() -> None:
     from agent._cli_bench import bench_app
     from agent._cli_batch import batch
     from agent._cli_chat import chat
+    from agent._cli_weights import doctor, pull
 
     app.add_typer(bench_app, name="bench")
     app.command("chat")(friendly(chat))
     app.command("batch")(friendly(batch))
+    app.command("pull")(friendly(pull))
+    app.command("doctor")(friendly(doctor))
 
 
 _add_subcommands()

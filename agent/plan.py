@@ -40,6 +40,8 @@ class PlanDraft(BaseModel):
     """What a planner writes (the LLM's structured output schema)."""
 
     model_config = ConfigDict(extra="forbid")
+    reasoning: str = Field(default="", max_length=4000, description=(
+        "written first: what the prompt asks for and how to prompt the target model for it"))
     rewritten_prompt: str = Field(min_length=1, description="the prompt the generator will get")
     negative_prompt: str = ""
     objects: list[PlanObject] = Field(default_factory=list)

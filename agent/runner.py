@@ -93,6 +93,7 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
         check_available(spec)
     except ModelUnavailable as exc:
         raise UsageError(str(exc)) from None
+    _check_verifier_weights(policy, spec, brief)
     kind = policy.planner
     if kind == "auto":
         kind = "llm" if settings.llm_configured else "rules"
@@ -104,11 +105,38 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
                          "set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL (or OPENAI_API_KEY)")
     if kind == "llm" and policy.budgets.llm_calls < 1:
         raise UsageError(f"policy '{policy.name}' uses the llm planner with an LLM call budget of 0")
+    if settings.llm_configured:  # the least a plan and one scored candidate can take, before anything runs
+        vlm_checks = any(v.name == "questions" and (v.options.get("answerer", "auto") == "vlm" or (
+            v.options.get("answerer", "auto") == "auto" and spec.source != "builtin:shapes-tiny")) for v in policy.verifiers)
+        least = (kind == "llm") + sum(v.name in NEEDS_LLM for v in policy.verifiers) + vlm_checks
+        if policy.budgets.llm_calls < least:
+            raise UsageError(f"policy '{policy.name}' allows {policy.budgets.llm_calls} LLM calls, but planning and "
+                             f"scoring one candidate take at least {least}: raise budgets.llm_calls")
     cost = spec.nfe_per_candidate()
     if policy.budgets.nfe < cost:
         raise UsageError(f"NFE budget {policy.budgets.nfe} is smaller than one candidate's cost ({cost}) "
                          f"with {spec.alias}")
     return Setup(brief=brief, policy=policy, spec=spec, planner_kind=kind)
+
+
+def _check_verifier_weights(policy: Policy, spec: ModelSpec, brief: Brief) -> None:
+    """Every verifier's weights are on disk, or can be fetched: else one line naming ``limner pull``."""
+    from tools.generators.weights import hub_unreachable, offline
+    from tools.verifiers.requirements import is_present, required_weights, world_of
+
+    world = world_of(spec.source)
+    for ref in policy.verifiers:
+        missing = [w for w in required_weights(ref.name, ref.options, world) if not is_present(w)]
+        if not missing:
+            continue
+        pull = f"run `limner pull {brief.model or spec.alias} --policy {brief.policy}` once online"
+        if offline():
+            raise UsageError(f"verifier {ref.name} needs {missing[0]}, which is not in the local Hugging Face cache "
+                             f"and HF_HUB_OFFLINE=1: {pull} (or set its weights in the policy)")
+        unreachable = hub_unreachable()
+        if unreachable:
+            raise UsageError(f"verifier {ref.name} needs {missing[0]}, which is not in the local Hugging Face cache, "
+                             f"and {unreachable}: {pull}")
 
 
 def _read_image(path: str, what: str):

@@ -36,10 +36,28 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         from agent.llm import LLMClient
 
         llm = LLMClient(settings)
+    notices: list[str] = []
     try:
+        from agent.planners.rules import PlanObject, in_shapes_world
+
         plan = make_planner(planner, llm=llm).plan(prompt).model_dump()
-        made = [(n, make_verifier(n, llm=llm, **({"plan_fn": lambda p: plan} if n == "questions" else {})))
-                for n in names]
+        # the shapes world's exact parser answers only prompts of that world; real images need a VLM
+        world = "shapes" if in_shapes_world([PlanObject(**o) for o in plan["objects"]]) else "real"
+        made = []
+        for n in names:
+            options: dict = {}
+            if n == "questions":
+                options = {"plan_fn": lambda p: plan, "answerer": "parser" if world == "shapes" else "vlm"}
+                if world == "real" and llm is None:
+                    notices.append("questions skipped: the prompt is not of the shapes world, so its checks need a "
+                                   "VLM to answer them (set LIMNER_LLM_BASE_URL)")
+                    continue
+            if n == "clipscore":
+                from tools.verifiers.requirements import default_clip_model
+
+                options = {"model": default_clip_model(world)}
+            made.append((n, make_verifier(n, llm=llm, **options)))
+        _check_weights(made)
         results = score_all(made, [image], [prompt])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -47,8 +65,20 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         raise UsageError(str(exc).splitlines()[0]) from None
     verifier_objects = dict(made)
     return {
-        "image": str(image_path), "prompt": prompt, "plan": plan,
+        "image": str(image_path), "prompt": prompt, "plan": plan, "world": world, "notices": notices,
         "verifiers": {n: {**results[n][0].to_dict(),
                           "describe": getattr(verifier_objects[n], "describe", lambda: {"name": n})()}
-                      for n in names},
+                      for n in verifier_objects},
     }
+
+
+def _check_weights(made: list) -> None:
+    """Weights missing offline are one line naming ``limner pull``, before anything loads."""
+    from tools.generators.weights import offline
+    from tools.verifiers.requirements import is_present
+
+    for name, verifier in made:
+        for ref in [getattr(verifier, "model_id", None), getattr(verifier, "processor_id", None)]:
+            if ref and offline() and not is_present(ref):
+                raise UsageError(f"verifier {name} needs {ref}, which is not in the local Hugging Face cache and "
+                                 f"HF_HUB_OFFLINE=1: run `limner pull --verifier {name}` once online")

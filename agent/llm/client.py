@@ -123,6 +123,9 @@ class LLMClient:
                 if fmt is not None and ("response_format" in text or "json" in text):
                     self._format = _FORMATS[_FORMATS.index(self._format) + 1]
                     continue  # the server rejected the format: ask again in a simpler mode
+                if "max_tokens" in extra and "max_tokens" in text:  # reasoning models take max_completion_tokens
+                    extra = {("max_completion_tokens" if k == "max_tokens" else k): v for k, v in extra.items()}
+                    continue
                 if "logprobs" in extra and "logprob" in text:
                     extra = {k: v for k, v in extra.items() if k not in {"logprobs", "top_logprobs"}}
                     self._logprobs = False
@@ -181,7 +184,11 @@ class LLMClient:
 
         instruction = ("Answer with one JSON object and nothing else, matching this JSON schema: "
                        + json.dumps(schema.model_json_schema()))
-        messages = [{"role": "system", "content": instruction}] + list(messages)
+        messages = list(messages)
+        if messages and messages[0].get("role") == "system":  # one system message per request
+            messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{instruction}"}
+        else:
+            messages = [{"role": "system", "content": instruction}] + messages
         content = self._complete(messages, schema, model, purpose)
         try:
             return schema.model_validate_json(content)

@@ -12,11 +12,12 @@ class Planner(Protocol):
 
     def plan(self, prompt: str) -> Plan: ...
 
-    def replan(self, previous: Plan, critique: str) -> Plan: ...
+    def replan(self, previous: Plan, critique: str, history: list[dict] | None = None) -> Plan: ...
 
 
-def make_planner(kind: str, llm=None) -> Planner:
-    """``kind`` is 'rules' or 'llm' (resolve 'auto' before calling)."""
+def make_planner(kind: str, llm=None, target=None) -> Planner:
+    """``kind`` is 'rules' or 'llm' (resolve 'auto' before calling). ``target``: the ``ModelSpec`` the plan is
+    for (the LLM planner is told its family and limits)."""
     if kind == "rules":
         from agent.planners.rules import RulesPlanner
 
@@ -24,5 +25,5 @@ def make_planner(kind: str, llm=None) -> Planner:
     if kind == "llm":
         from agent.planners.llm import LLMPlanner
 
-        return LLMPlanner(llm)
+        return LLMPlanner(llm, target=target)
     raise ValueError(f"unknown planner '{kind}': use rules or llm")

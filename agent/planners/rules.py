@@ -108,15 +108,30 @@ def _parse_phrase(text: str) -> PlanObject:
 
 
 def _parse_list(text: str) -> list[PlanObject]:
-    parts = [p.strip() for p in re.split(r",|\band\b", text) if p.strip()]
+    parts = [p.strip() for p in re.split(r"\band\b", text) if p.strip()]
     if not parts:
         raise _Unparsed(text)
     return [_parse_phrase(p) for p in parts]
 
 
+SHAPES_WORLD = ("circle", "square", "triangle")  # the objects of the embedded shapes world
+
+
+def split_style(prompt: str) -> tuple[str, str]:
+    """``"a corgi astronaut, studio photo"`` -> ``("a corgi astronaut", "studio photo")``: what follows the first
+    comma is style, kept as the user wrote it, never read as objects."""
+    scene, _, style = prompt.partition(",")
+    return scene.strip(), style.strip()
+
+
+def in_shapes_world(objects: list[PlanObject]) -> bool:
+    return bool(objects) and all(o.name in SHAPES_WORLD for o in objects)
+
+
 def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
-    """Objects and relations of a GenEval-style prompt; raises ``ValueError`` on free text."""
-    text = " ".join(prompt.lower().replace(".", " ").split())
+    """Objects and relations of a GenEval-style prompt (its part before any comma); raises ``ValueError`` on
+    free text."""
+    text = " ".join(split_style(prompt)[0].lower().replace(".", " ").split())
     for prefix in PREFIXES:
         if text.startswith(prefix + " "):
             text = text[len(prefix) + 1 :]
@@ -169,22 +184,31 @@ class RulesPlanner:
     name = "rules"
 
     def _build(self, prompt: str, version: int, critique: str = "") -> Plan:
+        """Only prompts of the shapes world are rewritten (by ``prompts/rules_rewrites.yaml``); any other prompt
+        is kept as the user wrote it, style words included, and gets the checks the parser can read from it."""
         template = _rewrites()[(version - 1) % len(_rewrites())]
         try:
             objects, relations = parse(prompt)
         except ValueError:
             return Plan(
-                prompt=prompt, planner=self.name, version=version,
-                rewritten_prompt=prompt if version == 1 else template.format(scene=prompt),
+                prompt=prompt, planner=self.name, version=version, rewritten_prompt=prompt,
                 checks=[Check(id="q0", question="Does the image show what the prompt describes?")],
-                rationale="free-form prompt: the rules planner found no 'count colour object' phrases to check",
+                rationale="free-form prompt: the rules planner found no 'count colour object' phrases to check; "
+                          "the prompt is kept as written",
             )
-        rationale = "parsed objects, counts, colours and relations"
+        shapes = in_shapes_world(objects)
+        style = split_style(prompt)[1]
+        if shapes:
+            rewritten = template.format(scene=scene_text(objects, relations)) + (f", {style}" if style else "")
+            rationale = "parsed objects, counts, colours and relations"
+        else:
+            rewritten = prompt
+            rationale = ("parsed objects, counts, colours and relations; outside the shapes world the prompt is "
+                         "kept as written")
         if critique:
             rationale += f"; re-plan {version} after: {critique}"
         return Plan(
-            prompt=prompt, planner=self.name, version=version,
-            rewritten_prompt=template.format(scene=scene_text(objects, relations)),
+            prompt=prompt, planner=self.name, version=version, rewritten_prompt=rewritten,
             objects=objects, relations=relations, checks=make_checks(objects, relations),
             layout=place(objects, relations), rationale=rationale,
         )
@@ -192,7 +216,7 @@ class RulesPlanner:
     def plan(self, prompt: str) -> Plan:
         return self._build(prompt, 1)
 
-    def replan(self, previous: Plan, critique: str) -> Plan:
+    def replan(self, previous: Plan, critique: str, history: list[dict] | None = None) -> Plan:
         return self._build(previous.prompt, previous.version + 1, critique)
 
     def revise(self, previous: Plan, request: str) -> Plan:

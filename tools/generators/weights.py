@@ -23,6 +23,23 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def hub_unreachable(timeout: float = QUICK_TIMEOUT_S) -> str | None:
+    """One quick TCP connection to the hub (``HF_ENDPOINT``): why it failed, or None when it answers.
+
+    The hub client retries a failing connection for about 25 s; this is the single attempt Limner makes
+    before saying in one line that the weights cannot be had."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"cannot reach {url.scheme}://{url.netloc} ({exc.strerror or type(exc).__name__})"
+
+
 @dataclass
 class ModelIndex:
     source: str
@@ -82,6 +99,10 @@ def read_index(source: str, revision: str | None = None) -> ModelIndex:
     pull = f"run `limner pull {source}` once online, or pass a local folder"
     if offline():
         raise WeightsMissing(f"'{source}' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: {pull}")
+    unreachable = hub_unreachable()
+    if unreachable:
+        raise WeightsMissing(f"'{source}' is not in the local Hugging Face cache and the hub is out of reach: "
+                             f"{unreachable}; {pull}")
     from huggingface_hub import hf_hub_download
 
     try:

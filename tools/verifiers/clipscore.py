@@ -8,17 +8,17 @@ unrelated and a well-matched pair. ``calibration=(low, high)`` overrides both.
 
 from __future__ import annotations
 
-import os
-
 from tools.verifiers.clip_base import CLIP_MEAN, CLIP_STD, CLIPReward  # noqa: F401  (re-exported)
 
 BUILTIN_RANDOM = "builtin:tiny-random-clip"
 BUILTIN_SHAPES = "builtin:shapes-clip"
 
 
-def default_clip_model() -> str:
-    """``LIMNER_CLIP_MODEL`` if set, else ``shapes-clip`` (trained on the embedded shapes world, shipped)."""
-    return os.environ.get("LIMNER_CLIP_MODEL") or BUILTIN_SHAPES
+def default_clip_model(world: str = "shapes") -> str:
+    """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world, CLIP ViT-L/14 for real images."""
+    from tools.verifiers.requirements import default_clip_model as chosen
+
+    return chosen(world)
 
 
 class CLIPScore(CLIPReward):

@@ -1,0 +1,68 @@
+"""What weights each verifier needs, declared as data, so a run can check them before it starts and
+``limner pull`` / ``limner doctor`` can fetch or report them.
+
+A weight reference is ``repo_id`` (a model repository), ``repo_id:filename`` (one file of a repository),
+a local path, or ``builtin:NAME`` (shipped with Limner). ``world`` is ``"shapes"`` for the embedded
+models (their images are judged by the shapes-world verifiers) and ``"real"`` for every other model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REAL_CLIP = "openai/clip-vit-large-patch14"  # CLIPScore's documented default for real images
+
+
+def default_clip_model(world: str = "shapes") -> str:
+    """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world and CLIP ViT-L/14 for real images."""
+    from tools.verifiers.clipscore import BUILTIN_SHAPES
+
+    return os.environ.get("LIMNER_CLIP_MODEL") or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)
+
+
+def world_of(source: str) -> str:
+    """The embedded models (``builtin:``) draw the shapes world; every other model draws real images."""
+    return "shapes" if source.startswith("builtin:") else "real"
+
+
+def required_weights(name: str, options: dict | None = None, world: str = "real") -> list[str]:
+    """The weight references verifier ``name`` loads with ``options`` (empty for LLM-backed ones)."""
+    options = options or {}
+    if name == "clipscore":
+        return [options.get("model") or default_clip_model(world)]
+    if name == "pickscore":
+        from tools.verifiers.pickscore import PickScore
+
+        model = options.get("model") or PickScore.default_model
+        return [model] + ([options.get("processor") or PickScore.default_processor] if not options.get("model")
+                          or options.get("processor") else [])
+    if name == "hpsv2":
+        from tools.verifiers.hpsv2 import ARCHITECTURE, CHECKPOINT
+
+        return [options.get("model") or ARCHITECTURE, options.get("checkpoint") or CHECKPOINT]
+    if name == "aesthetic":
+        from tools.verifiers.aesthetic import MLP_WEIGHTS, Aesthetic
+
+        return [options.get("model") or Aesthetic.default_model, options.get("mlp") or MLP_WEIGHTS]
+    return []  # shapes-clip (shipped), questions (parser or endpoint), vlm-judge (endpoint)
+
+
+def is_present(ref: str) -> bool:
+    """Whether a weight reference can be loaded here without a download."""
+    if ref.startswith("builtin:") or Path(ref).expanduser().exists():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    repo, _, filename = ref.partition(":")
+    return isinstance(try_to_load_from_cache(repo, filename or "config.json"), str)
+
+
+def download(ref: str) -> str:
+    """Fetch one weight reference into the Hugging Face cache (safetensors and configs of a repository)."""
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    repo, _, filename = ref.partition(":")
+    if filename:
+        return hf_hub_download(repo, filename)
+    return snapshot_download(repo, allow_patterns=["*.json", "*.txt", "*.safetensors", "*.model"])
