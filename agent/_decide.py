@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent._actions import ACTIONS, usable_strategies
+from tools.search import STRATEGIES
 
 
 def round_size(state: dict, tb) -> tuple[int, str]:
@@ -65,7 +66,9 @@ def decide(state: dict, tb) -> dict:
                               f"the next round would take about {estimate:.1f}s"}
     elif spent["seconds"] >= policy.budgets.seconds:
         return {"action": "finish", "round_size": 0, "reason": f"time budget spent: {spent['seconds']:.1f}s"}
-    skipped = []  # allowed actions this model cannot do, with the reason: recorded with the decision
+    # allowed actions and strategies this model cannot do, with the reason: recorded with the decision
+    skipped = [why for why in (STRATEGIES[n].unavailable(tb.spec, has_scorer=True, has_reward=True)
+                               for n in policy.actions if n in STRATEGIES) if why]
     for name in policy.actions:
         action = ACTIONS[name]
         lacks = tb.spec.caps.lacks(action.needs) if action.needs else None

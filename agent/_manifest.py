@@ -74,7 +74,8 @@ def rounds_summary(state: dict) -> list[dict]:
                 best, best_id = scores[cid], cid
         out.append({k: log[k] for k in ("round", "strategy", "action", "params", "nfe", "nfe_charged",
                                         "verifier_calls", "seconds", "candidates")}
-                   | {"regional": log.get("layout", "").startswith("regional"), "layout": log.get("layout"),
+                   | {"regional": log.get("regional", log.get("layout", "").startswith("regional generation:")),
+                      "layout": log.get("layout"),
                       "best_id_so_far": best_id, "best_score_so_far": best}
                    | ({"out_of_memory": log["out_of_memory"]} if "out_of_memory" in log else {}))
     return out

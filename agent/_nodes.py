@@ -202,6 +202,7 @@ def build_generate(tb):
                            "seconds": round(result.seconds, 4), "memo": result.memo}
             if layout_note:
                 log["layout"] = layout_note
+            log["regional"] = regional is not None
         log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
         if saved is None:
             tb.store.save_round(rnd, records, log)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+# a private, empty Hugging Face cache: tests never read (or write) the user's downloaded weights
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="limner-test-hf-")
+os.environ.pop("HF_HUB_CACHE", None)
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -92,11 +92,11 @@ def save_tiny_sd3(folder: Path) -> Path:
     from tools.generators.tiny import _text_config, clip_tokenizer
 
     torch.manual_seed(0)
-    transformer = SD3Transformer2DModel(sample_size=32, patch_size=2, in_channels=4, num_layers=1,
+    transformer = SD3Transformer2DModel(sample_size=32, patch_size=2, in_channels=16, num_layers=1,
                                         attention_head_dim=8, num_attention_heads=4, caption_projection_dim=32,
-                                        joint_attention_dim=64, pooled_projection_dim=64, out_channels=4)
-    pipe = StableDiffusion3Pipeline(
-        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=_flow_vae(4),
+                                        joint_attention_dim=64, pooled_projection_dim=64, out_channels=16)
+    pipe = StableDiffusion3Pipeline(  # 16 latent channels, as SD3's VAE has (its inpainting pipeline checks)
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0), vae=_flow_vae(16),
         text_encoder=CLIPTextModelWithProjection(_text_config()), tokenizer=clip_tokenizer(),
         text_encoder_2=CLIPTextModelWithProjection(_text_config()), tokenizer_2=clip_tokenizer(),
         text_encoder_3=_tiny_t5(64), tokenizer_3=t5_tokenizer(),
@@ -114,11 +114,11 @@ def save_tiny_flux(folder: Path) -> Path:
     from tools.generators.tiny import _text_config, clip_tokenizer
 
     torch.manual_seed(0)
-    transformer = FluxTransformer2DModel(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=1, num_single_layers=1,
                                          attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
                                          pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
-    pipe = FluxPipeline(
-        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0), vae=_flow_vae(4),
+    pipe = FluxPipeline(  # 16 latent channels packed 2x2 into 64, as FLUX.1 has
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0), vae=_flow_vae(16),
         text_encoder=CLIPTextModel(_text_config()), tokenizer=clip_tokenizer(),
         text_encoder_2=_tiny_t5(32), tokenizer_2=t5_tokenizer(),
     )
