@@ -132,8 +132,9 @@ class Toolbox:
                            "(set LIMNER_LLM_BASE_URL)")
             if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
                 from tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
+                from tools.verifiers.requirements import world_of
 
-                if default_clip_model("real") == BUILTIN_SHAPES:
+                if default_clip_model(world_of(self.spec.source)) == BUILTIN_SHAPES:
                     out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
                                "LIMNER_CLIP_MODEL (e.g. openai/clip-vit-large-patch14) to judge real images")
         return out

@@ -326,9 +326,22 @@ def _with_dirs(contract: Contract):
     return contract
 
 
+def _short(cell: str) -> str:
+    if "FAILS" in cell:
+        return "FAILS"
+    if cell.startswith("falls back"):
+        return "falls back (below)"
+    if "falls back" in cell or "refused" in cell:
+        return "works; part falls back (below)"
+    return "works"
+
+
 def table(results: dict[str, dict[str, str]]) -> str:
     columns = ["run", "run with LLM/VLM", "search", "layout", "edit", "verify", "reproduce", "NFE"]
-    lines = []
+    lines = ["| family | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for family, row in results.items():
+        lines.append(f"| {family} | " + " | ".join(_short(row.get(c, "-")) for c in columns) + " |")
+    lines.append("")
     for family, row in results.items():
         lines.append(f"### {family} ({FAMILY_REPOS[family][0]})\n")
         lines += [f"- **{c}**: {row.get(c, '-')}" for c in columns]

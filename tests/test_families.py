@@ -162,3 +162,63 @@ def test_pull_and_doctor_offline_and_with_a_stand_in_hub(contract, tmp_path, mon
     done = contract.cli(["doctor", "--model", "sdxl-turbo"])
     assert done.exit_code == 0 and "everything this run needs is here" in done.output, done.output
     assert "@ 0123456789ab" in done.output  # the snapshot (revision) the run will load
+
+
+def test_a_folder_named_like_an_alias_reproduces_from_the_folder(contract, tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from agent.reproduce import regenerate
+
+    folder = tmp_path / "sdxl"  # an SD 1.x folder whose name is the SDXL alias
+    shutil.copytree(contract.root / "models" / "sd", folder)
+    done = contract.cli(["run", "a red circle", "--model", str(folder), "--policy", "fast", "--out", str(tmp_path / "r"),
+                         "--json", *["--steps", "2", "--candidates", "1", "--max-rounds", "1"]])
+    assert done.exit_code == 0, done.output
+    manifest_path = Path(json.loads(done.stdout[done.stdout.index("{"):])["manifest_path"])
+    entry = json.loads(manifest_path.read_text())["candidates"][0]
+    assert entry["model_alias"] == "sdxl" and entry["model"] == str(folder.resolve()) and entry["family"] == "sd"
+    image = regenerate(entry, manifest_path.parent)
+    from PIL import Image
+
+    with Image.open(manifest_path.parent / entry["path"]) as saved:
+        assert image.tobytes() == saved.convert("RGB").tobytes()
+
+
+def _llm_policy(tmp_path, llm_calls: int, mode: str = "batched") -> str:
+    import yaml
+
+    path = tmp_path / f"llm-{llm_calls}-{mode}.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tight", "planner": "llm", "max_rounds": 2, "candidates_per_round": 2,
+        "budgets": {"nfe": 100, "llm_calls": llm_calls, "seconds": 600},
+        "verifiers": [{"name": "clipscore"}, {"name": "questions", "weight": 2, "options": {"mode": mode}}],
+        "actions": ["random"]}))
+    return str(path)
+
+
+def test_an_llm_budget_that_cannot_score_one_candidate_is_refused_before_any_generation(contract, tmp_path):
+    import huggingface_hub.constants as hub_constants
+    from scripted_openai import ScriptedOpenAI
+
+    repo = FAMILY_REPOS["sd"][0]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(hub_constants, "HF_HUB_CACHE", str(contract.root / "hub"))
+    try:
+        with ScriptedOpenAI() as server:
+            server.responder = answer_like_a_vlm
+            contract.llm_url = server.base_url
+            # a plan and one VLM answer need 2 calls: 1 is refused in one line, nothing written
+            done = contract.cli(["run", "a cat", "--model", repo, "--policy", _llm_policy(tmp_path, 1),
+                                 "--out", str(tmp_path / "a"), "--steps", "2"], llm=True)
+            assert done.exit_code == 2 and "allows 1 LLM calls, but planning and scoring one candidate take at least 2" \
+                in done.output and not (tmp_path / "a").exists()
+            # one request per check: the plan's 5 checks do not fit the 3 calls left after planning
+            done = contract.cli(["run", "a cat", "--model", repo, "--policy", _llm_policy(tmp_path, 4, "per_question"),
+                                 "--out", str(tmp_path / "b"), "--steps", "2", "--json"], llm=True)
+            assert done.exit_code == 1, done.output
+            assert "LLM call budget too small: 3 of 4 calls left after planning, scoring one candidate takes 5" in done.output
+            assert not list((tmp_path / "b").glob("*/candidates/*.png")) and len(server.requests) == 1
+    finally:
+        mp.undo()

@@ -59,8 +59,13 @@ class LLMPlanner:
         )
         draft = self._ask(user, "replan")
         if draft.rewritten_prompt.strip().lower() in earlier and self.llm.can_call():
+            from agent.errors import LLMError
+
             again = user + ("\n\nYour rewritten_prompt repeats an earlier one word for word. Write a different one.")
-            draft = self._ask(again, "replan:repeat")
+            try:
+                draft = self._ask(again, "replan:repeat")
+            except LLMError:
+                pass  # the first answer stands: a repeated prompt with fresh noise is still a round
         return Plan(prompt=previous.prompt, planner=self.name, version=previous.version + 1, **draft.model_dump())
 
     def revise(self, previous: Plan, request: str) -> Plan:
