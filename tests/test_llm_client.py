@@ -134,3 +134,27 @@ def test_an_llm_layout_that_stays_outside_the_canvas_is_rejected_not_passed_on(l
     llm_env.script(Reply(content=bad), Reply(content=bad))
     with pytest.raises(LLMError):
         LLMPlanner(client(tmp_path)).plan("two red circles and a blue square")
+
+
+def test_reasoning_models_that_reject_max_tokens_get_max_completion_tokens(llm_env, tmp_path):
+    llm_env.script(Reply(status=400, error="Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                             "Use 'max_completion_tokens' instead."),
+                   Reply(content="yes"))
+    p = client(tmp_path).yes_probability([{"role": "user", "content": "Is it red?"}], purpose="vqa")
+    assert p == 1.0
+    assert "max_tokens" in llm_env.requests[0] and "max_tokens" not in llm_env.requests[1]
+    assert llm_env.requests[1]["max_completion_tokens"] == 1
+
+
+def test_the_planner_is_told_the_target_models_family_and_limits(llm_env, tmp_path):
+    from tools.generators.models import ModelSpec
+
+    llm_env.script(Reply(content=GOOD))
+    flux = ModelSpec("flux-schnell", "black-forest-labs/FLUX.1-schnell", "flux", 4, 0.0, 1024, 1024)
+    LLMPlanner(client(tmp_path), target=flux).plan("a cat")
+    messages = llm_env.requests[0]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]  # one system message: the schema joins it
+    text = messages[-1]["content"]
+    assert "FLUX.1" in text and "256 tokens" in text and "ignores negative prompts" in text
+    assert "reasoning" in json.dumps(llm_env.requests[0]["response_format"]["json_schema"]["schema"]["properties"])
+    assert list(llm_env.requests[0]["response_format"]["json_schema"]["schema"]["properties"])[0] == "reasoning"

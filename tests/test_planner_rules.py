@@ -67,3 +67,19 @@ def test_plan_schema_rejects_dangling_relations_and_checks():
         PlanDraft(rewritten_prompt="x", checks=[{"id": "a", "question": "?", "depends_on": ["missing"]}])
     with pytest.raises(ValueError):
         PlanDraft(rewritten_prompt="x", relations=[], objects=[{"name": "c", "count": 0}])
+
+
+def test_prompts_outside_the_shapes_world_are_kept_as_written_through_replans():
+    from agent.planners.rules import RulesPlanner
+
+    planner = RulesPlanner()
+    for prompt in ["a corgi astronaut, studio photo", "a red bicycle left of a blue door",
+                   "a cinematic photo of a lighthouse at dusk, 35mm"]:
+        plan = planner.plan(prompt)
+        again = planner.replan(planner.replan(plan, "low score"), "still low")
+        assert plan.rewritten_prompt == again.rewritten_prompt == prompt
+        assert "white background" not in again.rewritten_prompt
+    corgi = planner.plan("a corgi astronaut, studio photo")
+    assert [o.name for o in corgi.objects] == ["corgi astronaut"]  # style after the comma is not an object
+    shapes = planner.replan(planner.plan("two red circles and a blue square"), "low")
+    assert shapes.rewritten_prompt != "two red circles and a blue square"  # the shapes world is rewritten
