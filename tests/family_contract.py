@@ -94,6 +94,15 @@ def build_hub(root: Path) -> dict[str, Path]:
     return folders
 
 
+def _set_env(values: dict) -> None:
+    """Set each variable, or remove it where the value is None."""
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 class Contract:
     """Runs the cells in this process (pipelines load once) with ``typer``'s test runner."""
 
@@ -112,18 +121,10 @@ class Contract:
                "OPENAI_API_KEY": "sk-contract-secret" if llm else None, "LIMNER_CLIP_MODEL": None, "LIMNER_MODEL": None}
         old = {k: os.environ.get(k) for k in env}
         try:
-            for k, v in env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            _set_env(env)
             return CliRunner().invoke(app, args, catch_exceptions=True)
         finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            _set_env(old)
 
     def fail(self, family: str, what: str, text: str) -> str:
         self.problems.append(f"{family} {what}: {text}")
