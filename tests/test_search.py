@@ -189,3 +189,30 @@ def test_paths_records_its_tree_and_lineage(gen):
     assert node["kept"] == kept and node["children_of"] == [kept[0], kept[0], kept[1], kept[1]]
     assert result.verifier_calls == 4 and len(result.found) == 4
     assert all(len(f.noise["branches"]) == 1 for f in result.found)
+
+
+def test_the_loop_decodes_a_half_precision_vae_that_asks_for_it_in_float32():
+    """As the pipelines do for SDXL's VAE: fp16 decodes overflow to black, so ``force_upcast`` decodes in fp32."""
+    import torch
+    from types import SimpleNamespace
+
+    from tools.generators.loop import DenoiseLoop
+    from tools.generators.tiny import build_tiny_sd
+
+    vae = build_tiny_sd().vae.to(torch.float16)
+    vae.register_to_config(force_upcast=True)
+    seen = []
+    original = vae.decode
+
+    def decode(z, *args, **kwargs):
+        seen.append((z.dtype, next(vae.parameters()).dtype))
+        return original(z, *args, **kwargs)
+
+    vae.decode = decode
+    loop = SimpleNamespace(pipe=SimpleNamespace(vae=vae), _decode=DenoiseLoop._decode)
+    pixels = DenoiseLoop.decode(loop, torch.randn(1, 4, 32, 32, dtype=torch.float16))
+    assert seen == [(torch.float32, torch.float32)] and pixels.dtype == torch.float32
+    assert next(vae.parameters()).dtype == torch.float16  # put back as it was
+    vae.register_to_config(force_upcast=False)
+    DenoiseLoop.decode(loop, torch.randn(1, 4, 32, 32, dtype=torch.float16))
+    assert seen[-1] == (torch.float16, torch.float16)
