@@ -5,7 +5,7 @@ Adding an action is one node (a function in ``agent/_nodes.py`` registered in
 ``propose(state, toolbox) -> reason | None``. Policies list the allowed actions in
 the order they are considered.
 
-Every search strategy in ``tools.search.STRATEGIES`` is an action that routes to the
+Every search strategy in ``limner.tools.search.STRATEGIES`` is an action that routes to the
 generate node. Which strategy runs next is decided by ``choose_strategy``: the policy's
 first usable strategy, kept while it improves the best score, and the next one in the
 policy's order after a round without progress.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from tools.search import STRATEGIES
+from limner.tools.search import STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _replan(state: dict, tb) -> str | None:
 
 
 def _repair(state: dict, tb) -> str | None:
-    from agent._repair import repair_targets
+    from limner.agent._repair import repair_targets
     if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.caps.guidance == "instruction":
         return None
     targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
@@ -94,7 +94,7 @@ def _repair(state: dict, tb) -> str | None:
 
 
 def _layout(state: dict, tb) -> str | None:
-    from agent._repair import spans_image
+    from limner.agent._repair import spans_image
     if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.caps.lacks("regional"):
         return None  # already regional every round, or nothing to lay out, or no regional attention here
     spans = spans_image(state)
@@ -102,7 +102,7 @@ def _layout(state: dict, tb) -> str | None:
 
 
 def _variation(state: dict, tb) -> str | None:
-    from agent._repair import best_candidate, repair_targets
+    from limner.agent._repair import best_candidate, repair_targets
 
     best = best_candidate(state)
     if best is None or repair_targets(state) and "repair" in tb.policy.actions:

@@ -47,7 +47,7 @@ def batch(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from agent.batch import run_batch
+    from limner.agent.batch import run_batch
 
     console = Console(stderr=True)
     overrides = {"model": model, "policy": policy, "threshold": threshold, "candidates": candidates,

@@ -30,13 +30,13 @@ def shapes(
         "instead of one plain sample per seed.")),
 ):
     """ShapesEval: GenEval's rules on the exact shapes parser, per tag and overall."""
-    from agent.cli import _fail
-    from agent.errors import UsageError
+    from limner.agent.cli import _fail
+    from limner.agent.errors import UsageError
 
-    from tools.shapes.bench import table
+    from limner.tools.shapes.bench import table
 
     if images is not None:
-        from tools.shapes.geneval import read_geneval_folder, score_folder, summarize
+        from limner.tools.shapes.geneval import read_geneval_folder, score_folder, summarize
 
         if not images.is_dir() or not read_geneval_folder(images):
             _fail(f"{images} is not a GenEval image folder (<dir>/00000/metadata.jsonl + samples/0000.png)")
@@ -45,9 +45,9 @@ def shapes(
     else:
         from rich.progress import Progress
 
-        from tools.generators.diffusers_backend import ModelUnavailable
-        from tools.shapes.bench import model_source, run_bench
-        from tools.shapes.suite import limit_per_tag, load_suite
+        from limner.tools.generators.diffusers_backend import ModelUnavailable
+        from limner.tools.shapes.bench import model_source, run_bench
+        from limner.tools.shapes.suite import limit_per_tag, load_suite
 
         try:
             prompts = limit_per_tag(load_suite(suite), per_tag)
@@ -55,8 +55,8 @@ def shapes(
             _fail(f"cannot read suite {suite}: {exc}")
         try:
             if policy is not None:
-                from agent.bench_source import agent_source
-                from agent.policy import load_policy
+                from limner.agent.bench_source import agent_source
+                from limner.agent.policy import load_policy
 
                 load_policy(policy)  # one clear line now rather than one per prompt
                 if steps is not None or guidance is not None:
@@ -83,7 +83,7 @@ def shapes(
                                 "passed": sum(r["status"] == "passed" for r in spent)}
             summary["runs"] = spent
         if grid is not None:
-            from tools.shapes.bench import contact_sheet
+            from limner.tools.shapes.bench import contact_sheet
 
             contact_sheet(results, run["images"]).save(grid)
             typer.echo(f"wrote {grid}")
@@ -104,14 +104,14 @@ def verifiers(
     seed: int = typer.Option(0),
 ):
     """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
-    from agent.cli import _fail
+    from limner.agent.cli import _fail
 
     from rich.progress import Progress
 
-    from tools.shapes.agreement import agreement
-    from tools.shapes.bench import model_source
-    from tools.shapes.suite import limit_per_tag, load_suite
-    from tools.verifiers import make_verifier
+    from limner.tools.shapes.agreement import agreement
+    from limner.tools.shapes.bench import model_source
+    from limner.tools.shapes.suite import limit_per_tag, load_suite
+    from limner.tools.verifiers import make_verifier
 
     names = list(verifier or ["shapes-clip", "questions"])
     try:
@@ -137,7 +137,7 @@ def verifiers(
 
 
 def _int_list(text: str, what: str) -> list[int]:
-    from agent.cli import _fail
+    from limner.agent.cli import _fail
 
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
@@ -164,14 +164,14 @@ def search_bench(
     plot: Path = typer.Option(Path("search.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
 ):
     """Search strategies on ShapesEval: accuracy per strategy, verifier and NFE budget (ShapesEval's scorer judges)."""
-    from agent.cli import _fail
+    from limner.agent.cli import _fail
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from tools.search import STRATEGIES
-    from tools.search.bench import VERIFIER_NAMES, best_per_budget, run_search_bench, table
-    from tools.search.plot import accuracy_plot
-    from tools.shapes.suite import limit_per_tag, load_suite
+    from limner.tools.search import STRATEGIES
+    from limner.tools.search.bench import VERIFIER_NAMES, best_per_budget, run_search_bench, table
+    from limner.tools.search.plot import accuracy_plot
+    from limner.tools.shapes.suite import limit_per_tag, load_suite
 
     budget_list = _int_list(budgets, "budgets") if budgets else ([1, 4, 16] if quick else [1, 4, 16, 64])
     strategies = list(strategy or STRATEGIES)
@@ -215,8 +215,8 @@ def overhead_bench(
     out: Path = typer.Option(Path("overhead.json"), help="Where to write the results JSON."),
 ):
     """Where a run's wall time goes: model compute (hooks on forward passes), LLM, and the agent's overhead."""
-    from agent.perf_bench import overhead
-    from tools.perf import fmt
+    from limner.agent.perf_bench import overhead
+    from limner.tools.perf import fmt
 
     r = overhead(repeats=repeats, model=model, policy=policy)
     typer.echo(f"{len(r['runs'])} runs of {r['model']} / {r['policy']} (model load in the warm-up: "
@@ -243,8 +243,8 @@ def throughput_bench(
     out: Path = typer.Option(Path("throughput.json"), help="Where to write the results JSON."),
 ):
     """Candidates per second: Limner's generate vs a plain diffusers batched call vs one call per candidate."""
-    from agent.perf_bench import throughput
-    from tools.perf import fmt
+    from limner.agent.perf_bench import throughput
+    from limner.tools.perf import fmt
 
     r = throughput(n=candidates, repeats=repeats, model=model)
     typer.echo(f"{r['model']} on {r['device']} ({r['dtype']}), {r['candidates']} candidates, {r['repeats']} repeats")
@@ -266,8 +266,8 @@ def startup_bench(
     out: Path = typer.Option(Path("startup.json"), help="Where to write the results JSON."),
 ):
     """Time to `limner --help`, to the first image of `limner run`, and the run's peak memory."""
-    from agent.perf_bench import startup
-    from tools.perf import fmt
+    from limner.agent.perf_bench import startup
+    from limner.tools.perf import fmt
 
     r = startup(repeats=repeats)
     typer.echo(f"limner --help          {fmt(r['help_seconds'], 's')}  (imports torch: {r['help_imports_torch']})")

@@ -19,7 +19,7 @@ def pull(
     revision: Optional[str] = typer.Option(None, "--revision", help="A hub revision (commit, branch or tag) of the model."),
 ):
     """Download everything a run with MODEL and POLICY needs (pipeline and verifier weights)."""
-    from agent.weights import pull as pull_weights
+    from limner.agent.weights import pull as pull_weights
 
     done = pull_weights(model, policy, verifier, revision=revision, echo=typer.echo)
     for line in _rows(done):
@@ -33,17 +33,17 @@ def doctor(
     policy: str = typer.Option("default", "--policy", "-p", help="Shipped policy name or YAML file."),
 ):
     """Say what a run with the current settings needs, what is present, what is missing, and how to fetch it."""
-    from agent.config import load_settings
-    from agent.weights import requirements
-    from tools.generators import default_model
-    from tools.generators.weights import offline
+    from limner.agent.config import load_settings
+    from limner.agent.weights import requirements
+    from limner.tools.generators import default_model
+    from limner.tools.generators.weights import offline
 
     settings = load_settings()
     name = model or default_model()
     reqs = requirements(name, policy)
     typer.echo(f"model    {name}   policy {policy}   HF_HUB_OFFLINE={'1' if offline() else 'unset'}")
     try:
-        from tools.generators import resolve_model
+        from limner.tools.generators import resolve_model
 
         spec = resolve_model(name)
         caps = spec.caps

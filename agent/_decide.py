@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent._actions import ACTIONS, usable_strategies
-from tools.search import STRATEGIES
+from limner.agent._actions import ACTIONS, usable_strategies
+from limner.tools.search import STRATEGIES
 
 
 def round_size(state: dict, tb) -> tuple[int, str]:

@@ -2,18 +2,18 @@
 
 Each edit round takes one parent candidate, makes ``n`` edited candidates with fresh seeds, and records in
 every candidate's ``edit`` what was done (editor parameters, box or mask, the parent's path and sha256), so
-``agent.reproduce.regenerate`` can redo it from the parent's PNG.
+``limner.agent.reproduce.regenerate`` can redo it from the parent's PNG.
 """
 
 from __future__ import annotations
 
-from agent._decide import round_size
-from agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._decide import round_size
+from limner.agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
 
 
 def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict, name: str, action: str) -> list[dict]:
     """Save a batch of edited candidates (PNG, then record); ``edit`` says how, and names the parent."""
-    from tools.images import png_bytes
+    from limner.tools.images import png_bytes
 
     editor, records = result.params["editor"], []
     for i, (seed, im) in enumerate(zip(batch, result.images)):
@@ -29,7 +29,7 @@ def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 
 
     ``passes``: how many generations one edited candidate costs (a move erases, then paints: 2).
     """
-    from tools.search import SeedSource
+    from limner.tools.search import SeedSource
 
     n, _ = round_size(state, tb)
     if passes > 1:
@@ -63,8 +63,8 @@ def build_repair(tb):
     @_node("repair")
     def repair(state: dict) -> dict:
         """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
-        from agent._repair import repair_targets
-        from tools.editing import EditResult, box_mask_image, inpaint
+        from limner.agent._repair import repair_targets
+        from limner.tools.editing import EditResult, box_mask_image, inpaint
 
         nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
         directive = state.get("directive") or {}
@@ -100,8 +100,8 @@ def build_variation(tb):
     @_node("variation")
     def variation_node(state: dict) -> dict:
         """One round of variations of the best candidate (img2img at the policy's strength)."""
-        from tools.editing import instruct, variation
-        from tools.images import sha256_file
+        from limner.tools.editing import instruct, variation
+        from limner.tools.images import sha256_file
 
         plan = state["plan"]
 
@@ -127,8 +127,8 @@ def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
     """An edit's first round: the user's image as it is, or (with a mask or box) that region repainted."""
     import time
 
-    from tools.editing import box_mask_image, inpaint, instruct, load_mask
-    from tools.images import png_bytes, sha256_file
+    from limner.tools.editing import box_mask_image, inpaint, instruct, load_mask
+    from limner.tools.images import png_bytes, sha256_file
 
     start = time.perf_counter()
     brief, plan = state["brief"], state["plan"]
@@ -164,7 +164,7 @@ def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
 
 def region_prompt(plan: dict, mask) -> str:
     """What to paint in a marked region: the phrase of the layout region it overlaps most, else the whole prompt."""
-    from agent.layout import overlap
+    from limner.agent.layout import overlap
 
     bbox = mask.getbbox()
     w, h = mask.size

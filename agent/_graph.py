@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent._actions import ACTIONS
-from agent._nodes import NODE_BUILDERS
-from agent._chat_nodes import route_after_plan  # noqa: I001  (after _nodes, which it imports)
-from agent._state import State
+from limner.agent._actions import ACTIONS
+from limner.agent._nodes import NODE_BUILDERS
+from limner.agent._chat_nodes import route_after_plan  # noqa: I001  (after _nodes, which it imports)
+from limner.agent._state import State
 
 
 def route(state: dict) -> str:
@@ -29,11 +29,11 @@ _COMPILED = None
 def shared_graph(checkpointer):
     """The graph compiled once per process (compiling inspects every node: ~50 ms), with this run's checkpointer.
 
-    Its nodes use ``CurrentToolbox``: drive it inside ``agent._toolbox.driving(tb)``.
+    Its nodes use ``CurrentToolbox``: drive it inside ``limner.agent._toolbox.driving(tb)``.
     """
     global _COMPILED
     if _COMPILED is None:
-        from agent._toolbox import CurrentToolbox
+        from limner.agent._toolbox import CurrentToolbox
 
         _COMPILED = build_graph(CurrentToolbox())
     return _COMPILED.copy({"checkpointer": checkpointer})

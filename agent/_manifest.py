@@ -57,7 +57,7 @@ def build_manifest(state: dict, tb) -> dict:
                     "spent": state["spent"]},
         "base_seed": state["base_seed"],
         "versions": versions(),
-        "reproduce": "each candidate regenerates from its entry with `agent.reproduce.regenerate(entry, run_dir)`: "
+        "reproduce": "each candidate regenerates from its entry with `limner.agent.reproduce.regenerate(entry, run_dir)`: "
                      "same model, settings and prompt, and its initial noise rebuilt from the entry's noise spec "
                      "(seeds drawn on the CPU, zero-order neighbour chains, or the saved noise file); pipeline "
                      "candidates rerun with their batch (batch_noise), loop candidates through Limner's loop",
@@ -97,8 +97,8 @@ def write_final(store, best: dict, state: dict) -> str:
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    from agent.store import atomic_write_bytes
-    from tools.images import png_bytes
+    from limner.agent.store import atomic_write_bytes
+    from limner.tools.images import png_bytes
 
     src = store.dir / best["path"]
     info = PngInfo()
@@ -113,8 +113,8 @@ def write_layout_overlay(store, best: dict, plan: dict, scale: int = 4) -> str |
     """``layout.png``: the best candidate with the plan's boxes drawn over it and each region's phrase."""
     from PIL import Image, ImageDraw
 
-    from agent.store import atomic_write_bytes
-    from tools.images import png_bytes
+    from limner.agent.store import atomic_write_bytes
+    from limner.tools.images import png_bytes
 
     layout = (plan or {}).get("layout")
     if not layout:

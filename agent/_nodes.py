@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from agent._decide import decide, round_size
-from agent._manifest import build_manifest, write_final, write_layout_overlay
-from agent.errors import LLMError
-from agent.plan import Plan
+from limner.agent._decide import decide, round_size
+from limner.agent._manifest import build_manifest, write_final, write_layout_overlay
+from limner.agent.errors import LLMError
+from limner.agent.plan import Plan
 
 
 def _emit(event: dict) -> None:
@@ -156,7 +156,7 @@ def build_generate(tb):
     @_node("generate")
     def generate(state: dict) -> dict:
         """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates."""
-        from tools.search import STRATEGIES, SearchContext, SeedSource
+        from limner.tools.search import STRATEGIES, SearchContext, SeedSource
 
         n, _ = round_size(state, tb)
         rnd = state["round"] + 1
@@ -185,7 +185,7 @@ def build_generate(tb):
 
             with tb.generator.regional(**regional) if regional else nullcontext():
                 if state["brief"].get("image") and state["round"] == 0:
-                    from agent._edit_nodes import input_round
+                    from limner.agent._edit_nodes import input_round
 
                     records, log = input_round(tb, state, n, rnd, seeds)
                 elif name == "random":
@@ -252,8 +252,8 @@ def _record(tb, state, rnd: int, i: int, noise: dict, name: str, action: str, nf
 
 def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int, regional: dict | None) -> dict:
     """Save one candidate a strategy found: its PNG, its noise file (if any), then its record."""
-    from tools.generators.noise import save_noise
-    from tools.images import png_bytes
+    from limner.tools.generators.noise import save_noise
+    from limner.tools.images import png_bytes
 
     cid = f"r{rnd:02d}-c{i:02d}"
     noise = found.noise
@@ -274,8 +274,8 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict 
     """Fresh noises in one pipeline call; after a crash, only the candidates not yet on disk are made again."""
     import time
 
-    from tools.generators.noise import gaussian_spec
-    from tools.images import png_bytes
+    from limner.tools.generators.noise import gaussian_spec
+    from limner.tools.images import png_bytes
 
     start = time.perf_counter()
     noises = [gaussian_spec(s) for s in ctx.seeds.take(n)]
@@ -310,7 +310,7 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict 
 def build_verify(tb):
     @_node("verify")
     def verify(state: dict) -> dict:
-        from tools.verifiers.ensemble import combine, score_all
+        from limner.tools.verifiers.ensemble import combine, score_all
 
         pending = state["pending"]
         images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
@@ -340,7 +340,7 @@ def build_verify(tb):
 
 def select_best(candidates: list[dict], weights: dict[str, float], method: str) -> tuple[str, float]:
     """The best candidate so far (earliest on ties) and its mean score. ``rank`` ranks all candidates so far."""
-    from tools.verifiers.ensemble import combine
+    from limner.tools.verifiers.ensemble import combine
 
     if method == "rank":
         keys = combine({n: [c["scores"][n]["score"] for c in candidates] for n in weights}, weights, "rank")
@@ -386,7 +386,7 @@ def build_finish(tb):
             final = write_final(tb.store, best, state)
             status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
         update = {"status": status, "final": final}
-        from agent.report import write_contact_sheet, write_report
+        from limner.agent.report import write_contact_sheet, write_report
 
         report = {"html": "report.html"}
         if best_id is not None:
@@ -404,8 +404,8 @@ def build_finish(tb):
     return finish
 
 
-from agent._chat_nodes import build_review, build_review_plan  # noqa: E402  (they use the helpers above)
-from agent._edit_nodes import build_repair, build_variation  # noqa: E402
+from limner.agent._chat_nodes import build_review, build_review_plan  # noqa: E402  (they use the helpers above)
+from limner.agent._edit_nodes import build_repair, build_variation  # noqa: E402
 
 NODE_BUILDERS = {
     "intake": build_intake,

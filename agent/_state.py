@@ -17,12 +17,12 @@ class Spent(TypedDict):
 class State(TypedDict, total=False):
     run_id: str
     run_dir: str
-    brief: dict  # agent.brief.Brief as dict
-    policy: dict  # agent.policy.Policy as dict
-    model: dict  # tools.generators.ModelSpec as dict, after overrides
+    brief: dict  # limner.agent.brief.Brief as dict
+    policy: dict  # limner.agent.policy.Policy as dict
+    model: dict  # limner.tools.generators.ModelSpec as dict, after overrides
     planner_kind: str  # "rules" or "llm"
     base_seed: int
-    plan: dict  # agent.plan.Plan as dict (the current one)
+    plan: dict  # limner.agent.plan.Plan as dict (the current one)
     plans: Annotated[list[dict], operator.add]  # every plan, in order
     round: int  # rounds generated so far
     seed_cursor: int  # candidates drawn so far (the next candidate's seed index)

@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from agent.config import Settings
-from agent.policy import Policy
-from agent.store import RunStore
-from tools._home import limner_home
-from tools.generators import ModelSpec
-from tools.verifiers import NEEDS_LLM
+from limner.agent.config import Settings
+from limner.agent.policy import Policy
+from limner.agent.store import RunStore
+from limner.tools._home import limner_home
+from limner.tools.generators import ModelSpec
+from limner.tools.verifiers import NEEDS_LLM
 
 
 class Toolbox:
@@ -39,8 +39,8 @@ class Toolbox:
     @property
     def llm(self):
         if self._llm is None and self.settings.llm_configured:
-            from agent.llm import LLMClient
-            from agent.llm.log import CallLog
+            from limner.agent.llm import LLMClient
+            from limner.agent.llm.log import CallLog
 
             self._llm = LLMClient(self.settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=self.run_id)
         return self._llm
@@ -84,7 +84,7 @@ class Toolbox:
     @property
     def generator(self):
         if self._generator is None:
-            from tools.generators.diffusers_backend import DiffusersGenerator
+            from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
             self._generator = DiffusersGenerator(self.spec, device=self.settings.device, dtype=self.settings.dtype)
         return self._generator
@@ -93,13 +93,13 @@ class Toolbox:
     def verifiers(self) -> list:
         """``[(VerifierRef, verifier), ...]`` in the policy's order."""
         if self._verifiers is None:
-            from tools.verifiers import make_verifier
+            from limner.tools.verifiers import make_verifier
 
             made = []
             for ref in self.policy.verifiers:
                 options = dict(ref.options)
                 if ref.name == "clipscore" and not options.get("model"):  # a real CLIP for real images
-                    from tools.verifiers.requirements import default_clip_model, world_of
+                    from limner.tools.verifiers.requirements import default_clip_model, world_of
 
                     options["model"] = default_clip_model(world_of(self.spec.source))
                 if ref.name == "questions":  # ask about the run's current plan, not a fresh one
@@ -114,7 +114,7 @@ class Toolbox:
     @property
     def planner(self):
         if self._planner is None:
-            from agent.planners import make_planner
+            from limner.agent.planners import make_planner
 
             self._planner = make_planner(self.planner_kind, llm=self.llm, target=self.spec)
         return self._planner
@@ -131,8 +131,8 @@ class Toolbox:
                 out.append("the questions verifier is skipped: outside the shapes world it needs a VLM to answer "
                            "(set LIMNER_LLM_BASE_URL)")
             if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
-                from tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
-                from tools.verifiers.requirements import world_of
+                from limner.tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
+                from limner.tools.verifiers.requirements import world_of
 
                 if default_clip_model(world_of(self.spec.source)) == BUILTIN_SHAPES:
                     out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
@@ -142,7 +142,7 @@ class Toolbox:
     # --- search -------------------------------------------------------------------------------------
     def strategy_unavailable(self, name: str) -> str | None:
         """Why the strategy cannot run in this run, or None."""
-        from tools.search import STRATEGIES
+        from limner.tools.search import STRATEGIES
 
         why = STRATEGIES[name].unavailable(self.spec, has_scorer=self.search_scorer is not None,
                                            has_reward=self.search_reward is not None)
@@ -189,7 +189,7 @@ class Toolbox:
         return reward
 
     def rules_planner(self):
-        from agent.planners import make_planner
+        from limner.agent.planners import make_planner
 
         return make_planner("rules")
 

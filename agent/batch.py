@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from agent.errors import UsageError
+from limner.agent.errors import UsageError
 
 GENEVAL_KEYS = ("tag", "include", "exclude")
 DONE = {"passed", "best_effort", "failed"}
@@ -89,7 +89,7 @@ class Job:
 
 def _state(out: Path, source: Path) -> dict:
     """``<out>/batch.json``: the batch's tag (part of every run id) and where its briefs came from."""
-    from agent.store import atomic_write_json
+    from limner.agent.store import atomic_write_json
 
     path = out / "batch.json"
     if path.is_file():
@@ -113,7 +113,7 @@ def _resolve_paths(fields: dict, base: Path) -> dict:
 def plan_jobs(items: list[Item], out: Path, source: Path, samples: int, seed: int, overrides: dict,
               settings) -> tuple[list[Job], list[dict]]:
     """Validate every brief before anything runs: the jobs to run and the bad briefs (line and reason)."""
-    from agent.runner import make_brief, prepare
+    from limner.agent.runner import make_brief, prepare
 
     tag = _state(out, source)["tag"]
     jobs, bad = [], []
@@ -137,7 +137,7 @@ def plan_jobs(items: list[Item], out: Path, source: Path, samples: int, seed: in
 
 def run_job(job: Job, runs_dir: Path, settings) -> dict:
     """Run, resume or read back one job; its summary row."""
-    from agent.runner import has_checkpoint, resume, run
+    from limner.agent.runner import has_checkpoint, resume, run
 
     start = time.perf_counter()
     folder = runs_dir / job.run_id
@@ -161,7 +161,7 @@ def run_job(job: Job, runs_dir: Path, settings) -> dict:
 
 def write_geneval(out: Path, job: Job, row: dict) -> None:
     """``<out>/geneval/<brief>/metadata.jsonl`` and ``samples/<sample>.png``: GenEval's own evaluator reads it."""
-    from agent.store import atomic_write_bytes
+    from limner.agent.store import atomic_write_bytes
 
     folder = out / "geneval" / f"{job.index:05d}"
     meta = job.item.metadata or {"prompt": job.fields["prompt"]}
@@ -181,7 +181,7 @@ def totals(rows: list[dict]) -> dict:
 
 
 def write_summary(out: Path, source: Path, rows: list[dict], bad: list[dict]) -> dict:
-    from agent.store import atomic_write_json
+    from limner.agent.store import atomic_write_json
 
     summary = {"schema": "limner.batch/1", "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "totals": totals(rows), "bad_briefs": bad, "jobs": rows}
@@ -193,8 +193,8 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
               overrides: dict | None = None, settings=None,
               on_job: Callable[[dict, int, int], None] | None = None) -> dict:
     """Run every brief of ``source`` into ``out``; resumable. Returns the summary (also in ``summary.json``)."""
-    from agent.config import load_settings
-    from agent.store import check_writable
+    from limner.agent.config import load_settings
+    from limner.agent.store import check_writable
 
     if samples < 1:
         raise UsageError("--samples must be at least 1")

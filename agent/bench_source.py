@@ -1,7 +1,7 @@
 """The agent as a ShapesEval source: each prompt and seed is one full run under a policy; its final image is scored.
 
-    from agent.bench_source import agent_source
-    from tools.shapes.bench import run_bench
+    from limner.agent.bench_source import agent_source
+    from limner.tools.shapes.bench import run_bench
     run_bench(agent_source("layout"), suite, samples=1)
 """
 
@@ -15,7 +15,7 @@ def agent_source(policy: str, model: str | None = None, out: str | Path | None =
     """``source(metadata, seeds) -> [final images]``; ``source.runs`` keeps every run's spend and stop reason."""
     from PIL import Image
 
-    from agent.runner import run
+    from limner.agent.runner import run
 
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="limner-bench-"))
     runs: list[dict] = []

@@ -29,7 +29,7 @@ class Brief(BaseModel):
     @classmethod
     def _box(cls, v: list[float] | None) -> list[float] | None:
         if v is not None:
-            from tools.generators.regional import check_box
+            from limner.tools.generators.regional import check_box
 
             return list(check_box(v))
         return v

@@ -30,7 +30,7 @@ def friendly(fn):
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
-        from agent.errors import UsageError
+        from limner.agent.errors import UsageError
 
         try:
             return fn(*args, **kwargs)
@@ -82,8 +82,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
     """Plan, generate, verify and decide until the image passes or a budget is spent."""
-    from agent._progress import ConsoleProgress
-    from agent.runner import run as run_agent
+    from limner.agent._progress import ConsoleProgress
+    from limner.agent.runner import run as run_agent
 
     result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
                        threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
@@ -124,8 +124,8 @@ def edit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
     """Edit an existing image: plan the edit, repaint the region, verify, and repair until it passes."""
-    from agent._progress import ConsoleProgress
-    from agent.runner import run as run_agent
+    from limner.agent._progress import ConsoleProgress
+    from limner.agent.runner import run as run_agent
 
     result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
                        seed=seed, candidates=candidates, image=image, mask=mask, box=_box_option(box),
@@ -142,8 +142,8 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
-    from agent._progress import ConsoleProgress
-    from agent.runner import resume as resume_run
+    from limner.agent._progress import ConsoleProgress
+    from limner.agent.runner import resume as resume_run
 
     result = resume_run(run_id, on_event=ConsoleProgress(quiet or as_json))
     _report(result, as_json)
@@ -157,8 +157,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
 ):
     """Show a run: plan, candidates with scores, decisions."""
-    from agent._show import render
-    from agent.store import find_run
+    from limner.agent._show import render
+    from limner.agent.store import find_run
 
     store = find_run(run_id)
     if not store.manifest_path.is_file():
@@ -182,8 +182,8 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ):
     """Score an image against a prompt: per-verifier scores and, for questions, each question's answer."""
-    from agent._show import render_verification
-    from agent.verify import verify_image
+    from limner.agent._show import render_verification
+    from limner.agent.verify import verify_image
 
     result = verify_image(image, prompt, verifier, planner=planner)
     if as_json:
@@ -195,7 +195,7 @@ def verify(
 @app.command()
 def models():
     """List model aliases and their settings."""
-    from tools.generators.models import MODELS, default_model
+    from limner.tools.generators.models import MODELS, default_model
 
     for spec in MODELS.values():
         mark = "  (default)" if spec.alias == default_model() else ""
@@ -207,8 +207,8 @@ def models():
 @app.command()
 def policies():
     """List the shipped policies."""
-    import policies as shipped
-    from agent.policy import load_policy
+    from limner import policies as shipped
+    from limner.agent.policy import load_policy
 
     for name in shipped.names():
         typer.echo(f"{name:12s} {load_policy(name).description}")
@@ -218,17 +218,17 @@ def policies():
 def mcp(out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders.")):
     """Serve Limner's tools (generate, edit, verify, answer, resume, manifest) over MCP on stdio."""
     try:
-        from agent.mcp_server import serve
+        from limner.agent.mcp_server import serve
     except ImportError as exc:
         _fail(f"limner mcp needs the MCP SDK ({exc.name} is missing): pip install 'limner[mcp]'")
     serve(out)
 
 
 def _add_subcommands() -> None:
-    from agent._cli_bench import bench_app
-    from agent._cli_batch import batch
-    from agent._cli_chat import chat
-    from agent._cli_weights import doctor, pull
+    from limner.agent._cli_bench import bench_app
+    from limner.agent._cli_batch import batch
+    from limner.agent._cli_chat import chat
+    from limner.agent._cli_weights import doctor, pull
 
     app.add_typer(bench_app, name="bench")
     app.command("chat")(friendly(chat))

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-import prompts
+from limner import prompts
 
 Stage = Literal["plan", "round"]
 

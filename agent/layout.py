@@ -67,7 +67,7 @@ class Layout(BaseModel):
         return self
 
     def as_tool_regions(self) -> list[dict]:
-        """What ``tools.generators.regional`` takes."""
+        """What ``limner.tools.generators.regional`` takes."""
         return [{"phrase": r.phrase, "box": list(r.box)} for r in self.regions]
 
     def describe(self) -> list[str]:

@@ -19,8 +19,8 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, ImageContent, TextContent
 
-from agent import runner
-from agent.errors import UsageError
+from limner.agent import runner
+from limner.agent.errors import UsageError
 
 INSTRUCTIONS = (
     "Limner plans an image, generates candidates with a diffusion model, checks them (reward models, "
@@ -139,14 +139,14 @@ def build_server(out: str = "limner-runs"):
     @server.tool(structured_output=False)
     async def verify(image: str, prompt: str, verifiers: list[str] | None = None) -> CallToolResult:
         """Score an image file against a prompt with Limner's verifiers (default: clipscore and questions)."""
-        from agent.verify import verify_image
+        from limner.agent.verify import verify_image
 
         return _json(await _blocking(lambda: verify_image(image, prompt, verifiers)))
 
     @server.tool(structured_output=False)
     def manifest(run_id: str) -> CallToolResult:
         """A run's manifest: plan, every candidate with its scores and noise, decisions, budgets."""
-        from agent.store import find_run
+        from limner.agent.store import find_run
 
         try:
             store = find_run(run_id)

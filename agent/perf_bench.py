@@ -1,7 +1,7 @@
 """Performance benchmarks: where a run's time goes, batched throughput, and start-up.
 
 - ``overhead``: the agent on briefs, its wall time split into model compute (denoiser, text encoders, VAE,
-  verifiers: ``tools.perf.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
+  verifiers: ``limner.tools.perf.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
   split again into diffusers' own loop (time inside pipeline calls and the pipeline's ``encode_prompt`` outside
   the timed modules: tokenising, scheduler steps, CFG arithmetic, image post-processing) and Limner's (graph steps, checkpoint writes, PNG encoding,
   manifests). Per run and per graph step.
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.perf import ComputeTimer, summary
+from limner.tools.perf import ComputeTimer, summary
 
 BRIEFS = ["two red circles and a blue square", "a green triangle above a blue circle", "three yellow squares",
           "a red square left of a green circle"]
@@ -43,17 +43,17 @@ def _llm_seconds(home: Path, run_id: str) -> float:
 def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | None = None, policy: str = "default",
              seed: int = 0) -> dict:
     """Run the agent ``repeats`` times on each brief (after one warm-up run that loads the models)."""
-    import tools.verifiers.ensemble as ensemble
-    from agent.runner import run
-    from tools._home import limner_home
-    from tools.generators.diffusers_backend import _PIPELINES
+    import limner.tools.verifiers.ensemble as ensemble
+    from limner.agent.runner import run
+    from limner.tools._home import limner_home
+    from limner.tools.generators.diffusers_backend import _PIPELINES
 
     briefs = briefs or BRIEFS
     out = Path(tempfile.mkdtemp(prefix="limner-overhead-"))
     start = time.perf_counter()
     run(briefs[0], out=out, model=model, policy=policy, seed=seed)  # loads the pipeline and verifiers
     load_seconds = time.perf_counter() - start
-    import tools.generators.diffusers_backend as backend
+    import limner.tools.generators.diffusers_backend as backend
 
     timer = ComputeTimer()
     for pipe in _PIPELINES.values():
@@ -84,7 +84,7 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
 
         return encode
 
-    from tools.generators import prompt_cache
+    from limner.tools.generators import prompt_cache
 
     cache_before = (prompt_cache.SHARED.hits, prompt_cache.SHARED.misses)
     backend.counted_call = timed_call
@@ -139,10 +139,10 @@ def throughput(n: int = 4, repeats: int = 5, model: str | None = None, seed: int
     """Candidates per second: Limner's generate vs a plain diffusers batched call vs one call per candidate."""
     import torch
 
-    from tools.generators import resolve_model
-    from tools.generators.diffusers_backend import DiffusersGenerator
-    from tools.generators.noise import gaussian_spec, stack
-    from tools.verifiers import make_verifier
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators.noise import gaussian_spec, stack
+    from limner.tools.verifiers import make_verifier
 
     spec = resolve_model(model)
     gen = DiffusersGenerator(spec)
@@ -221,14 +221,14 @@ def _child_peak_rss_mb() -> float:
 
 def startup(repeats: int = 5) -> dict:
     """``limner --help`` wall time, time to the first candidate PNG of ``limner run``, peak memory of the run."""
-    cmd = [sys.executable, "-m", "agent.cli"]
+    cmd = [sys.executable, "-m", "limner.agent.cli"]
     env = dict(os.environ)
     helps = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         subprocess.run(cmd + ["--help"], capture_output=True, check=True, env=env)
         helps.append(time.perf_counter() - t0)
-    probe = subprocess.run([sys.executable, "-c", "import sys, agent.cli; agent.cli.app(['--help'], "
+    probe = subprocess.run([sys.executable, "-c", "import sys, limner.agent.cli; limner.agent.cli.app(['--help'], "
                             "standalone_mode=False); print('torch' in sys.modules)"], capture_output=True, text=True,
                            env=env)
     imports_torch = probe.stdout.strip().splitlines()[-1] == "True" if probe.stdout.strip() else None

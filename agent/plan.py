@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.layout import Layout
+from limner.agent.layout import Layout
 
 RelationName = Literal["left of", "right of", "above", "below"]
 

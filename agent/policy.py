@@ -10,8 +10,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-import policies as shipped
-from agent.errors import UsageError
+from limner import policies as shipped
+from limner.agent.errors import UsageError
 
 
 class Budgets(BaseModel):
@@ -69,9 +69,9 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _known_names(self) -> "Policy":
-        from agent._actions import ACTIONS
-        from tools.search import STRATEGIES
-        from tools.verifiers import VERIFIERS
+        from limner.agent._actions import ACTIONS
+        from limner.tools.search import STRATEGIES
+        from limner.tools.verifiers import VERIFIERS
 
         for ref in self.verifiers:
             if ref.name not in VERIFIERS:

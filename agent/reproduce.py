@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dataclasses import replace
 
-from tools.generators import ModelSpec, resolve_model
+from limner.tools.generators import ModelSpec, resolve_model
 
 _SPEC_KEYS = ("kind", "seed", "root", "steps", "path", "sha256")
 # a seeded family's pipeline draws the noise of a gaussian spec from the same seed on the CPU
@@ -25,7 +25,7 @@ def _same_noise(a: dict, b: dict) -> bool:
 def recorded_spec(entry: dict) -> ModelSpec:
     """The model a candidate was made with: its recorded weights (never an alias of the same name), at the
     recorded revision and settings."""
-    from tools.generators.weights import cached_snapshot
+    from limner.tools.generators.weights import cached_snapshot
 
     base = resolve_model(entry["model"])
     revision = entry.get("model_revision") or base.revision
@@ -56,7 +56,7 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
       in one batch.
     - Regional candidates rerun inside the same regional attention (``regional``: regions, base ratio).
     """
-    from tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
     if entry.get("sampler") == "input":
         return _input_image(entry, run_dir)
@@ -75,7 +75,7 @@ def _input_image(entry: dict, run_dir):
     """An edit's input candidate is the user's image as it was given: read back from the run folder, by hash."""
     from PIL import Image
 
-    from tools.images import sha256_file
+    from limner.tools.images import sha256_file
 
     if run_dir is None:
         raise ValueError("regenerating an edit's input candidate needs run_dir (the input is in the run folder)")
@@ -90,8 +90,8 @@ def _redo_edit(gen, entry: dict, run_dir):
     """An edit: the parent's saved PNG (checked by hash), edited again with the recorded batch of seeds."""
     from PIL import Image
 
-    from tools.editing import box_mask_image, inpaint, instruct, variation
-    from tools.images import sha256_file
+    from limner.tools.editing import box_mask_image, inpaint, instruct, variation
+    from limner.tools.images import sha256_file
 
     edit = entry["edit"]
     if run_dir is None:
@@ -116,7 +116,7 @@ def _redo_edit(gen, entry: dict, run_dir):
                         feather=erase["feather"], steps=erase["steps"]).images
     size = (image[0] if isinstance(image, list) else image).size
     if edit.get("mask_path"):
-        from tools.editing import load_mask
+        from limner.tools.editing import load_mask
 
         mask = load_mask(Path(run_dir) / edit["mask_path"], size)
     else:
@@ -127,18 +127,18 @@ def _redo_edit(gen, entry: dict, run_dir):
 
 
 def _regenerate(gen, entry: dict, noise: dict, run_dir):
-    from tools.generators.noise import gaussian_spec
+    from limner.tools.generators.noise import gaussian_spec
 
     if entry.get("sampler", "pipeline") == "limner-loop":
-        from tools.generators.loop import DenoiseLoop
+        from limner.tools.generators.loop import DenoiseLoop
 
         loop = DenoiseLoop(gen, entry["prompt"], entry.get("negative_prompt", ""))
         try:
             if noise["kind"] == "path":
-                from tools.search.paths import replay
+                from limner.tools.search.paths import replay
 
                 return replay(loop, noise)
-            from tools.generators.noise import materialise
+            from limner.tools.generators.noise import materialise
 
             return loop.sample(materialise(noise, gen.latent_shape(), run_dir)[None])[0]
         finally:

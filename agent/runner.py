@@ -11,13 +11,13 @@ from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from agent.brief import Brief
-from agent.config import Settings, load_settings
-from agent.errors import LimnerError, UsageError
-from agent.policy import Policy, load_policy
-from agent.store import RunStore, check_writable, find_run, new_run_id, register_run
-from tools.generators import ModelSpec, resolve_model
-from tools.verifiers import NEEDS_LLM
+from limner.agent.brief import Brief
+from limner.agent.config import Settings, load_settings
+from limner.agent.errors import LimnerError, UsageError
+from limner.agent.policy import Policy, load_policy
+from limner.agent.store import RunStore, check_writable, find_run, new_run_id, register_run
+from limner.tools.generators import ModelSpec, resolve_model
+from limner.tools.verifiers import NEEDS_LLM
 
 DEFAULT_OUT = "limner-runs"
 
@@ -61,7 +61,7 @@ def make_brief(prompt: str | None = None, **fields) -> Brief:
 
 def prepare(brief: Brief, settings: Settings) -> Setup:
     """Validate everything a run needs before anything is written. Raises ``UsageError`` (one line)."""
-    from tools.generators.diffusers_backend import ModelUnavailable, check_available
+    from limner.tools.generators.diffusers_backend import ModelUnavailable, check_available
 
     policy = load_policy(brief.policy)
     overrides = {"threshold": brief.threshold, "max_rounds": brief.max_rounds,
@@ -121,8 +121,8 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
 
 def _check_verifier_weights(policy: Policy, spec: ModelSpec, brief: Brief) -> None:
     """Every verifier's weights are on disk, or can be fetched: else one line naming ``limner pull``."""
-    from tools.generators.weights import hub_unreachable, offline
-    from tools.verifiers.requirements import is_present, required_weights, world_of
+    from limner.tools.generators.weights import hub_unreachable, offline
+    from limner.tools.verifiers.requirements import is_present, required_weights, world_of
 
     world = world_of(spec.source)
     for ref in policy.verifiers:
@@ -160,7 +160,7 @@ def _edit_size(brief: Brief) -> dict:
     if brief.box is not None and brief.mask is not None:
         raise UsageError("give --box or --mask, not both")
     if brief.mask is not None:
-        from tools.editing import load_mask
+        from limner.tools.editing import load_mask
 
         try:
             load_mask(Path(brief.mask).expanduser(), (w, h))
@@ -171,13 +171,13 @@ def _edit_size(brief: Brief) -> dict:
 
 def _copy_inputs(brief: Brief, store: RunStore) -> None:
     """An edit's image (and mask) go into the run folder, so the run is complete and resumable on its own."""
-    from agent.store import atomic_write_bytes
-    from tools.images import png_bytes
+    from limner.agent.store import atomic_write_bytes
+    from limner.tools.images import png_bytes
 
     image = _read_image(brief.image, "image")
     atomic_write_bytes(store.dir / "input.png", png_bytes(image, compress_level=6))
     if brief.mask is not None:
-        from tools.editing import load_mask
+        from limner.tools.editing import load_mask
 
         mask = load_mask(Path(brief.mask).expanduser(), image.size)
         atomic_write_bytes(store.dir / "mask.png", png_bytes(mask, compress_level=6))
@@ -224,9 +224,9 @@ def _settled(store: RunStore, graph, config) -> RunResult:
 
 def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
            on_event: Callable[[dict], None] | None) -> RunResult:
-    from agent._graph import shared_graph
-    from agent._manifest import build_manifest, write_final
-    from agent._toolbox import Toolbox, driving
+    from limner.agent._graph import shared_graph
+    from limner.agent._manifest import build_manifest, write_final
+    from limner.agent._toolbox import Toolbox, driving
 
     tb = Toolbox(values, settings)
     config = _config(values["run_id"], tb.policy)
@@ -263,7 +263,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     ``question``; continue it with ``answer(run_id, text)``. ``run_id``: a chosen id (letters, digits, ``-``,
     ``_``); its folder must not exist yet.
     """
-    from agent._state import empty_spent
+    from limner.agent._state import empty_spent
 
     settings = settings or load_settings()
     if device or dtype:

@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.errors import UsageError
-from tools._home import limner_home
-from tools.images import sha256_file
+from limner.agent.errors import UsageError
+from limner.tools._home import limner_home
+from limner.tools.images import sha256_file
 
 
 def new_run_id() -> str:
@@ -81,7 +81,7 @@ class RunStore:
         return self.candidates_dir / f"{cid}.json"
 
     def save_candidate(self, record: dict, png: bytes) -> dict:
-        from tools.images import sha256_bytes
+        from limner.tools.images import sha256_bytes
 
         atomic_write_bytes(self.png_path(record["id"]), png)
         record = {**record, "path": f"candidates/{record['id']}.png", "sha256": sha256_bytes(png)}

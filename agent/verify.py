@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import Settings, load_settings
-from agent.errors import UsageError
+from limner.agent.config import Settings, load_settings
+from limner.agent.errors import UsageError
 
 DEFAULT_VERIFIERS = ("clipscore", "questions")
 
@@ -15,9 +15,9 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
     """``{"prompt", "plan", "verifiers": {name: {"score", "raw", "detail", "describe"}}}``."""
     from PIL import Image, UnidentifiedImageError
 
-    from agent.planners import make_planner
-    from tools.verifiers import VERIFIERS, make_verifier
-    from tools.verifiers.ensemble import score_all
+    from limner.agent.planners import make_planner
+    from limner.tools.verifiers import VERIFIERS, make_verifier
+    from limner.tools.verifiers.ensemble import score_all
 
     settings = settings or load_settings()
     names = list(verifiers or DEFAULT_VERIFIERS)
@@ -33,12 +33,12 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         raise UsageError(f"cannot read image {image_path}: {exc}") from None
     llm = None
     if settings.llm_configured:
-        from agent.llm import LLMClient
+        from limner.agent.llm import LLMClient
 
         llm = LLMClient(settings)
     notices: list[str] = []
     try:
-        from agent.planners.rules import PlanObject, in_shapes_world
+        from limner.agent.planners.rules import PlanObject, in_shapes_world
 
         plan = make_planner(planner, llm=llm).plan(prompt).model_dump()
         # the shapes world's exact parser answers only prompts of that world; real images need a VLM
@@ -53,7 +53,7 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
                                    "VLM to answer them (set LIMNER_LLM_BASE_URL)")
                     continue
             if n == "clipscore":
-                from tools.verifiers.requirements import default_clip_model
+                from limner.tools.verifiers.requirements import default_clip_model
 
                 options = {"model": default_clip_model(world)}
             made.append((n, make_verifier(n, llm=llm, **options)))
@@ -74,8 +74,8 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
 
 def _check_weights(made: list) -> None:
     """Weights missing offline are one line naming ``limner pull``, before anything loads."""
-    from tools.generators.weights import offline
-    from tools.verifiers.requirements import is_present
+    from limner.tools.generators.weights import offline
+    from limner.tools.verifiers.requirements import is_present
 
     for name, verifier in made:
         for ref in [getattr(verifier, "model_id", None), getattr(verifier, "processor_id", None)]:

@@ -2,7 +2,7 @@
 
 Usable alone::
 
-    from agent.weights import requirements, pull
+    from limner.agent.weights import requirements, pull
     for req in requirements("sdxl-turbo", "default"):
         print(req.what, req.ref, req.present)
     pull("sdxl-turbo", "default")          # downloads what is missing (when online)
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.errors import UsageError
+from limner.agent.errors import UsageError
 
 
 @dataclass
@@ -24,15 +24,15 @@ class Requirement:
 
 
 def _spec(model: str | None):
-    from tools.generators import resolve_model
-    from tools.generators.models import MODELS
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.models import MODELS
 
     try:
         return resolve_model(model)
     except ValueError as exc:
         if model in MODELS or model is None:
             raise UsageError(str(exc)) from None
-        from tools.generators.models import _looks_like_hub_id
+        from limner.tools.generators.models import _looks_like_hub_id
 
         if _looks_like_hub_id(model):  # not cached yet: a hub id is what pull fetches
             return None
@@ -41,9 +41,9 @@ def _spec(model: str | None):
 
 def requirements(model: str | None, policy: str = "default", verifiers: list[str] | None = None) -> list[Requirement]:
     """Everything a run with ``model`` and ``policy`` (or only the named verifiers) loads from disk."""
-    from agent.policy import load_policy
-    from tools.generators.weights import cached_snapshot
-    from tools.verifiers.requirements import is_present, required_weights, world_of
+    from limner.agent.policy import load_policy
+    from limner.tools.generators.weights import cached_snapshot
+    from limner.tools.verifiers.requirements import is_present, required_weights, world_of
 
     spec = _spec(model)
     out: list[Requirement] = []
@@ -71,7 +71,7 @@ def _is_folder(source: str) -> bool:
 def pull(model: str | None, policy: str = "default", verifiers: list[str] | None = None, *,
          revision: str | None = None, echo=print) -> list[Requirement]:
     """Download every missing requirement (with the hub client's progress bars); returns them after."""
-    from tools.generators.weights import hub_unreachable, offline
+    from limner.tools.generators.weights import hub_unreachable, offline
 
     needed = requirements(model, policy, verifiers)
     missing = [r for r in needed if not r.present or (r.what == "model" and revision and r.revision != revision)]
@@ -103,6 +103,6 @@ def _download_pipeline(repo_id: str, revision: str | None) -> str:
 
 
 def _download_ref(ref: str) -> str:
-    from tools.verifiers.requirements import download
+    from limner.tools.verifiers.requirements import download
 
     return download(ref)

@@ -12,8 +12,8 @@ import argparse
 import itertools
 import json
 
-from tools.shapes.bench import model_source, run_bench
-from tools.shapes.suite import limit_per_tag, load_suite
+from limner.tools.shapes.bench import model_source, run_bench
+from limner.tools.shapes.suite import limit_per_tag, load_suite
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Shipped policies as YAML data files; ``agent.policy.load_policy`` reads them."""
+"""Shipped policies as YAML data files; ``limner.agent.policy.load_policy`` reads them."""
 
 from __future__ import annotations
 

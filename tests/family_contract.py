@@ -78,7 +78,7 @@ def answer_like_a_vlm(body: dict):
 
 def build_hub(root: Path) -> dict[str, Path]:
     """Tiny folders of every family in ``root/models`` and the HF cache ``root/hub`` under the real ids."""
-    from tools.generators.tiny import ensure_tiny_clip
+    from limner.tools.generators.tiny import ensure_tiny_clip
 
     models, hub = root / "models", root / "hub"
     folders = {}
@@ -115,7 +115,7 @@ class Contract:
     def cli(self, args: list[str], llm: bool = False):
         from typer.testing import CliRunner
 
-        from agent.cli import app
+        from limner.agent.cli import app
 
         env = {"LIMNER_LLM_BASE_URL": self.llm_url if llm else None, "LIMNER_LLM_MODEL": "scripted-vlm" if llm else None,
                "OPENAI_API_KEY": "sk-contract-secret" if llm else None, "LIMNER_CLIP_MODEL": None, "LIMNER_MODEL": None}
@@ -179,7 +179,7 @@ class Contract:
         import numpy as np
         from PIL import Image
 
-        from agent.reproduce import regenerate
+        from limner.agent.reproduce import regenerate
 
         same = close = 0
         bad = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.batch import read_briefs, run_batch
+from limner.agent.batch import read_briefs, run_batch
 from helpers import policy_file
 
 SUITE = Path(__file__).resolve().parents[1] / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
@@ -71,7 +71,7 @@ def test_samples_write_geneval_layout_that_the_bench_scores(tmp_path, shapes_def
 def _bench_images(folder: Path, tmp_path: Path) -> int:
     """Score a GenEval-layout folder with ``limner bench shapes --images``; the number of images it scored."""
     results = tmp_path / "bench.json"
-    scored = subprocess.run([sys.executable, "-m", "agent.cli", "bench", "shapes", "--images", str(folder),
+    scored = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--images", str(folder),
                              "--out", str(results)], capture_output=True, text=True)
     assert scored.returncode == 0, scored.stderr
     assert "overall" in scored.stdout
@@ -86,7 +86,7 @@ def test_a_20_brief_batch_killed_twice_finishes_with_20_runs_and_no_duplicates(t
     meta = tmp_path / "evaluation_metadata.jsonl"
     meta.write_text("".join(SUITE.read_text().splitlines(keepends=True)[:20]))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "agent.cli", "batch", str(meta), "--out", str(out), "--geneval-layout",
+    cmd = [sys.executable, "-m", "limner.agent.cli", "batch", str(meta), "--out", str(out), "--geneval-layout",
            "--policy", _fast_policy(tmp_path), "--json"]
     for stop_after in (3, 9):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
@@ -115,7 +115,7 @@ def test_a_20_brief_batch_killed_twice_finishes_with_20_runs_and_no_duplicates(t
 
 
 def test_a_batch_folder_belongs_to_one_brief_file(tmp_path, shapes_defaults):
-    from agent.errors import UsageError
+    from limner.agent.errors import UsageError
 
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     a.write_text(yaml.safe_dump([{"prompt": "a red circle"}]))

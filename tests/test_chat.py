@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import UsageError
-from agent.feedback import Feedback, read, read_rules
-from agent.runner import answer, resume, run
+from limner.agent.errors import UsageError
+from limner.agent.feedback import Feedback, read, read_rules
+from limner.agent.runner import answer, resume, run
 from scripted_openai import Reply
 
 PLAN = {"objects": [{"name": "circle", "color": "blue", "count": 1}, {"name": "square", "color": "red", "count": 1}]}
@@ -44,8 +44,8 @@ def test_at_the_plan_only_approve_change_or_cancel():
 
 
 def test_an_llm_reading_is_validated_and_checked_against_the_stage(llm_env, tmp_path):
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     llm = LLMClient(load_settings())
     cands = [{"id": "r01-c00", "score": 0.5}]
@@ -110,7 +110,7 @@ def _spawn(args, cwd):
     pexpect = pytest.importorskip("pexpect")
     env = dict(os.environ, COLUMNS="200", TERM="dumb", NO_COLOR="1")
     # a terminal's Ctrl-C must reach the child even when this process ignores SIGINT (ignored signals are inherited)
-    return pexpect.spawn(sys.executable, ["-m", "agent.cli", "chat", *args], env=env, encoding="utf-8",
+    return pexpect.spawn(sys.executable, ["-m", "limner.agent.cli", "chat", *args], env=env, encoding="utf-8",
                          timeout=180, cwd=str(cwd), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 

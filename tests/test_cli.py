@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
+from limner.agent.cli import app
 from helpers import policy_file
 
 runner = CliRunner()
@@ -18,7 +18,7 @@ runner = CliRunner()
 def limner(*args, env=None):
     """Run the real ``limner`` entry point in a subprocess."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, env=full_env,
+    return subprocess.run([sys.executable, "-m", "limner.agent.cli", *args], capture_output=True, text=True, env=full_env,
                           timeout=300)
 
 
@@ -81,7 +81,7 @@ def test_unreadable_policy_file(tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom agent.cli import app\n"
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom limner.agent.cli import app\n"
             "r = CliRunner().invoke(app, ['--help'])\nassert r.exit_code == 0, r.output\n"
             "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'langgraph') if m in sys.modules]\n"
             "print(','.join(heavy))")

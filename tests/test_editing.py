@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tools.editing import box_mask_image, composite, inpaint, load_mask, soften, variation
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.editing import box_mask_image, composite, inpaint, load_mask, soften, variation
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
 
 @pytest.fixture(scope="module")

@@ -115,7 +115,7 @@ def test_an_uncached_model_without_hf_hub_offline_is_one_line_and_writes_nothing
     env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens on the discard port: connection refused at once
     env["HF_HOME"] = str(tmp_path / "hf")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "run", "a cat", "--model", "black-forest-labs/FLUX.1-schnell",
+    done = subprocess.run([sys.executable, "-m", "limner.agent.cli", "run", "a cat", "--model", "black-forest-labs/FLUX.1-schnell",
                            "--out", str(tmp_path / "runs")], capture_output=True, text=True, env=env, timeout=120)
     seconds = time.perf_counter() - start
     assert done.returncode == 2, done.stderr
@@ -130,7 +130,7 @@ def test_pull_and_doctor_offline_and_with_a_stand_in_hub(contract, tmp_path, mon
     missing requirement (pipeline and verifier weights) into the cache, after which doctor finds them all."""
     import huggingface_hub.constants as hub_constants
 
-    import agent.weights as weights
+    import limner.agent.weights as weights
     from tiny_pipelines import place_in_hf_cache
 
     cache = tmp_path / "hub"
@@ -152,8 +152,8 @@ def test_pull_and_doctor_offline_and_with_a_stand_in_hub(contract, tmp_path, mon
 
     monkeypatch.setattr(weights, "_download_pipeline", stand_in_pipeline)
     monkeypatch.setattr(weights, "_download_ref", stand_in_ref)
-    monkeypatch.setattr("tools.generators.weights.offline", lambda: False)
-    monkeypatch.setattr("tools.generators.weights.hub_unreachable", lambda timeout=5: None)
+    monkeypatch.setattr("limner.tools.generators.weights.offline", lambda: False)
+    monkeypatch.setattr("limner.tools.generators.weights.hub_unreachable", lambda timeout=5: None)
     done = contract.cli(["pull", "sdxl-turbo"])
     assert done.exit_code == 0, done.output
     assert fetched == ["stabilityai/sdxl-turbo", "openai/clip-vit-large-patch14"]
@@ -169,7 +169,7 @@ def test_a_folder_named_like_an_alias_reproduces_from_the_folder(contract, tmp_p
     import shutil
     from pathlib import Path
 
-    from agent.reproduce import regenerate
+    from limner.agent.reproduce import regenerate
 
     folder = tmp_path / "sdxl"  # an SD 1.x folder whose name is the SDXL alias
     shutil.copytree(contract.root / "models" / "sd", folder)

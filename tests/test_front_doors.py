@@ -37,7 +37,7 @@ def _call(target, name: str, arguments: dict):
 
 
 def test_mcp_in_process_generate_returns_the_image_and_reports_progress(tmp_path, shapes_defaults):
-    from agent.mcp_server import build_server
+    from limner.agent.mcp_server import build_server
 
     names, result, progress = _call(build_server(str(tmp_path)), "generate",
                                     {"prompt": "a red circle", "seed": 1, "max_rounds": 1})
@@ -56,7 +56,7 @@ def test_mcp_in_process_generate_returns_the_image_and_reports_progress(tmp_path
 
 
 def test_mcp_interactive_run_waits_and_is_answered_then_its_manifest_is_read(tmp_path, shapes_defaults):
-    from agent.mcp_server import build_server
+    from limner.agent.mcp_server import build_server
 
     server = build_server(str(tmp_path))
     _, waiting, _ = _call(server, "generate", {"prompt": "a red circle", "seed": 1, "interactive": True})
@@ -76,7 +76,7 @@ def test_mcp_interactive_run_waits_and_is_answered_then_its_manifest_is_read(tmp
 def test_limner_mcp_over_stdio_generates_with_progress(tmp_path, shapes_defaults):
     from mcp import StdioServerParameters
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "agent.cli", "mcp", "--out", str(tmp_path)],
+    params = StdioServerParameters(command=sys.executable, args=["-m", "limner.agent.cli", "mcp", "--out", str(tmp_path)],
                                    env=dict(os.environ), cwd=str(tmp_path))
     names, [(result, progress), (bad, _)] = _calls(
         params, ("generate", {"prompt": "a blue square", "seed": 2, "max_rounds": 1}),
@@ -92,7 +92,7 @@ def test_langchain_tool_and_langgraph_subgraph(tmp_path, shapes_defaults):
     from langgraph.graph import END, START, StateGraph
     from typing_extensions import TypedDict
 
-    from agent.langchain_tool import limner_subgraph, limner_tool
+    from limner.agent.langchain_tool import limner_subgraph, limner_tool
 
     tool = limner_tool(out=str(tmp_path), max_rounds=1)
     assert tool.name == "limner_generate" and "prompt" in tool.args
@@ -118,8 +118,8 @@ def test_langchain_tool_and_langgraph_subgraph(tmp_path, shapes_defaults):
 
 
 def test_mcp_verify_scores_an_image_file(tmp_path, shapes_defaults):
-    from agent.mcp_server import build_server
-    from tools.shapes.world import Obj, Scene, render_pil
+    from limner.agent.mcp_server import build_server
+    from limner.tools.shapes.world import Obj, Scene, render_pil
 
     path = tmp_path / "circle.png"
     render_pil(Scene([Obj("circle", "red", 20, 20, 20)])).save(path)

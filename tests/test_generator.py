@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
-from tools.images import png_bytes
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.images import png_bytes
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_model_resolution_errors_are_one_line(tmp_path):
 
 
 def test_offline_hub_model_not_in_cache_is_reported(monkeypatch):
-    from tools.generators.diffusers_backend import ModelUnavailable, check_available
+    from limner.tools.generators.diffusers_backend import ModelUnavailable, check_available
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelUnavailable, match="not in the local Hugging Face cache"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from agent.layout import Layout, overlap
-from agent.plan import PlanDraft
-from agent.planners.rules import RulesPlanner
-from tools.shapes.geneval import relative_position
-from tools.shapes.suite import load_suite
+from limner.agent.layout import Layout, overlap
+from limner.agent.plan import PlanDraft
+from limner.agent.planners.rules import RulesPlanner
+from limner.tools.shapes.geneval import relative_position
+from limner.tools.shapes.suite import load_suite
 
 
 def _layout(*boxes):

@@ -5,12 +5,12 @@ import sqlite3
 
 import pytest
 
-from agent.config import load_settings
-from agent.errors import BudgetExhausted, LLMError
-from agent.llm import LLMClient
-from agent.llm.log import CallLog
-from agent.plan import PlanDraft
-from agent.planners.llm import LLMPlanner
+from limner.agent.config import load_settings
+from limner.agent.errors import BudgetExhausted, LLMError
+from limner.agent.llm import LLMClient
+from limner.agent.llm.log import CallLog
+from limner.agent.plan import PlanDraft
+from limner.agent.planners.llm import LLMPlanner
 from scripted_openai import Reply
 
 GOOD = json.dumps({"rewritten_prompt": "two red circles and a blue square, white background",
@@ -147,7 +147,7 @@ def test_reasoning_models_that_reject_max_tokens_get_max_completion_tokens(llm_e
 
 
 def test_the_planner_is_told_the_target_models_family_and_limits(llm_env, tmp_path):
-    from tools.generators.models import ModelSpec
+    from limner.tools.generators.models import ModelSpec
 
     llm_env.script(Reply(content=GOOD))
     flux = ModelSpec("flux-schnell", "black-forest-labs/FLUX.1-schnell", "flux", 4, 0.0, 1024, 1024)

@@ -4,7 +4,7 @@ import json
 
 from PIL import Image
 
-from agent import run
+from limner.agent import run
 from helpers import manifest, policy_file
 from scripted_openai import Reply
 
@@ -56,13 +56,13 @@ class ConstantVerifier:
     llm_calls_per_image = 0
 
     def score(self, images, prompts):
-        from tools.verifiers import Score
+        from limner.tools.verifiers import Score
 
         return [Score(score=0.5, raw=0.5) for _ in images]
 
 
 def test_replans_after_rounds_without_progress(tmp_path, monkeypatch):
-    from tools import verifiers
+    from limner.tools import verifiers
 
     monkeypatch.setitem(verifiers.VERIFIERS, "constant", lambda **_: ConstantVerifier())
     policy = policy_file(tmp_path, max_rounds=4, replan_after=2, max_replans=1, verifiers=[{"name": "constant"}])
@@ -127,7 +127,7 @@ def test_auto_planner_falls_back_to_rules_when_the_llm_fails(tmp_path, llm_env):
 
 
 def test_a_failed_run_keeps_its_best_candidate_and_resumes(tmp_path, llm_env):
-    from agent import resume
+    from limner.agent import resume
 
     judgement = json.dumps({k: {"score": 8, "reason": "ok"} for k in
                             ["prompt_adherence", "object_correctness", "composition", "quality", "artifacts"]})
@@ -157,7 +157,7 @@ def test_question_verifier_in_the_loop_records_answers_and_feeds_the_critique(tm
     assert [q["id"] for q in first["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
     assert m["verifiers"][1] == {"name": "questions", "answerer": "parser"}
     # what a re-plan would be told: every failed check of the best candidate, in words
-    from agent._nodes import critique_of
+    from limner.agent._nodes import critique_of
 
     critique = critique_of({"candidates": m["candidates"], "best_id": m["best"]["id"], "policy": m["policy"]})
     best = next(c for c in m["candidates"] if c["id"] == m["best"]["id"])

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from agent import run
-from agent.reproduce import regenerate
+from limner.agent import run
+from limner.agent.reproduce import regenerate
 from helpers import manifest, policy_file
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
-from tools.generators.memory import OutOfMemory, fitting_batch, forget, split_on_oom
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.generators.memory import OutOfMemory, fitting_batch, forget, split_on_oom
 
 
 @pytest.fixture(autouse=True)
@@ -104,9 +104,9 @@ def test_agent_round_survives_out_of_memory_and_its_candidates_reproduce(small_m
 
 
 def test_a_search_round_records_the_chunk_each_candidate_was_made_in(small_memory):
-    from tools.generators.noise import gaussian_spec
-    from tools.search.base import SearchContext, SeedSource
-    from tools.search.random import sample
+    from limner.tools.generators.noise import gaussian_spec
+    from limner.tools.search.base import SearchContext, SeedSource
+    from limner.tools.search.random import sample
 
     gen = DiffusersGenerator(small_memory, device="cpu")
     ctx = SearchContext(generator=gen, prompt="a red circle", seeds=SeedSource(1, 0))

@@ -3,8 +3,8 @@
 import json
 import time
 
-from agent.perf_bench import overhead, throughput
-from tools.perf import ComputeTimer, summary
+from limner.agent.perf_bench import overhead, throughput
+from limner.tools.perf import ComputeTimer, summary
 
 
 class _Model:
@@ -46,7 +46,7 @@ def test_overhead_splits_wall_time_and_the_shares_add_up(tmp_path, shapes_defaul
     assert abs(sum(r["share_of_wall"].values()) - 1.0) < 1e-6
     assert run["overhead"] == run["wall"] - sum(run["compute"].values()) - run["llm"]
     assert 0 < run["diffusers_loop"] < run["overhead"]  # the pipeline's own loop is part of the overhead
-    import tools.generators.diffusers_backend as backend
+    import limner.tools.generators.diffusers_backend as backend
 
     assert backend.counted_call.__name__ == "counted_call"  # restored
     json.dumps(r)
@@ -63,7 +63,7 @@ def test_throughput_compares_the_same_images(shapes_defaults):
 def test_the_throughput_command_prints_ratios_and_writes_json(tmp_path, shapes_defaults):
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from limner.agent.cli import app
 
     out = tmp_path / "t.json"
     result = CliRunner().invoke(app, ["bench", "throughput", "-n", "2", "--repeats", "1", "--out", str(out)])

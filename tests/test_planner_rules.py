@@ -1,7 +1,7 @@
 import pytest
 
-from agent.plan import PlanDraft
-from agent.planners.rules import RulesPlanner, parse, plural, singular
+from limner.agent.plan import PlanDraft
+from limner.agent.planners.rules import RulesPlanner, parse, plural, singular
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_plan_schema_rejects_dangling_relations_and_checks():
 
 
 def test_prompts_outside_the_shapes_world_are_kept_as_written_through_replans():
-    from agent.planners.rules import RulesPlanner
+    from limner.agent.planners.rules import RulesPlanner
 
     planner = RulesPlanner()
     for prompt in ["a corgi astronaut, studio photo", "a red bicycle left of a blue door",

@@ -1,7 +1,7 @@
 """The rules planner reads every ShapesEval prompt exactly as its GenEval metadata says."""
 
-from agent.planners.rules import RulesPlanner
-from tools.shapes.suite import load_suite
+from limner.agent.planners.rules import RulesPlanner
+from limner.tools.shapes.suite import load_suite
 
 
 def expected(metadata):

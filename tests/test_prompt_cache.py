@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tiny_pipelines import save_tiny_sdxl
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
-from tools.generators.noise import gaussian_spec, stack
-from tools.generators.prompt_cache import _ENCODERS, PromptCache
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.generators.noise import gaussian_spec, stack
+from limner.tools.generators.prompt_cache import _ENCODERS, PromptCache
 
 
 def _same(a, b) -> bool:
@@ -58,7 +58,7 @@ def test_sdxl_cached_embeddings_give_the_images_of_a_text_call(tmp_path):
 
 
 def test_generators_of_one_process_share_the_cache():
-    from tools.generators import prompt_cache
+    from limner.tools.generators import prompt_cache
 
     spec = resolve_model("tiny-random-sd").with_overrides(steps=2)
     first, second = DiffusersGenerator(spec, device="cpu"), DiffusersGenerator(spec, device="cpu")

@@ -3,11 +3,11 @@
 import pytest
 from PIL import Image
 
-from agent.planners.rules import RulesPlanner
+from limner.agent.planners.rules import RulesPlanner
 from scripted_openai import Reply
-from tools.shapes.world import Obj, Scene, render
-from tools.verifiers import make_verifier
-from tools.verifiers.questions import dsg_score
+from limner.tools.shapes.world import Obj, Scene, render
+from limner.tools.verifiers import make_verifier
+from limner.tools.verifiers.questions import dsg_score
 
 CHECKS = [
     {"id": "a", "question": "Is there a circle?", "depends_on": []},
@@ -72,8 +72,8 @@ def test_parser_counts_exactly():
 
 
 def test_vlm_answerer_uses_logprobs_and_plain_answers(llm_env):
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     # "a red circle": 3 questions (exists, colour); logprobs for the first, plain words after a 400
     llm_env.script(
@@ -89,9 +89,9 @@ def test_vlm_answerer_uses_logprobs_and_plain_answers(llm_env):
 
 
 def test_vlm_answerer_without_logprobs_validates_the_word(llm_env):
-    from agent.config import load_settings
-    from agent.errors import LLMError
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.errors import LLMError
+    from limner.agent.llm import LLMClient
 
     llm_env.script(Reply(status=400, error="logprobs are not supported by this model"), Reply(content="yes."),
                    Reply(content="Maybe, it is hard to say"), Reply(content='{"answer": "no"}'))
@@ -116,8 +116,8 @@ def test_llm_written_checks_without_kind_are_left_unanswered_by_the_parser():
 def test_vlm_answerer_batched_asks_every_check_in_one_request_with_the_image_first(llm_env):
     import json
 
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     llm_env.script(Reply(content=json.dumps({
         "description": "a blue circle; nothing red",

@@ -26,7 +26,7 @@ def python_examples() -> list[str]:
 
 def test_readme_python_examples_run(tmp_path, monkeypatch, shapes_defaults):
     examples = python_examples()
-    assert any("tools.search import search" in e for e in examples)
+    assert any("limner.tools.search import search" in e for e in examples)
     monkeypatch.chdir(tmp_path)
     for code in examples:
         exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})

@@ -2,11 +2,11 @@
 
 import pytest
 
-from agent import run
+from limner.agent import run
 from helpers import manifest, policy_file
 from tiny_pipelines import save_tiny_sdxl
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
 
 @pytest.fixture(scope="module")

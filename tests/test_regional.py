@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.generators import resolve_model
-from tools.generators.diffusers_backend import DiffusersGenerator
-from tools.generators.regional import box_mask
+from limner.tools.generators import resolve_model
+from limner.tools.generators.diffusers_backend import DiffusersGenerator
+from limner.tools.generators.regional import box_mask
 
 BOX = [0.0, 0.0, 0.5, 1.0]  # the left half
 

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent import run
-from agent.cli import app
-from agent.errors import UsageError
-from agent.reproduce import regenerate
+from limner.agent import run
+from limner.agent.cli import app
+from limner.agent.errors import UsageError
+from limner.agent.reproduce import regenerate
 from helpers import manifest
-from tools.shapes.parser import parse
-from tools.shapes.world import Obj, Scene, render_pil
+from limner.tools.shapes.parser import parse
+from limner.tools.shapes.world import Obj, Scene, render_pil
 
 
 def _same(image, path) -> bool:
@@ -89,9 +89,9 @@ def test_edit_inputs_are_checked_before_anything_is_written(tmp_path):
 def test_regional_generation_falls_back_to_the_prompt_on_transformer_pipelines():
     from types import SimpleNamespace
 
-    from agent._nodes import layout_use
+    from limner.agent._nodes import layout_use
 
-    from tools.generators.families import FAMILIES
+    from limner.tools.generators.families import FAMILIES
 
     tb = SimpleNamespace(policy=SimpleNamespace(layout=True), spec=SimpleNamespace(family="flux", caps=FAMILIES["flux"]))
     state = {"plan": {"layout": {"regions": [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}], "base_ratio": 0.3}}}
@@ -151,8 +151,8 @@ def test_an_object_in_the_wrong_place_is_moved_beside_the_other(shapes_defaults,
 
 
 def test_moved_boxes_stand_in_the_relation_or_are_refused():
-    from agent._repair import moved_box
-    from tools.shapes.geneval import relative_position
+    from limner.agent._repair import moved_box
+    from limner.tools.shapes.geneval import relative_position
 
     target = [0.4, 0.4, 0.6, 0.6]
     for relation in ("left of", "right of", "above", "below"):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.report import render_report
-from agent.runner import run
+from limner.agent.report import render_report
+from limner.agent.runner import run
 
 
 def _chromium() -> str | None:

@@ -3,8 +3,8 @@
 import numpy as np
 from PIL import Image
 
-from agent import run
-from agent.reproduce import regenerate
+from limner.agent import run
+from limner.agent.reproduce import regenerate
 from helpers import manifest, policy_file
 
 

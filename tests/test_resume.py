@@ -18,7 +18,7 @@ def _events(run_dir: Path) -> list[dict]:
 def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     out = tmp_path / "runs"
     policy = policy_file(tmp_path, max_rounds=5, candidates_per_round=2, generation={"steps": 30})
-    cmd = [sys.executable, "-m", "agent.cli", "run", "a red circle", "--seed", "3", "--out", str(out),
+    cmd = [sys.executable, "-m", "limner.agent.cli", "run", "a red circle", "--seed", "3", "--out", str(out),
            "--policy", policy, "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
     deadline = time.time() + 240
@@ -38,7 +38,7 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     saved_before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}
     assert not (run_dir / "final.png").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "agent.cli", "resume", run_dir.name, "--json"],
+    resumed = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", run_dir.name, "--json"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout)
@@ -53,14 +53,14 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     assert [c["id"] for c in manifest["candidates"]] == [f"r{r:02d}-c{i:02d}" for r in range(1, 6) for i in range(2)]
     assert manifest["budgets"]["spent"]["nfe"] == 10 * 30 * 2
 
-    again = subprocess.run([sys.executable, "-m", "agent.cli", "resume", str(run_dir), "--json"],
+    again = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", str(run_dir), "--json"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and json.loads(again.stdout)["best_id"] == result["best_id"]
 
 
 def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path):
     """A kill between a candidate's record and its event: the run that reuses the candidate logs it once."""
-    from agent.store import RunStore
+    from limner.agent.store import RunStore
 
     store = RunStore(tmp_path)
     store.save_candidate({"id": "r01-c00"}, b"png-0")

@@ -4,8 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tools.generators.tiny import build_tiny_clip
-from tools.verifiers import make_verifier
+from limner.tools.generators.tiny import build_tiny_clip
+from limner.tools.verifiers import make_verifier
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_hpsv2_maps_an_open_clip_checkpoint_exactly(tiny_clip_dir, tmp_path):
 
 
 def test_aesthetic_predictor_on_tiny_clip(tiny_clip_dir, tmp_path):
-    from tools.verifiers.aesthetic import make_mlp
+    from limner.tools.verifiers.aesthetic import make_mlp
 
     torch.manual_seed(1)
     mlp_path = tmp_path / "mlp.pth"

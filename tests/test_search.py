@@ -7,15 +7,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.generators import resolve_model
-from tools.search import STRATEGIES, SearchContext, SeedSource, search
+from limner.tools.generators import resolve_model
+from limner.tools.search import STRATEGIES, SearchContext, SeedSource, search
 
 STEPS = 4  # tiny-random-sd at 4 steps with CFG: 8 NFE per plain sample
 
 
 @pytest.fixture(scope="module")
 def gen():
-    from tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
     return DiffusersGenerator(resolve_model("tiny-random-sd").with_overrides(steps=STEPS))
 
@@ -117,7 +117,7 @@ def test_zero_order_moves_its_pivot_only_on_improvement_and_restarts_when_stuck(
 
 
 def test_neighbours_stay_on_the_gaussian_shell_and_rebuild_exactly():
-    from tools.generators.noise import materialise, neighbour_spec
+    from limner.tools.generators.noise import materialise, neighbour_spec
 
     spec = neighbour_spec(neighbour_spec({"kind": "gaussian", "seed": 4}, 5, 0.6), 6, 0.6)
     a, b = materialise(spec, (4, 8, 8)), materialise(spec, (4, 8, 8))
@@ -128,9 +128,9 @@ def test_neighbours_stay_on_the_gaussian_shell_and_rebuild_exactly():
 def test_reno_gradients_reach_the_noise(gen, limner_home):
     import torch
 
-    from tools.generators.loop import DenoiseLoop
-    from tools.generators.noise import gaussian
-    from tools.verifiers import make_verifier
+    from limner.tools.generators.loop import DenoiseLoop
+    from limner.tools.generators.noise import gaussian
+    from limner.tools.verifiers import make_verifier
 
     clip = make_verifier("clipscore", model="builtin:tiny-random-clip")
     loop = DenoiseLoop(gen, "a red circle")
@@ -156,9 +156,9 @@ def test_reno_keeps_its_best_iterate(gen):
 
 @pytest.mark.parametrize("model", ["tiny-random-sd", "sdxl"])
 def test_limners_loop_gives_the_pipelines_pixels(model, tmp_path_factory):
-    from tools.generators.diffusers_backend import DiffusersGenerator
-    from tools.generators.loop import DenoiseLoop
-    from tools.generators.noise import gaussian_spec, stack
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators.loop import DenoiseLoop
+    from limner.tools.generators.noise import gaussian_spec, stack
 
     if model == "sdxl":
         from tiny_pipelines import save_tiny_sdxl
@@ -196,8 +196,8 @@ def test_the_loop_decodes_a_half_precision_vae_that_asks_for_it_in_float32():
     import torch
     from types import SimpleNamespace
 
-    from tools.generators.loop import DenoiseLoop
-    from tools.generators.tiny import build_tiny_sd
+    from limner.tools.generators.loop import DenoiseLoop
+    from limner.tools.generators.tiny import build_tiny_sd
 
     vae = build_tiny_sd().vae.to(torch.float16)
     vae.register_to_config(force_upcast=True)

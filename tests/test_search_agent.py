@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent import run
-from agent.errors import UsageError
-from agent.reproduce import regenerate
+from limner.agent import run
+from limner.agent.errors import UsageError
+from limner.agent.reproduce import regenerate
 from helpers import manifest, policy_file
 
 SEARCH = {"actions": ["zero_order", "paths", "reno", "random"], "replan_after": 99, "threshold": 1.0,

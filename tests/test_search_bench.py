@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from agent.cli import app
+from limner.agent.cli import app
 
 runner = CliRunner()
 

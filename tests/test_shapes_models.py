@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tools.shapes.weights import HERE
+from limner.tools.shapes.weights import HERE
 
 
 def test_shipped_weights_are_small_and_complete():
@@ -28,9 +28,9 @@ def test_shapes_tiny_is_a_stable_diffusion_pipeline_folder():
 
 
 def test_shapes_tiny_draws_what_the_parser_reads():
-    from tools.generators import resolve_model
-    from tools.generators.diffusers_backend import DiffusersGenerator
-    from tools.shapes.parser import parse
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.shapes.parser import parse
 
     gen = DiffusersGenerator(resolve_model("shapes-tiny"), device="cpu")
     result = gen.generate("a photo of a red circle", list(range(8)))
@@ -42,10 +42,10 @@ def test_shapes_tiny_draws_what_the_parser_reads():
 def test_shapes_clip_prefers_the_true_caption():
     from PIL import Image
 
-    from tools.shapes.captions import caption
-    from tools.shapes.train import perturb
-    from tools.shapes.world import random_scene, render
-    from tools.verifiers import make_verifier
+    from limner.tools.shapes.captions import caption
+    from limner.tools.shapes.train import perturb
+    from limner.tools.shapes.world import random_scene, render
+    from limner.tools.verifiers import make_verifier
 
     verifier = make_verifier("shapes-clip")
     rng = np.random.default_rng(99)
@@ -62,8 +62,8 @@ def test_shapes_clip_prefers_the_true_caption():
 def test_default_run_uses_shapes_tiny_and_its_image_parses(tmp_path, shapes_defaults):
     from PIL import Image
 
-    from agent import run
-    from tools.shapes.parser import parse
+    from limner.agent import run
+    from limner.tools.shapes.parser import parse
 
     result = run("two red circles above a blue square", seed=1, out=tmp_path, max_rounds=1, candidates=2)
     manifest = json.loads(open(result.manifest_path).read())
@@ -75,7 +75,7 @@ def test_default_run_uses_shapes_tiny_and_its_image_parses(tmp_path, shapes_defa
 
 def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_path):
     out, images = tmp_path / "r.json", tmp_path / "imgs"
-    cmd = [sys.executable, "-m", "agent.cli", "bench", "shapes", "--per-tag", "1", "--samples", "2",
+    cmd = [sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--per-tag", "1", "--samples", "2",
            "--out", str(out), "--save-images", str(images), "--steps", "8"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -83,7 +83,7 @@ def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_pat
     assert set(first["tags"]) == {"single_object", "two_object", "counting", "colors", "position", "color_attr"}
     assert first["images"] == 12 and 0.0 <= first["overall"] <= 1.0
     assert "overall" in done.stdout
-    again = subprocess.run([sys.executable, "-m", "agent.cli", "bench", "shapes", "--images", str(images),
+    again = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--images", str(images),
                             "--out", str(tmp_path / "r2.json")], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "r2.json").read_text())
@@ -96,7 +96,7 @@ def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_pat
     (["--model", "nope"], "unknown model 'nope'"),
 ])
 def test_bench_shapes_bad_input_is_one_line(tmp_path, args, expected):
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "bench", "shapes", "--out", str(tmp_path / "r.json"),
+    done = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--out", str(tmp_path / "r.json"),
                            *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists()

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from tools.shapes.captions import caption
-from tools.shapes.geneval import evaluate, relative_position, score_image, summarize
-from tools.shapes.parser import parse
-from tools.shapes.suite import SHIPPED, load_suite, make_suite, satisfying_scene
-from tools.shapes.world import PALETTE, Obj, Scene, random_scene, render
+from limner.tools.shapes.captions import caption
+from limner.tools.shapes.geneval import evaluate, relative_position, score_image, summarize
+from limner.tools.shapes.parser import parse
+from limner.tools.shapes.suite import SHIPPED, load_suite, make_suite, satisfying_scene
+from limner.tools.shapes.world import PALETTE, Obj, Scene, random_scene, render
 
 
 def key(o):
@@ -112,7 +112,7 @@ def test_shipped_suite_is_what_the_generator_makes():
 
 
 def test_captions_are_true_of_their_scenes():
-    from agent.planners.rules import parse as parse_prompt
+    from limner.agent.planners.rules import parse as parse_prompt
 
     rng = np.random.default_rng(3)
     for _ in range(300):
@@ -136,7 +136,7 @@ def test_captions_are_true_of_their_scenes():
 
 
 def test_world_tokenizer_makes_each_world_word_one_token():
-    from tools.shapes.tokenizer import WORDS, world_tokenizer
+    from limner.tools.shapes.tokenizer import WORDS, world_tokenizer
 
     tok = world_tokenizer()
     for word in WORDS:

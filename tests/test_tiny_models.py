@@ -1,6 +1,6 @@
 """The locally built stand-ins are real, working components (not silently broken ones)."""
 
-from tools.generators.tiny import byte_level_vocab, clip_tokenizer
+from limner.tools.generators.tiny import byte_level_vocab, clip_tokenizer
 
 
 def test_byte_level_tokenizer_round_trips_text():
@@ -15,7 +15,7 @@ def test_byte_level_tokenizer_round_trips_text():
 def test_tiny_sd_loads_with_from_pretrained(tmp_path):
     from diffusers import StableDiffusionPipeline
 
-    from tools.generators.tiny import ensure_tiny_sd
+    from limner.tools.generators.tiny import ensure_tiny_sd
 
     folder = ensure_tiny_sd(tmp_path / "sd")
     pipe = StableDiffusionPipeline.from_pretrained(folder)

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from scripted_openai import Reply
-from tools.verifiers import make_verifier
+from limner.tools.verifiers import make_verifier
 
 
 def images(n):
@@ -59,8 +59,8 @@ def _judgement(scores):
 
 
 def test_vlm_judge_sends_the_image_and_combines_criteria(llm_env):
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     llm_env.script(Reply(content=_judgement([10, 10, 10, 10, 10])), Reply(content=_judgement([0, 0, 0, 0, 0])))
     judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()), max_workers=1)
@@ -72,9 +72,9 @@ def test_vlm_judge_sends_the_image_and_combines_criteria(llm_env):
 
 
 def test_vlm_judge_out_of_range_scores_are_repaired_or_rejected(llm_env):
-    from agent.config import load_settings
-    from agent.errors import LLMError
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.errors import LLMError
+    from limner.agent.llm import LLMClient
 
     llm_env.script(Reply(content=_judgement([11, 5, 5, 5, 5])), Reply(content=_judgement([12, 5, 5, 5, 5])))
     judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()))
@@ -93,8 +93,8 @@ def test_parallel_vlm_calls_keep_the_candidates_order(llm_env):
     """Answers arrive out of order (random delays); each score must still belong to its own image."""
     import random
 
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     def responder(body):
         text = body["messages"][-1]["content"][0]["text"]
@@ -109,8 +109,8 @@ def test_parallel_vlm_calls_keep_the_candidates_order(llm_env):
 
 
 def test_pairwise_comparison(llm_env):
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     llm_env.script(Reply(content='{"winner": "B", "reason": "B has the red circle"}'))
     judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()))
@@ -124,8 +124,8 @@ def test_verifier_ensemble_keeps_order_across_parallel_verifiers():
     import random
     import time
 
-    from tools.verifiers import Score
-    from tools.verifiers.ensemble import combine, normalised_ranks, score_all
+    from limner.tools.verifiers import Score
+    from limner.tools.verifiers.ensemble import combine, normalised_ranks, score_all
 
     class Slow:
         def __init__(self, offset):
@@ -152,8 +152,8 @@ def test_verifier_ensemble_keeps_order_across_parallel_verifiers():
     ([Reply(status=500), Reply(content=_judgement([6, 6, 6, 6, 6]))], 0.6),
 ])
 def test_vlm_judge_recovers_from_malformed_json_and_a_500(llm_env, replies, expected):
-    from agent.config import load_settings
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
 
     llm_env.script(*replies)
     judge = make_verifier("vlm-judge", llm=LLMClient(load_settings()))
@@ -166,9 +166,9 @@ def test_vlm_judge_recovers_from_malformed_json_and_a_500(llm_env, replies, expe
     ([Reply(content=_judgement([5] * 5), delay=1.5)], "did not answer within"),
 ])
 def test_vlm_judge_failures_are_clear(llm_env, monkeypatch, replies, message):
-    from agent.config import load_settings
-    from agent.errors import LLMError
-    from agent.llm import LLMClient
+    from limner.agent.config import load_settings
+    from limner.agent.errors import LLMError
+    from limner.agent.llm import LLMClient
 
     monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "0.3")
     monkeypatch.setenv("LIMNER_LLM_MAX_RETRIES", "1")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tools.shapes.world import Obj, Scene, render_pil
+from limner.tools.shapes.world import Obj, Scene, render_pil
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def shape_png(tmp_path):
 
 def limner(*args):
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "limner.agent.cli", *args], capture_output=True, text=True, timeout=120,
                           env=env)
 
 

@@ -10,7 +10,7 @@ def save_tiny_sdxl(folder: Path) -> Path:
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from tools.generators.tiny import _text_config, clip_tokenizer
+    from limner.tools.generators.tiny import _text_config, clip_tokenizer
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -38,7 +38,7 @@ def save_tiny_sdxl(folder: Path) -> Path:
 
 def save_tiny_instruct_pix2pix(folder: Path) -> Path:
     """InstructPix2Pix: an SD pipeline whose UNet takes the noisy latent and the image latent (8 channels)."""
-    from tools.generators.tiny import build_tiny_sd
+    from limner.tools.generators.tiny import build_tiny_sd
 
     import torch
     from diffusers import StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
@@ -89,7 +89,7 @@ def save_tiny_sd3(folder: Path) -> Path:
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
     from transformers import CLIPTextModelWithProjection
 
-    from tools.generators.tiny import _text_config, clip_tokenizer
+    from limner.tools.generators.tiny import _text_config, clip_tokenizer
 
     torch.manual_seed(0)
     transformer = SD3Transformer2DModel(sample_size=32, patch_size=2, in_channels=16, num_layers=1,
@@ -111,7 +111,7 @@ def save_tiny_flux(folder: Path) -> Path:
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
     from transformers import CLIPTextModel
 
-    from tools.generators.tiny import _text_config, clip_tokenizer
+    from limner.tools.generators.tiny import _text_config, clip_tokenizer
 
     torch.manual_seed(0)
     transformer = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=1, num_single_layers=1,
@@ -148,7 +148,7 @@ def save_tiny_pixart_sigma(folder: Path) -> Path:
 
 
 def save_tiny_sd(folder: Path) -> Path:
-    from tools.generators.tiny import build_tiny_sd
+    from limner.tools.generators.tiny import build_tiny_sd
 
     build_tiny_sd().save_pretrained(folder)
     return folder

@@ -1,5 +1,5 @@
 """The OpenAI-compatible LLM client and its SQLite call log."""
 
-from agent.llm.client import LLMClient
+from limner.agent.llm.client import LLMClient
 
 __all__ = ["LLMClient"]

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ValidationError
 
-from agent.config import Settings
-from agent.errors import BudgetExhausted, LLMError
-from agent.llm.log import CallLog
+from limner.agent.config import Settings
+from limner.agent.errors import BudgetExhausted, LLMError
+from limner.agent.llm.log import CallLog
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -171,7 +171,7 @@ class LLMClient:
         word = (choice.message.content or "").strip().lower().rstrip(".!")
         if word in {"yes", "no"}:
             return 1.0 if word == "yes" else 0.0
-        from tools.verifiers.answerers import YesNo
+        from limner.tools.verifiers.answerers import YesNo
 
         repaired = self.structured(messages, YesNo, purpose=purpose + ":repair", model=model)
         return 1.0 if repaired.answer == "yes" else 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent.plan import Plan
+from limner.agent.plan import Plan
 
 
 class Planner(Protocol):
@@ -19,11 +19,11 @@ def make_planner(kind: str, llm=None, target=None) -> Planner:
     """``kind`` is 'rules' or 'llm' (resolve 'auto' before calling). ``target``: the ``ModelSpec`` the plan is
     for (the LLM planner is told its family and limits)."""
     if kind == "rules":
-        from agent.planners.rules import RulesPlanner
+        from limner.agent.planners.rules import RulesPlanner
 
         return RulesPlanner()
     if kind == "llm":
-        from agent.planners.llm import LLMPlanner
+        from limner.agent.planners.llm import LLMPlanner
 
         return LLMPlanner(llm, target=target)
     raise ValueError(f"unknown planner '{kind}': use rules or llm")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from agent.layout import Layout, Region
-from agent.plan import PlanObject, Relation
+from limner.agent.layout import Layout, Region
+from limner.agent.plan import PlanObject, Relation
 
 MARGIN = 0.04
 MAX_SIDE = 0.42
@@ -44,7 +44,7 @@ def _square(cell, max_side: float) -> list[float]:
 def place(objects: list[PlanObject], relations: list[Relation], *, max_side: float = MAX_SIDE,
           background: str = "", base_ratio: float = 0.3) -> Layout:
     """A layout for the plan's objects (``ValueError`` when there is nothing to place)."""
-    from agent.planners.rules import describe
+    from limner.agent.planners.rules import describe
 
     if not objects:
         raise ValueError("no objects to place")

@@ -6,8 +6,8 @@ re-plan sees the critique of the best image and every earlier plan's prompt and 
 
 from __future__ import annotations
 
-import prompts
-from agent.plan import Plan, PlanDraft
+from limner import prompts
+from limner.agent.plan import Plan, PlanDraft
 
 _STYLE = {
     "clip": "a CLIP-encoded model: a short, keyword-dense prompt with the subject first works best",
@@ -59,7 +59,7 @@ class LLMPlanner:
         )
         draft = self._ask(user, "replan")
         if draft.rewritten_prompt.strip().lower() in earlier and self.llm.can_call():
-            from agent.errors import LLMError
+            from limner.agent.errors import LLMError
 
             again = user + ("\n\nYour rewritten_prompt repeats an earlier one word for word. Write a different one.")
             try:

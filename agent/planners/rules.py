@@ -12,9 +12,9 @@ import re
 
 import yaml
 
-import prompts
-from agent.plan import Check, Plan, PlanObject, Relation
-from agent.planners.layout_rules import place
+from limner import prompts
+from limner.agent.plan import Check, Plan, PlanObject, Relation
+from limner.agent.planners.layout_rules import place
 
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
           "seven": 7, "eight": 8, "nine": 9, "ten": 10}

@@ -7,8 +7,8 @@ mask, so pixels outside the softened edge are the original's, bit for bit.
 
 from __future__ import annotations
 
-from tools.editing.masks import composite, soften
-from tools.editing.result import EditResult
+from limner.tools.editing.masks import composite, soften
+from limner.tools.editing.result import EditResult
 
 FEATHER_PX = 2
 
@@ -20,7 +20,7 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
     ``image`` is one image for every seed, or a list with one image per seed. ``strength`` 1.0 repaints the
     masked area from pure noise; lower values keep some of what was there.
     """
-    from tools.generators.diffusers_backend import counted_call, seeded
+    from limner.tools.generators.diffusers_backend import counted_call, seeded
 
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength must be in (0, 1], got {strength}")
@@ -30,7 +30,7 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
         raise ValueError(f"{len(images)} images for {n} seeds: give one image, or one per seed")
     if any(mask.size != im.size for im in images):
         raise ValueError(f"the mask is {mask.size}, the image {images[0].size}: they must match")
-    from tools.generators.families import editing_pipe, text_kwargs
+    from limner.tools.generators.families import editing_pipe, text_kwargs
 
     spec = generator.spec
     pipe = editing_pipe(generator, "inpaint")  # the family's inpainting class, sharing the loaded modules

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.editing.result import EditResult
+from limner.tools.editing.result import EditResult
 
 
 def instruct(generator, image, instruction: str, seeds: list[int], *, image_guidance: float = 1.5,
@@ -11,7 +11,7 @@ def instruct(generator, image, instruction: str, seeds: list[int], *, image_guid
 
     ``image_guidance`` is how closely the result follows the input image (InstructPix2Pix's image CFG scale).
     """
-    from tools.generators.diffusers_backend import counted_call, seeded
+    from limner.tools.generators.diffusers_backend import counted_call, seeded
 
     spec = generator.spec
     if spec.caps.guidance != "instruction":

@@ -12,7 +12,7 @@ def box_mask_image(size: tuple[int, int], box) -> "object":
     """A hard mask for ``box`` = [x0, y0, x1, y1] as fractions of the image (``ValueError`` if invalid)."""
     from PIL import Image, ImageDraw
 
-    from tools.generators.regional import check_box
+    from limner.tools.generators.regional import check_box
 
     x0, y0, x1, y1 = check_box(box)
     w, h = size

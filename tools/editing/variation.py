@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tools.editing.result import EditResult
+from limner.tools.editing.result import EditResult
 
 
 def variation(generator, image, prompt: str, seeds: list[int], *, strength: float = 0.5,
               negative_prompt: str = "", steps: int | None = None) -> EditResult:
     """One image per seed: ``image`` re-noised to ``strength`` and denoised with ``prompt``."""
-    from tools.generators.diffusers_backend import counted_call, seeded
-    from tools.generators.families import editing_pipe, text_kwargs
+    from limner.tools.generators.diffusers_backend import counted_call, seeded
+    from limner.tools.generators.families import editing_pipe, text_kwargs
 
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength must be in (0, 1], got {strength}")

@@ -1,5 +1,5 @@
 """Image generators: the model-alias registry and the diffusers backend."""
 
-from tools.generators.models import MODELS, ModelSpec, default_model, resolve_model
+from limner.tools.generators.models import MODELS, ModelSpec, default_model, resolve_model
 
 __all__ = ["MODELS", "ModelSpec", "default_model", "resolve_model"]

@@ -2,8 +2,8 @@
 
 Usable alone::
 
-    from tools.generators import resolve_model
-    from tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
     gen = DiffusersGenerator(resolve_model("tiny-random-sd"))
     result = gen.generate("a red circle", seeds=[1, 2, 3])
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tools._home import models_dir
-from tools._quiet import quiet_libraries
-from tools.generators.memory import fitting_batch, split_on_oom
-from tools.generators.families import family as family_info
-from tools.generators.models import ModelSpec
-from tools.generators.weights import WeightsMissing, cached_snapshot, offline
-from tools.generators.noise import gaussian_spec, stack
-from tools.generators import prompt_cache
+from limner.tools._home import models_dir
+from limner.tools._quiet import quiet_libraries
+from limner.tools.generators.memory import fitting_batch, split_on_oom
+from limner.tools.generators.families import family as family_info
+from limner.tools.generators.models import ModelSpec
+from limner.tools.generators.weights import WeightsMissing, cached_snapshot, offline
+from limner.tools.generators.noise import gaussian_spec, stack
+from limner.tools.generators import prompt_cache
 
 _PIPELINES: dict[tuple, object] = {}
 
@@ -81,10 +81,10 @@ def local_source(spec: ModelSpec) -> str:
     if spec.source.startswith("builtin:"):
         name = spec.source.split(":", 1)[1]
         if name == "tiny-random-sd":
-            from tools.generators.tiny import ensure_tiny_sd
+            from limner.tools.generators.tiny import ensure_tiny_sd
 
             return str(ensure_tiny_sd(models_dir() / name))
-        from tools.shapes.weights import shipped_model
+        from limner.tools.shapes.weights import shipped_model
 
         return str(shipped_model(name))
     return spec.source
@@ -104,7 +104,7 @@ def check_available(spec: ModelSpec) -> None:
             f"weights for '{spec.source}' are not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
             f"run `limner pull {spec.alias}` once online, or pass a local folder"
         )
-    from tools.generators.weights import read_index
+    from limner.tools.generators.weights import read_index
 
     try:
         read_index(spec.source, spec.revision)  # one quick request: is the hub there at all?
@@ -231,8 +231,8 @@ class DiffusersGenerator:
                 "dtype": str(self.dtype).replace("torch.", ""), "diffusers": diffusers.__version__}
 
     def regional(self, regions: list[dict], *, base_ratio: float = 0.3, background: str | None = None):
-        """A ``with`` block in which every generation is regional (``tools.generators.regional``)."""
-        from tools.generators.regional import regional_attention
+        """A ``with`` block in which every generation is regional (``limner.tools.generators.regional``)."""
+        from limner.tools.generators.regional import regional_attention
 
         return regional_attention(self.pipe, self.spec.family, regions, base_ratio=base_ratio, background=background,
                                   cfg=self.spec.uses_cfg, aspect=self.spec.height / self.spec.width)
@@ -253,14 +253,14 @@ class DiffusersGenerator:
         negative_prompt: str = "",
         on_step: Callable[[int, int], None] | None = None,
     ) -> GenerationResult:
-        """One batched pipeline call: one image per seed (or per noise spec, see ``tools.generators.noise``).
+        """One batched pipeline call: one image per seed (or per noise spec, see ``limner.tools.generators.noise``).
 
-        A batch that runs out of accelerator memory is split and retried (``tools.generators.memory``).
+        A batch that runs out of accelerator memory is split and retried (``limner.tools.generators.memory``).
         """
         if (seeds is None) == (noises is None):
             raise ValueError("generate() takes either seeds or noises")
         if self.spec.caps.lacks("text_to_image"):
-            raise ValueError(f"{self.spec.alias} edits images by instruction: use tools.editing.instruct "
+            raise ValueError(f"{self.spec.alias} edits images by instruction: use limner.tools.editing.instruct "
                              "(or `limner edit`), not generate()")
         if noises is None:
             noises = [gaussian_spec(s) for s in seeds]

@@ -29,7 +29,7 @@ class Family:
     guidance_scale: float
     img2img: str | None = None  # diffusers pipeline class for variations, None: the family has none
     inpaint: str | None = None  # diffusers pipeline class for region repair
-    regional: bool = False  # Limner's regional attention (tools.generators.regional)
+    regional: bool = False  # Limner's regional attention (limner.tools.generators.regional)
     loop: bool = False  # Limner's own denoising loop (paths, reno)
     text_to_image: bool = True
     notes: dict = field(default_factory=dict)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 
-from tools.generators.diffusers_backend import NFECounter
+from limner.tools.generators.diffusers_backend import NFECounter
 
 
 class DenoiseLoop:
@@ -100,7 +100,7 @@ class DenoiseLoop:
 
     # --- the loop ------------------------------------------------------------------------------
     def initial(self, noise):
-        """Initial latents from a float32 CPU noise batch (as drawn by ``tools.generators.noise``)."""
+        """Initial latents from a float32 CPU noise batch (as drawn by ``limner.tools.generators.noise``)."""
         return noise.to(self.device, self.dtype) * self.template.init_noise_sigma
 
     def _sigma(self, index: int) -> float:

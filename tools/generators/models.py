@@ -1,6 +1,6 @@
 """Models: aliases with their recommended settings, and any hub id or diffusers folder read from its weights.
 
-A model's family comes from its ``model_index.json`` (``tools.generators.families``), its default size from
+A model's family comes from its ``model_index.json`` (``limner.tools.generators.families``), its default size from
 its denoiser's and VAE's configs; an alias only adds recommended settings. Adding an alias is one entry in
 ``MODELS``.
 """
@@ -11,8 +11,8 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tools.generators.families import FAMILIES, family as family_info, family_of_pipeline
-from tools.generators.weights import ModelIndex, WeightsMissing, cached_snapshot, read_index
+from limner.tools.generators.families import FAMILIES, family as family_info, family_of_pipeline
+from limner.tools.generators.weights import ModelIndex, WeightsMissing, cached_snapshot, read_index
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ModelSpec:
 
     @property
     def caps(self):
-        """What this model's family can do (``tools.generators.families.Family``)."""
+        """What this model's family can do (``limner.tools.generators.families.Family``)."""
         return family_info(self.family)
 
     @property

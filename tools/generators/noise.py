@@ -93,7 +93,7 @@ def save_noise(tensor, path: Path) -> dict:
     """Save one noise tensor (safetensors) and return its ``file`` spec (path as given, hash of the file)."""
     from safetensors.torch import save_file
 
-    from tools.images import sha256_file
+    from limner.tools.images import sha256_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -143,7 +143,7 @@ def regional_attention(pipe, family: str, regions: list[dict], *, base_ratio: fl
     ``aspect``: the image's height / width (attention tokens are mapped back onto that grid).
     Yields the shared state, whose ``calls`` counts regional cross-attention calls (0 means nothing was regional).
     """
-    from tools.generators.families import family as family_info
+    from limner.tools.generators.families import family as family_info
 
     if family_info(family).lacks("regional"):
         raise ValueError(family_info(family).lacks("regional"))

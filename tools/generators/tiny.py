@@ -141,7 +141,7 @@ def _write_once(target: Path, write) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         write(tmp)
-        (tmp / ".complete").write_text(json.dumps({"builder": "tools.generators.tiny", "seed": 0}))
+        (tmp / ".complete").write_text(json.dumps({"builder": "limner.tools.generators.tiny", "seed": 0}))
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)

@@ -3,7 +3,7 @@
 A strategy runs one *round*: given the candidates scored so far (``history``: JSON dicts with ``id``,
 ``noise``, ``score``), its own notes from earlier rounds (``memo``, JSON) and an NFE allowance, it makes
 new candidates and says exactly what they cost. Scoring the returned candidates is the caller's job (the
-agent's verify step, or ``tools.search.search``); strategies that need scores *inside* a round (paths,
+agent's verify step, or ``limner.tools.search.search``); strategies that need scores *inside* a round (paths,
 reno) use ``ctx.scorer`` / ``ctx.reward`` and count those calls. After scoring, the caller sets
 ``memo["last_ids"]`` to the ids it gave the round's candidates, so the next round knows which were its own.
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tools.generators.noise import derive_seed
+from limner.tools.generators.noise import derive_seed
 
 Scorer = Callable[[list], list[float]]  # PIL images -> scores in [0, 1], higher is better
 
@@ -39,7 +39,7 @@ class SeedSource:
 
 @dataclass
 class SearchContext:
-    generator: object  # tools.generators.diffusers_backend.DiffusersGenerator
+    generator: object  # limner.tools.generators.diffusers_backend.DiffusersGenerator
     prompt: str
     seeds: SeedSource
     negative_prompt: str = ""
@@ -59,8 +59,8 @@ class Found:
     """One candidate a round made."""
 
     image: object  # PIL
-    noise: dict  # its noise spec (tools.generators.noise), or a path spec for paths
-    sampler: str = "pipeline"  # "pipeline": one pipeline call; "limner-loop": tools.generators.loop
+    noise: dict  # its noise spec (limner.tools.generators.noise), or a path spec for paths
+    sampler: str = "pipeline"  # "pipeline": one pipeline call; "limner-loop": limner.tools.generators.loop
     details: dict = field(default_factory=dict)  # parent ids, iterate number, tree node, ...
     tensor: object | None = None  # noise to save beside the candidate (reno); the caller fills noise["path"]
     batch: list[dict] | None = None  # the noise specs of the pipeline call it was made in (bit-exact replay)

@@ -34,11 +34,11 @@ def run_search_bench(suite: list[dict], *, strategies: list[str], verifiers: lis
                      n: int = 4, seed: int = 0, model: str = "shapes-tiny", options: dict | None = None,
                      progress: Callable[[int, int], None] | None = None) -> dict:
     """Rows (one per prompt, verifier, strategy and budget) and a summary per strategy, verifier and budget."""
-    from tools.generators import resolve_model
-    from tools.generators.diffusers_backend import DiffusersGenerator
-    from tools.search import STRATEGIES, search
-    from tools.shapes.geneval import score_image
-    from tools.verifiers import make_verifier
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.search import STRATEGIES, search
+    from limner.tools.shapes.geneval import score_image
+    from limner.tools.verifiers import make_verifier
 
     for name in strategies:
         if name not in STRATEGIES:

@@ -35,9 +35,9 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
     return. A round the strategy cannot afford (or cannot run here) falls back to a ``random`` round when that fits,
     so that every budget buys at least the samples random search would. ``nfe_budget`` is never exceeded.
     """
-    from tools.generators.noise import save_noise
-    from tools.search import STRATEGIES
-    from tools.search.base import SearchContext, SeedSource, best_of
+    from limner.tools.generators.noise import save_noise
+    from limner.tools.search import STRATEGIES
+    from limner.tools.search.base import SearchContext, SeedSource, best_of
 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy '{strategy}' (known: {', '.join(STRATEGIES)})")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from tools.generators.noise import gaussian, gaussian_spec, stack
-from tools.search.base import Found, RoundResult, Strategy
+from limner.tools.generators.noise import gaussian, gaussian_spec, stack
+from limner.tools.search.base import Found, RoundResult, Strategy
 
 DEFAULTS = {"branches": 2, "checkpoints": [0.5], "backtrack": 2}
 
@@ -70,7 +70,7 @@ class PathSearch(Strategy):
     def round(self, ctx, n, nfe_allowance, history, memo):
         import torch
 
-        from tools.generators.loop import DenoiseLoop
+        from limner.tools.generators.loop import DenoiseLoop
 
         start = time.perf_counter()
         opts = {**DEFAULTS, **ctx.options}

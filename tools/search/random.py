@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tools.generators.noise import gaussian_spec
-from tools.search.base import Found, RoundResult, SearchContext, Strategy
+from limner.tools.generators.noise import gaussian_spec
+from limner.tools.search.base import Found, RoundResult, SearchContext, Strategy
 
 
 def sample(ctx: SearchContext, noises: list[dict]) -> tuple[list[Found], int]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 
-from tools.generators.noise import gaussian, materialise
-from tools.search.base import Found, RoundResult, Strategy, best_of
+from limner.tools.generators.noise import gaussian, materialise
+from limner.tools.search.base import Found, RoundResult, Strategy, best_of
 
 # ReNO's defaults, as a starting point.
 DEFAULTS = {"lr": 5.0, "momentum": 0.9, "grad_clip": 0.1, "max_iterations": 50, "reg_weight": 0.01, "steps": None}
@@ -56,7 +56,7 @@ class ReNO(Strategy):
     def round(self, ctx, n, nfe_allowance, history, memo):
         import torch
 
-        from tools.generators.loop import DenoiseLoop
+        from limner.tools.generators.loop import DenoiseLoop
 
         start_time = time.perf_counter()
         opts = {**DEFAULTS, **ctx.options}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
-from tools.generators.noise import gaussian_spec, neighbour_spec
-from tools.search.base import RoundResult, Strategy, best_of
-from tools.search.random import sample
+from limner.tools.generators.noise import gaussian_spec, neighbour_spec
+from limner.tools.search.base import RoundResult, Strategy, best_of
+from limner.tools.search.random import sample
 
 
 class ZeroOrderSearch(Strategy):

@@ -13,8 +13,8 @@ from itertools import combinations
 
 def agreement(verifiers: dict[str, object], suite: list[dict], source, samples: int = 4, seed: int = 0,
               progress=None) -> dict:
-    from tools.shapes.geneval import score_image
-    from tools.verifiers.ensemble import score_all
+    from limner.tools.shapes.geneval import score_image
+    from limner.tools.verifiers.ensemble import score_all
 
     stats = {name: {"agree": 0.0, "pairs": 0, "seconds": 0.0} for name in verifiers}
     per_tag: dict[str, dict[str, list[float]]] = {}

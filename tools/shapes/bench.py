@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tools.shapes.geneval import score_image, summarize
+from limner.tools.shapes.geneval import score_image, summarize
 
 Source = Callable[[dict, list[int]], list]
 
 
 def model_source(model: str | None = None, device: str | None = None, **overrides) -> Source:
-    from tools.generators import resolve_model
-    from tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
     spec = resolve_model(model or "shapes-tiny").with_overrides(**overrides)
     gen = DiffusersGenerator(spec, device=device)

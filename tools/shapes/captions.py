@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from tools.shapes.geneval import relative_position
+from limner.tools.shapes.geneval import relative_position
 
 NUMBERS = {1: "a", 2: "two", 3: "three", 4: "four"}
 PREFIXES = ("a photo of ", "a photo of ", "a photo of ", "", "", "an image of ")

@@ -1,7 +1,7 @@
 """Write the model cards of the shipped shapes models from their training records and a fresh ShapesEval run.
 
     limner bench shapes --out results.json --grid grid.png
-    python -m tools.shapes.card --results results.json     # writes both cards from that run
+    python -m limner.tools.shapes.card --results results.json     # writes both cards from that run
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tools.shapes.weights import HERE
+from limner.tools.shapes.weights import HERE
 
 
 def _size_mb(folder: Path) -> float:

@@ -88,7 +88,7 @@ def evaluate(objects: list[dict], metadata: dict) -> tuple[bool, str]:
 
 
 def score_image(image, metadata: dict) -> dict:
-    from tools.shapes.parser import parse
+    from limner.tools.shapes.parser import parse
 
     objects = parse(image)
     correct, reason = evaluate(objects, metadata)

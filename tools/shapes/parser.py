@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.shapes.world import BACKGROUND, PALETTE
+from limner.tools.shapes.world import BACKGROUND, PALETTE
 
 MIN_AREA = 30  # the smallest object (a 12 px triangle) has about 78 pixels
 SQUARE_FILL = 0.88  # a square fills its box (1.0), a circle about pi/4 = 0.785

@@ -1,6 +1,6 @@
 """ShapesEval prompt suites in GenEval's metadata format, and a scene that satisfies any of them.
 
-``python -m tools.shapes.suite --seed 43 --per-tag 50 > tools/shapes/data/shapes_eval.jsonl`` writes the
+``python -m limner.tools.shapes.suite --seed 43 --per-tag 50 > tools/shapes/data/shapes_eval.jsonl`` writes the
 shipped suite (a test checks that the shipped file is exactly what this command makes). The world has
 three classes, so tags with few distinct combinations (single_object: 3 classes) get fewer prompts; the
 phrasing varies ("a photo of ..." or bare), as the training captions do.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.shapes.geneval import TAGS
-from tools.shapes.world import COLORS, SHAPES
+from limner.tools.shapes.geneval import TAGS
+from limner.tools.shapes.world import COLORS, SHAPES
 
 NUMBERS = ["zero", "one", "two", "three", "four"]
 POSITIONS = ["left of", "right of", "above", "below"]
@@ -94,8 +94,8 @@ def limit_per_tag(suite: list[dict], limit: int | None) -> list[dict]:
 
 def satisfying_scene(metadata: dict, rng: np.random.Generator, tries: int = 2000):
     """A random scene that meets the metadata by GenEval's rules (for testing scorer and parser)."""
-    from tools.shapes.geneval import evaluate
-    from tools.shapes.world import place, render
+    from limner.tools.shapes.geneval import evaluate
+    from limner.tools.shapes.world import place, render
 
     pairs = []
     for req in metadata["include"]:

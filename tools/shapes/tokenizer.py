@@ -5,7 +5,7 @@ It is a real ``CLIPTokenizer`` (byte-level BPE): words outside the world still t
 
 from __future__ import annotations
 
-from tools.generators.tiny import byte_level_vocab
+from limner.tools.generators.tiny import byte_level_vocab
 
 MAX_LENGTH = 32
 WORDS = (

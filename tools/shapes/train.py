@@ -1,6 +1,6 @@
 """Train the shapes-world models from synthetic data, reproducibly, on a CPU.
 
-    python -m tools.shapes.train --out tools/shapes/weights --seed 0
+    python -m limner.tools.shapes.train --out tools/shapes/weights --seed 0
 
 Stages (each saved as soon as it is done, so an interrupted run keeps what it finished):
 1. ``vae``: an ``AutoencoderKL`` (64x64 RGB -> 16x16x4 latents) on random 32x32 crops of fresh scenes.
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.shapes.captions import caption
-from tools.shapes.tokenizer import MAX_LENGTH, world_tokenizer
-from tools.shapes.world import random_scene, render
+from limner.tools.shapes.captions import caption
+from limner.tools.shapes.tokenizer import MAX_LENGTH, world_tokenizer
+from limner.tools.shapes.world import random_scene, render
 
 
 def log(msg: str) -> None:
@@ -204,7 +204,7 @@ def save_pipeline(folder: Path, vae, unet, text_encoder, tokenizer, info: dict):
 
 def perturb(truth: list[dict], rng) -> list[dict]:
     """The same scene with one thing changed: a colour, a shape, an object more or less, or mirrored."""
-    from tools.shapes.world import COLORS, SHAPES
+    from limner.tools.shapes.world import COLORS, SHAPES
 
     t = copy.deepcopy(truth)
     kind = rng.integers(4)
@@ -238,7 +238,7 @@ def _clip_pixels(x):
     """[-1, 1] images -> CLIP-normalised pixels (the same normalisation CLIPScore applies)."""
     import torch
 
-    from tools.verifiers.clipscore import CLIP_MEAN, CLIP_STD
+    from limner.tools.verifiers.clipscore import CLIP_MEAN, CLIP_STD
 
     x = (x + 1) / 2
     return (x - torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)) / torch.tensor(CLIP_STD).view(1, 3, 1, 1)
@@ -350,7 +350,7 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stages = args.stages.split(",")
     device = args.device
-    command = "python -m tools.shapes.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m limner.tools.shapes.train " + " ".join(argv if argv is not None else sys.argv[1:])
     base_info = {"command": command, "settings": vars(args), "torch": torch.__version__,
                  "threads": torch.get_num_threads(), "device": device}
     tokenizer = world_tokenizer()

@@ -2,48 +2,48 @@
 
 from __future__ import annotations
 
-from tools.verifiers.base import Score, Verifier
+from limner.tools.verifiers.base import Score, Verifier
 
 
 def _clipscore(**options):
-    from tools.verifiers.clipscore import CLIPScore
+    from limner.tools.verifiers.clipscore import CLIPScore
 
     return CLIPScore(**options)
 
 
 def _shapes_clip(**options):
-    from tools.verifiers.clipscore import BUILTIN_SHAPES, CLIPScore
+    from limner.tools.verifiers.clipscore import BUILTIN_SHAPES, CLIPScore
 
     return CLIPScore(**{"model": BUILTIN_SHAPES, "name": "shapes-clip", **options})
 
 
 def _pickscore(**options):
-    from tools.verifiers.pickscore import PickScore
+    from limner.tools.verifiers.pickscore import PickScore
 
     return PickScore(**options)
 
 
 def _hpsv2(**options):
-    from tools.verifiers.hpsv2 import HPSv2
+    from limner.tools.verifiers.hpsv2 import HPSv2
 
     return HPSv2(**options)
 
 
 def _aesthetic(**options):
-    from tools.verifiers.aesthetic import Aesthetic
+    from limner.tools.verifiers.aesthetic import Aesthetic
 
     return Aesthetic(**options)
 
 
 def _vlm_judge(llm=None, **options):
-    from tools.verifiers.vlm_judge import VLMJudge
+    from limner.tools.verifiers.vlm_judge import VLMJudge
 
     return VLMJudge(llm, **options)
 
 
 def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None, mode: str = "batched"):
-    from tools.verifiers.answerers import ParserAnswerer, VLMAnswerer
-    from tools.verifiers.questions import QuestionVerifier
+    from limner.tools.verifiers.answerers import ParserAnswerer, VLMAnswerer
+    from limner.tools.verifiers.questions import QuestionVerifier
 
     if answerer == "auto":
         answerer = "vlm" if llm is not None else "parser"

@@ -7,8 +7,8 @@ Calibration: ``(raw - 3.5) / (7.5 - 3.5)``, clamped. The prompt is not used.
 
 from __future__ import annotations
 
-from tools.verifiers.clip_base import CLIPReward
-from tools.verifiers.hpsv2 import load_checkpoint
+from limner.tools.verifiers.clip_base import CLIPReward
+from limner.tools.verifiers.hpsv2 import load_checkpoint
 
 MLP_WEIGHTS = "camenduru/improved-aesthetic-predictor:sac+logos+ava1-l14-linearMSE.pth"
 

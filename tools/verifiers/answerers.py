@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-import prompts
+from limner import prompts
 
 
 class ParserAnswerer:
@@ -20,8 +20,8 @@ class ParserAnswerer:
     llm_calls_per_image = 0
 
     def answer(self, image, plan: dict) -> dict[str, dict]:
-        from tools.shapes.geneval import relative_position
-        from tools.shapes.parser import parse
+        from limner.tools.shapes.geneval import relative_position
+        from limner.tools.shapes.parser import parse
 
         found = parse(image)
         objects = plan.get("objects", [])
@@ -109,7 +109,7 @@ class VLMAnswerer:
         return self._per_question(image, plan)
 
     def _batched(self, image, plan: dict) -> dict[str, dict]:
-        from tools.images import data_url
+        from limner.tools.images import data_url
 
         checks = plan.get("checks", [])
         if not checks:
@@ -130,7 +130,7 @@ class VLMAnswerer:
         return out
 
     def _per_question(self, image, plan: dict) -> dict[str, dict]:
-        from tools.images import data_url
+        from limner.tools.images import data_url
 
         url = data_url(image)
         out = {}

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from tools._home import models_dir
-from tools.verifiers.base import Score, linear_calibration
+from limner.tools._home import models_dir
+from limner.tools.verifiers.base import Score, linear_calibration
 
 _LOADED: dict[tuple, tuple] = {}  # (class, model, processor, device, dtype) -> (model, tokenizer)
 
@@ -34,11 +34,11 @@ def missing_weights_message(model_id: str, exc: Exception) -> str:
 def resolve_local(model_id: str) -> str:
     """Built-in model names (``builtin:...``) to folders; other ids pass through."""
     if model_id == "builtin:tiny-random-clip":
-        from tools.generators.tiny import ensure_tiny_clip
+        from limner.tools.generators.tiny import ensure_tiny_clip
 
         return str(ensure_tiny_clip(models_dir() / "tiny-random-clip"))
     if model_id.startswith("builtin:"):
-        from tools.shapes.weights import shipped_model
+        from limner.tools.shapes.weights import shipped_model
 
         return str(shipped_model(model_id.split(":", 1)[1]))
     return model_id
@@ -96,8 +96,8 @@ class CLIPReward:
             return
         from transformers import AutoTokenizer
 
-        from tools._quiet import quiet_libraries
-        from tools.generators.diffusers_backend import pick_device, pick_dtype
+        from limner.tools._quiet import quiet_libraries
+        from limner.tools.generators.diffusers_backend import pick_device, pick_dtype
 
         quiet_libraries()
         self.device = pick_device(self._device)
@@ -195,7 +195,7 @@ class CLIPReward:
     def score(self, images: list, prompts: list[str]) -> list[Score]:
         import torch
 
-        from tools.images import to_tensor
+        from limner.tools.images import to_tensor
 
         if len(images) != len(prompts):
             raise ValueError("score() needs one prompt per image")

@@ -8,7 +8,7 @@ unrelated and a well-matched pair. ``calibration=(low, high)`` overrides both.
 
 from __future__ import annotations
 
-from tools.verifiers.clip_base import CLIP_MEAN, CLIP_STD, CLIPReward  # noqa: F401  (re-exported)
+from limner.tools.verifiers.clip_base import CLIP_MEAN, CLIP_STD, CLIPReward  # noqa: F401  (re-exported)
 
 BUILTIN_RANDOM = "builtin:tiny-random-clip"
 BUILTIN_SHAPES = "builtin:shapes-clip"
@@ -16,7 +16,7 @@ BUILTIN_SHAPES = "builtin:shapes-clip"
 
 def default_clip_model(world: str = "shapes") -> str:
     """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world, CLIP ViT-L/14 for real images."""
-    from tools.verifiers.requirements import default_clip_model as chosen
+    from limner.tools.verifiers.requirements import default_clip_model as chosen
 
     return chosen(world)
 

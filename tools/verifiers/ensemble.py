@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tools.verifiers.base import Score
+from limner.tools.verifiers.base import Score
 
 
 def score_all(verifiers: list[tuple[str, object]], images: list, prompts: list[str],

@@ -7,7 +7,7 @@ Weights ``yuvalkirstain/PickScore_v1``; tokenizer and preprocessing from the LAI
 
 from __future__ import annotations
 
-from tools.verifiers.clip_base import CLIPReward
+from limner.tools.verifiers.clip_base import CLIPReward
 
 
 class PickScore(CLIPReward):

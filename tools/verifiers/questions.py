@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tools.verifiers.base import Score
-from tools.verifiers.findings import findings
+from limner.tools.verifiers.base import Score
+from limner.tools.verifiers.findings import findings
 
 YES = 0.5  # P(yes) at or above this counts as "yes"
 
 
 def default_plan_fn(prompt: str) -> dict:
-    from agent.planners.rules import RulesPlanner
+    from limner.agent.planners.rules import RulesPlanner
 
     return RulesPlanner().plan(prompt).model_dump()
 

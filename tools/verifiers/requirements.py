@@ -16,7 +16,7 @@ REAL_CLIP = "openai/clip-vit-large-patch14"  # CLIPScore's documented default fo
 
 def default_clip_model(world: str = "shapes") -> str:
     """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world and CLIP ViT-L/14 for real images."""
-    from tools.verifiers.clipscore import BUILTIN_SHAPES
+    from limner.tools.verifiers.clipscore import BUILTIN_SHAPES
 
     return os.environ.get("LIMNER_CLIP_MODEL") or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)
 
@@ -32,17 +32,17 @@ def required_weights(name: str, options: dict | None = None, world: str = "real"
     if name == "clipscore":
         return [options.get("model") or default_clip_model(world)]
     if name == "pickscore":
-        from tools.verifiers.pickscore import PickScore
+        from limner.tools.verifiers.pickscore import PickScore
 
         model = options.get("model") or PickScore.default_model
         return [model] + ([options.get("processor") or PickScore.default_processor] if not options.get("model")
                           or options.get("processor") else [])
     if name == "hpsv2":
-        from tools.verifiers.hpsv2 import ARCHITECTURE, CHECKPOINT
+        from limner.tools.verifiers.hpsv2 import ARCHITECTURE, CHECKPOINT
 
         return [options.get("model") or ARCHITECTURE, options.get("checkpoint") or CHECKPOINT]
     if name == "aesthetic":
-        from tools.verifiers.aesthetic import MLP_WEIGHTS, Aesthetic
+        from limner.tools.verifiers.aesthetic import MLP_WEIGHTS, Aesthetic
 
         return [options.get("model") or Aesthetic.default_model, options.get("mlp") or MLP_WEIGHTS]
     return []  # shapes-clip (shipped), questions (parser or endpoint), vlm-judge (endpoint)

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-import prompts
-from tools.verifiers.base import Score, clamp01
+from limner import prompts
+from limner.tools.verifiers.base import Score, clamp01
 
 CRITERION_WEIGHTS = {
     "prompt_adherence": 0.35,
@@ -59,7 +59,7 @@ class VLMJudge:
         return {"name": self.name, "model": self.model or self.llm.vision_model}
 
     def _judge(self, image, prompt: str) -> Score:
-        from tools.images import data_url
+        from limner.tools.images import data_url
 
         messages = [{"role": "user", "content": [
             {"type": "text", "text": prompts.render("vlm_judge", prompt=prompt)},
@@ -82,7 +82,7 @@ class VLMJudge:
 
     def compare(self, image_a, image_b, prompt: str) -> Preference:
         """Pairwise: which of two images follows the prompt better (one call, both images)."""
-        from tools.images import data_url
+        from limner.tools.images import data_url
 
         messages = [{"role": "user", "content": [
             {"type": "text", "text": prompts.render("vlm_pairwise", prompt=prompt)},

@@ -1,4 +1,4 @@
-"""Weights trained by ``tools.shapes.train`` and shipped inside the package (see each folder's MODEL_CARD.md)."""
+"""Weights trained by ``limner.tools.shapes.train`` and shipped inside the package (see each folder's MODEL_CARD.md)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ HERE = Path(__file__).parent
 
 def shipped_model(name: str) -> Path:
     """The folder of a shipped model (``shapes-tiny``, ``shapes-clip``)."""
-    from tools.generators.diffusers_backend import ModelUnavailable
+    from limner.tools.generators.diffusers_backend import ModelUnavailable
 
     folder = HERE / name
     if not folder.is_dir() or not any(folder.iterdir()):
         raise ModelUnavailable(f"the shipped weights of '{name}' are missing from {folder}: reinstall limner, "
-                               f"or train them with `python -m tools.shapes.train`")
+                               f"or train them with `python -m limner.tools.shapes.train`")
     return folder
