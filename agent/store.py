@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from limner.agent._migrations import RUNS_INDEX, migrate
 from limner.agent.errors import UsageError
 from limner.tools._home import limner_home
 from limner.tools.images import sha256_file
@@ -188,8 +189,11 @@ def _index() -> sqlite3.Connection:
     db = sqlite3.connect(home / "runs.sqlite")
     db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; no fsync per registered run
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, dir TEXT NOT NULL, prompt TEXT,"
-               " created REAL)")
+    try:
+        migrate(db, RUNS_INDEX)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise UsageError(f"cannot use the runs index {home / 'runs.sqlite'}: {exc}") from None
     return db
 
 

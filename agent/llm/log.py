@@ -11,22 +11,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS llm_calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    run_id TEXT,
-    purpose TEXT,
-    endpoint TEXT,
-    model TEXT,
-    request TEXT,
-    response TEXT,
-    error TEXT,
-    seconds REAL,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER
-)
-"""
+from limner.agent._migrations import LLM_LOG, migrate
+
 
 
 def redact_messages(messages: list[dict]) -> list[dict]:
@@ -50,11 +36,14 @@ def redact_messages(messages: list[dict]) -> list[dict]:
 class CallLog:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._migrated = False
 
     def record(self, *, run_id, purpose, endpoint, model, messages, response, error, seconds, usage=None):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(self.path) as db:
-            db.execute(_SCHEMA)
+            if not self._migrated:
+                migrate(db, LLM_LOG)
+                self._migrated = True
             db.execute(
                 "INSERT INTO llm_calls (ts, run_id, purpose, endpoint, model, request, response, error, seconds,"
                 " prompt_tokens, completion_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
