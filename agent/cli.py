@@ -17,7 +17,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: typer's rich help costs ~0.15 s of imports and rendering per --help
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 round', '2 rounds'."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"limner {version('limner')}")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            typer.echo("limner (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Limner: an agent that plans image generations, runs diffusion models, verifies the results and keeps
+    working until the image passes."""
 
 
 def _fail(message: str, code: int = 2):
@@ -51,7 +75,8 @@ def _report(result, as_json: bool) -> None:
     typer.echo(f"reason   {result.stop_reason}")
     if result.final_path:
         typer.echo(f"final    {result.final_path}  score {result.score:.3f}  ({result.best_id})")
-    typer.echo(f"spent    {result.rounds} rounds, {result.nfe} NFE, {result.llm_calls} LLM calls, {result.seconds:.1f}s")
+    typer.echo(f"spent    {plural(result.rounds, 'round')}, {result.nfe} NFE, {plural(result.llm_calls, 'LLM call')}, "
+               f"{result.seconds:.1f}s")
     typer.echo(f"manifest {result.manifest_path}")
 
 

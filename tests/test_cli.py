@@ -119,3 +119,12 @@ def test_default_policy_skips_questions_it_cannot_answer(tmp_path):
     assert "questions verifier is skipped" in result.stderr
     manifest = json.loads(Path(json.loads(result.stdout)["manifest_path"]).read_text())
     assert [v["name"] for v in manifest["verifiers"]] == ["clipscore"]
+
+
+def test_version_short_help_and_plurals():
+    from limner.agent.cli import plural
+
+    done = runner.invoke(app, ["--version"])
+    assert done.exit_code == 0 and done.output.startswith("limner ")
+    assert runner.invoke(app, ["run", "-h"]).exit_code == 0 and "--steps" in runner.invoke(app, ["run", "-h"]).output
+    assert plural(1, "round") == "1 round" and plural(2, "round") == "2 rounds" and plural(0, "LLM call") == "0 LLM calls"
