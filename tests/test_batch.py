@@ -14,6 +14,9 @@ import yaml
 from limner.agent.batch import read_briefs, run_batch
 from helpers import policy_file
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 SUITE = Path(__file__).resolve().parents[1] / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
 
 

@@ -17,6 +17,9 @@ from limner.agent.feedback import Feedback, read, read_rules
 from limner.agent.runner import answer, resume, run
 from scripted_openai import Reply
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 PLAN = {"objects": [{"name": "circle", "color": "blue", "count": 1}, {"name": "square", "color": "red", "count": 1}]}
 IDS = ["r01-c00", "r01-c01", "r02-c01"]
 

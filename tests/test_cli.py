@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 from limner.agent.cli import app
 from helpers import policy_file
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 runner = CliRunner()
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from family_contract import FAMILY_REPOS, Contract, _with_dirs, answer_like_a_vlm, build_hub, table
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 COLUMNS = ["run", "run with LLM/VLM", "search", "layout", "edit", "verify", "reproduce", "NFE"]
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 mcp = pytest.importorskip("mcp", reason="the MCP SDK is an extra: pip install 'limner[mcp]'")
 
 

@@ -9,6 +9,11 @@ from helpers import manifest, policy_file
 from scripted_openai import Reply
 
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 def test_stops_when_the_threshold_is_reached(tmp_path):
     result = run("two red circles and a blue square", seed=1, out=tmp_path, policy=policy_file(tmp_path, threshold=0.0))
     assert result.status == "passed"

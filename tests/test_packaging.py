@@ -5,6 +5,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

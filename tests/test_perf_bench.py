@@ -7,6 +7,11 @@ from limner.agent.perf_bench import overhead, throughput
 from limner.tools.perf import ComputeTimer, summary
 
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 class _Model:
     def forward(self, x):
         time.sleep(0.02)

@@ -3,6 +3,11 @@
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

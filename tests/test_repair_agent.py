@@ -18,6 +18,9 @@ from limner.tools.shapes.parser import parse
 from limner.tools.shapes.world import Obj, Scene, render_pil
 
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 def _same(image, path) -> bool:
     with Image.open(path) as im:
         return np.array_equal(np.asarray(image), np.asarray(im.convert("RGB")))

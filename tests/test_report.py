@@ -13,6 +13,9 @@ from limner.agent.report import render_report
 from limner.agent.runner import run
 
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 def _chromium() -> str | None:
     return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 

@@ -11,6 +11,11 @@ from pathlib import Path
 from helpers import policy_file
 
 
+import pytest
+
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 

@@ -10,6 +10,9 @@ from hypothesis import strategies as st
 from limner.tools.generators import resolve_model
 from limner.tools.search import STRATEGIES, SearchContext, SeedSource, search
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 STEPS = 4  # tiny-random-sd at 4 steps with CFG: 8 NFE per plain sample
 
 

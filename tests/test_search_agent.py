@@ -11,6 +11,9 @@ from limner.agent.errors import UsageError
 from limner.agent.reproduce import regenerate
 from helpers import manifest, policy_file
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 SEARCH = {"actions": ["zero_order", "paths", "reno", "random"], "replan_after": 99, "threshold": 1.0,
           "strategy_options": {"reno": {"max_iterations": 3}, "paths": {"backtrack": 1}}}
 

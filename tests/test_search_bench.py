@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from limner.agent.cli import app
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 runner = CliRunner()
 
 

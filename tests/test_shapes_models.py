@@ -10,6 +10,9 @@ import pytest
 from limner.tools.shapes.weights import HERE
 
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 def test_shipped_weights_are_small_and_complete():
     total = sum(p.stat().st_size for p in HERE.rglob("*.safetensors") if "stage" not in str(p) and "checkpoint" not in str(p))
     assert total <= 25e6

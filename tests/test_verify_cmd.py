@@ -10,6 +10,9 @@ import pytest
 from limner.tools.shapes.world import Obj, Scene, render_pil
 
 
+pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
+
+
 @pytest.fixture
 def shape_png(tmp_path):
     path = tmp_path / "shape.png"

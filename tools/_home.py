@@ -7,10 +7,12 @@ from pathlib import Path
 
 
 def limner_home() -> Path:
-    env = os.environ.get("LIMNER_HOME")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
+    from limner.tools.settings import load_settings
+
+    home = load_settings().home
+    if home:
+        return Path(home).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")  # the XDG base directory spec's variable, not Limner's
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "limner"
 

@@ -7,7 +7,6 @@ its denoiser's and VAE's configs; an alias only adds recommended settings. Addin
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -92,7 +91,9 @@ EMBEDDED_DEFAULT = "shapes-tiny"
 
 def default_model() -> str:
     """The model used when none is named: ``LIMNER_MODEL`` if set, else the embedded model."""
-    return os.environ.get("LIMNER_MODEL") or EMBEDDED_DEFAULT
+    from limner.tools.settings import load_settings
+
+    return load_settings().model or EMBEDDED_DEFAULT
 
 
 def _looks_like_hub_id(name: str) -> bool:

@@ -8,7 +8,6 @@ models (their images are judged by the shapes-world verifiers) and ``"real"`` fo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REAL_CLIP = "openai/clip-vit-large-patch14"  # CLIPScore's documented default for real images
@@ -18,7 +17,9 @@ def default_clip_model(world: str = "shapes") -> str:
     """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world and CLIP ViT-L/14 for real images."""
     from limner.tools.verifiers.clipscore import BUILTIN_SHAPES
 
-    return os.environ.get("LIMNER_CLIP_MODEL") or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)
+    from limner.tools.settings import load_settings
+
+    return load_settings().clip_model or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)
 
 
 def world_of(source: str) -> str:

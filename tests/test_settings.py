@@ -1,0 +1,31 @@
+"""One settings object owns every LIMNER_* environment variable."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_no_module_but_the_settings_reads_a_limner_variable():
+    readers = []
+    for path in list((ROOT / "agent").rglob("*.py")) + list((ROOT / "tools").rglob("*.py")):
+        text = path.read_text()
+        if re.search(r"(os\.environ\S*|getenv)\(?\[?[\"']LIMNER_", text) and path.name != "settings.py":
+            readers.append(str(path.relative_to(ROOT)))
+    assert readers == []
+
+
+def test_every_documented_limner_variable_is_a_setting(monkeypatch, tmp_path):
+    from limner.tools.settings import Settings
+
+    names = set(re.findall(r"LIMNER_[A-Z_]+", (ROOT / "README.md").read_text() + (ROOT / "docs" / "ARCHITECTURE.md").read_text()))
+    fields = {f"LIMNER_{name.upper()}" for name in Settings.model_fields}
+    assert names - fields == set(), names - fields
+    monkeypatch.setenv("LIMNER_HOME", str(tmp_path))
+    monkeypatch.setenv("LIMNER_CLIP_MODEL", "some/clip")
+    monkeypatch.setenv("LIMNER_MODEL", "sdxl-turbo")
+    from limner.tools._home import limner_home
+    from limner.tools.generators import default_model
+    from limner.tools.verifiers.requirements import default_clip_model
+
+    assert limner_home() == tmp_path and default_model() == "sdxl-turbo" and default_clip_model("real") == "some/clip"
