@@ -9,7 +9,7 @@ with ``Command(resume=answer)``. The answer is read into a ``Feedback`` (``limne
 
 from __future__ import annotations
 
-from limner.agent._nodes import _charge, _node
+from limner.agent._node_kit import _charge, _node
 from limner.agent.errors import LimnerError
 
 SCALE_MARGIN = 0.04  # an edited object's box is grown by this much more, so its edge blends in

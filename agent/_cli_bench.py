@@ -30,10 +30,10 @@ def shapes(
         "instead of one plain sample per seed.")),
 ):
     """ShapesEval: GenEval's rules on the exact shapes parser, per tag and overall."""
-    from limner.agent.cli import _fail
+    from limner.agent._cli_common import _fail
     from limner.agent.errors import UsageError
 
-    from limner.tools.shapes.bench import table
+    from limner.agent.bench.shapes import table
 
     if images is not None:
         from limner.tools.shapes.geneval import read_geneval_folder, score_folder, summarize
@@ -46,7 +46,7 @@ def shapes(
         from rich.progress import Progress
 
         from limner.tools.generators.diffusers_backend import ModelUnavailable
-        from limner.tools.shapes.bench import model_source, run_bench
+        from limner.agent.bench.shapes import model_source, run_bench
         from limner.tools.shapes.suite import limit_per_tag, load_suite
 
         try:
@@ -55,7 +55,7 @@ def shapes(
             _fail(f"cannot read suite {suite}: {exc}")
         try:
             if policy is not None:
-                from limner.agent.bench_source import agent_source
+                from limner.agent.bench.agent_source import agent_source
                 from limner.agent.policy import load_policy
 
                 load_policy(policy)  # one clear line now rather than one per prompt
@@ -83,7 +83,7 @@ def shapes(
                                 "passed": sum(r["status"] == "passed" for r in spent)}
             summary["runs"] = spent
         if grid is not None:
-            from limner.tools.shapes.bench import contact_sheet
+            from limner.agent.bench.shapes import contact_sheet
 
             contact_sheet(results, run["images"]).save(grid)
             typer.echo(f"wrote {grid}")
@@ -104,18 +104,21 @@ def verifiers(
     seed: int = typer.Option(0),
 ):
     """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
-    from limner.agent.cli import _fail
+    from limner.agent._cli_common import _fail
 
     from rich.progress import Progress
 
     from limner.tools.shapes.agreement import agreement
-    from limner.tools.shapes.bench import model_source
+    from limner.agent.bench.shapes import model_source
     from limner.tools.shapes.suite import limit_per_tag, load_suite
     from limner.tools.verifiers import make_verifier
 
     names = list(verifier or ["shapes-clip", "questions"])
     try:
-        made = {n: make_verifier(n, **({"answerer": "parser"} if n == "questions" else {})) for n in names}
+        from limner.agent.planners.rules import rules_plan
+
+        made = {n: make_verifier(n, **({"answerer": "parser", "plan_fn": rules_plan} if n == "questions" else {}))
+                for n in names}
         source = model_source(model)
     except ValueError as exc:
         _fail(str(exc))
@@ -137,7 +140,7 @@ def verifiers(
 
 
 def _int_list(text: str, what: str) -> list[int]:
-    from limner.agent.cli import _fail
+    from limner.agent._cli_common import _fail
 
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
@@ -164,13 +167,13 @@ def search_bench(
     plot: Path = typer.Option(Path("search.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
 ):
     """Search strategies on ShapesEval: accuracy per strategy, verifier and NFE budget (ShapesEval's scorer judges)."""
-    from limner.agent.cli import _fail
+    from limner.agent._cli_common import _fail
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from limner.tools.search import STRATEGIES
-    from limner.tools.search.bench import VERIFIER_NAMES, best_per_budget, run_search_bench, table
-    from limner.tools.search.plot import accuracy_plot
+    from limner.agent.bench.search import VERIFIER_NAMES, best_per_budget, run_search_bench, table
+    from limner.agent.bench.plot import accuracy_plot
     from limner.tools.shapes.suite import limit_per_tag, load_suite
 
     budget_list = _int_list(budgets, "budgets") if budgets else ([1, 4, 16] if quick else [1, 4, 16, 64])
@@ -215,8 +218,8 @@ def overhead_bench(
     out: Path = typer.Option(Path("overhead.json"), help="Where to write the results JSON."),
 ):
     """Where a run's wall time goes: model compute (hooks on forward passes), LLM, and the agent's overhead."""
-    from limner.agent.perf_bench import overhead
-    from limner.tools.perf import fmt
+    from limner.agent.bench.perf import overhead
+    from limner.agent.bench.timer import fmt
 
     r = overhead(repeats=repeats, model=model, policy=policy)
     typer.echo(f"{len(r['runs'])} runs of {r['model']} / {r['policy']} (model load in the warm-up: "
@@ -243,8 +246,8 @@ def throughput_bench(
     out: Path = typer.Option(Path("throughput.json"), help="Where to write the results JSON."),
 ):
     """Candidates per second: Limner's generate vs a plain diffusers batched call vs one call per candidate."""
-    from limner.agent.perf_bench import throughput
-    from limner.tools.perf import fmt
+    from limner.agent.bench.perf import throughput
+    from limner.agent.bench.timer import fmt
 
     r = throughput(n=candidates, repeats=repeats, model=model)
     typer.echo(f"{r['model']} on {r['device']} ({r['dtype']}), {r['candidates']} candidates, {r['repeats']} repeats")
@@ -266,8 +269,8 @@ def startup_bench(
     out: Path = typer.Option(Path("startup.json"), help="Where to write the results JSON."),
 ):
     """Time to `limner --help`, to the first image of `limner run`, and the run's peak memory."""
-    from limner.agent.perf_bench import startup
-    from limner.tools.perf import fmt
+    from limner.agent.bench.perf import startup
+    from limner.agent.bench.timer import fmt
 
     r = startup(repeats=repeats)
     typer.echo(f"limner --help          {fmt(r['help_seconds'], 's')}  (imports torch: {r['help_imports_torch']})")

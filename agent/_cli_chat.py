@@ -72,7 +72,7 @@ def chat(
     """A creative session: approve or change the plan, then accept, pick or give feedback after each round."""
     from rich.console import Console
 
-    from limner.agent.cli import _report
+    from limner.agent._cli_common import _report
     from limner.agent.runner import answer, resume, run
     from limner.agent.store import new_run_id
 

@@ -8,7 +8,7 @@ every candidate's ``edit`` what was done (editor parameters, box or mask, the pa
 from __future__ import annotations
 
 from limner.agent._decide import round_size
-from limner.agent._nodes import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._node_kit import _charge, _emit, _load_rgb, _node, _record, _settings
 
 
 def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict, name: str, action: str) -> list[dict]:

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from limner.agent._actions import ACTIONS
-from limner.agent._nodes import NODE_BUILDERS
-from limner.agent._chat_nodes import route_after_plan  # noqa: I001  (after _nodes, which it imports)
+from limner.agent._chat_nodes import build_review, build_review_plan, route_after_plan
+from limner.agent._edit_nodes import build_repair, build_variation
+from limner.agent._nodes import (build_decide, build_finish, build_generate, build_intake, build_plan, build_replan,
+                                 build_verify)
 from limner.agent._state import State
+
+NODE_BUILDERS = {
+    "intake": build_intake,
+    "plan": build_plan,
+    "review_plan": build_review_plan,
+    "review": build_review,
+    "generate": build_generate,
+    "verify": build_verify,
+    "decide": build_decide,
+    "replan": build_replan,
+    "repair": build_repair,
+    "variation": build_variation,
+    "finish": build_finish,
+}
 
 
 def route(state: dict) -> str:

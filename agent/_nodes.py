@@ -1,52 +1,17 @@
 """The graph's nodes. Each is thin: it calls tools, records what happened, and returns a state update.
 
-``NODE_BUILDERS`` maps node names to ``builder(toolbox) -> node``; every node is
-wrapped by ``_node`` which announces it on the stream and charges its wall time
-to the ``seconds`` budget.
+The plan, generate, verify, decide and finish nodes; chat nodes are in ``_chat_nodes``, edit nodes in
+``_edit_nodes``, the helpers they share in ``_node_kit``, and ``_graph.NODE_BUILDERS`` maps node names to
+``builder(toolbox) -> node``.
 """
 
 from __future__ import annotations
 
-import time
-from functools import wraps
-
 from limner.agent._decide import decide, round_size
 from limner.agent._manifest import build_manifest, write_final, write_layout_overlay
 from limner.agent.errors import LLMError
+from limner.agent._node_kit import _charge, _emit, _load_rgb, _node, _record, _settings
 from limner.agent.plan import Plan
-
-
-def _emit(event: dict) -> None:
-    try:
-        from langgraph.config import get_stream_writer
-
-        get_stream_writer()(event)
-    except RuntimeError:  # called outside a graph run
-        pass
-
-
-def _node(name: str):
-    def wrap(fn):
-        @wraps(fn)
-        def run(state: dict) -> dict:
-            _emit({"event": "node", "node": name})
-            start = time.perf_counter()
-            update = fn(state) or {}
-            spent = dict(update.get("spent") or state["spent"])
-            spent["seconds"] = round(spent["seconds"] + time.perf_counter() - start, 4)
-            update["spent"] = spent
-            return update
-
-        return run
-
-    return wrap
-
-
-def _charge(state: dict, **delta) -> dict:
-    spent = dict(state["spent"])
-    for key, value in delta.items():
-        spent[key] = spent[key] + value
-    return spent
 
 
 def build_intake(tb):
@@ -233,23 +198,6 @@ def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
     return args, f"regional generation: {len(regions)} regions from the plan's layout, base ratio {layout['base_ratio']}"
 
 
-def _settings(tb, extra: dict | None = None) -> dict:
-    spec = tb.spec
-    return {"steps": spec.steps, "guidance": spec.guidance, "width": spec.width, "height": spec.height,
-            "scheduler": spec.scheduler, "device": tb.generator.device,
-            "dtype": str(tb.generator.dtype).replace("torch.", ""), **(extra or {})}
-
-
-def _record(tb, state, rnd: int, i: int, noise: dict, name: str, action: str, nfe: int, **extra) -> dict:
-    spec, plan = tb.spec, state["plan"]
-    seed = noise.get("seed", noise.get("root_seed", (noise.get("root") or {}).get("seed")))
-    return {"id": f"r{rnd:02d}-c{i:02d}", "round": rnd, "index": i, "seed": seed, "noise": noise,
-            "strategy": name, "action": action, "model": spec.source, "model_alias": spec.alias,
-            "model_revision": spec.revision,
-            "family": spec.family, "prompt": plan["rewritten_prompt"],
-            "negative_prompt": plan.get("negative_prompt", ""), "plan_version": plan["version"], "nfe": nfe, **extra}
-
-
 def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int, regional: dict | None) -> dict:
     """Save one candidate a strategy found: its PNG, its noise file (if any), then its record."""
     from limner.tools.generators.noise import save_noise
@@ -350,13 +298,6 @@ def select_best(candidates: list[dict], weights: dict[str, float], method: str) 
     return candidates[best]["id"], candidates[best]["score"]
 
 
-def _load_rgb(path):
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.convert("RGB")
-
-
 def build_decide(tb):
     @_node("decide")
     def decide_node(state: dict) -> dict:
@@ -402,21 +343,3 @@ def build_finish(tb):
         return update
 
     return finish
-
-
-from limner.agent._chat_nodes import build_review, build_review_plan  # noqa: E402  (they use the helpers above)
-from limner.agent._edit_nodes import build_repair, build_variation  # noqa: E402
-
-NODE_BUILDERS = {
-    "intake": build_intake,
-    "plan": build_plan,
-    "review_plan": build_review_plan,
-    "review": build_review,
-    "generate": build_generate,
-    "verify": build_verify,
-    "decide": build_decide,
-    "replan": build_replan,
-    "repair": build_repair,
-    "variation": build_variation,
-    "finish": build_finish,
-}

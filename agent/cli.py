@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 from typing import Optional
 
 import typer
+
+from limner.agent._cli_common import _exit_code, _fail, _report, friendly, plural  # noqa: F401
 
 app = typer.Typer(
     name="limner",
@@ -19,11 +20,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: typer's rich help costs ~0.15 s of imports and rendering per --help
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 round', '2 rounds'."""
-    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def _version(value: bool) -> None:
@@ -42,46 +38,6 @@ def _main(version: bool = typer.Option(False, "--version", "-V", callback=_versi
                                        help="Print the version and exit.")):
     """Limner: an agent that plans image generations, runs diffusion models, verifies the results and keeps
     working until the image passes."""
-
-
-def _fail(message: str, code: int = 2):
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def friendly(fn):
-    """Turn a ``UsageError`` into one line on stderr and exit code 2; Ctrl-C into a resumable stop."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        from limner.agent.errors import UsageError
-
-        try:
-            return fn(*args, **kwargs)
-        except UsageError as exc:
-            _fail(str(exc))
-        except KeyboardInterrupt:
-            typer.echo("interrupted: the run is checkpointed; continue it with `limner resume RUN_ID`", err=True)
-            raise typer.Exit(130)
-
-    return wrapper
-
-
-def _report(result, as_json: bool) -> None:
-    if as_json:
-        typer.echo(result.model_dump_json(indent=2))
-        return
-    typer.echo(f"run      {result.run_id}  ({result.status})")
-    typer.echo(f"reason   {result.stop_reason}")
-    if result.final_path:
-        typer.echo(f"final    {result.final_path}  score {result.score:.3f}  ({result.best_id})")
-    typer.echo(f"spent    {plural(result.rounds, 'round')}, {result.nfe} NFE, {plural(result.llm_calls, 'LLM call')}, "
-               f"{result.seconds:.1f}s")
-    typer.echo(f"manifest {result.manifest_path}")
-
-
-def _exit_code(result) -> int:
-    return 1 if result.status == "failed" else 0
 
 
 @app.command()

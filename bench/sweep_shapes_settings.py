@@ -12,7 +12,7 @@ import argparse
 import itertools
 import json
 
-from limner.tools.shapes.bench import model_source, run_bench
+from limner.agent.bench.shapes import model_source, run_bench
 from limner.tools.shapes.suite import limit_per_tag, load_suite
 
 

@@ -3,8 +3,8 @@
 import json
 import time
 
-from limner.agent.perf_bench import overhead, throughput
-from limner.tools.perf import ComputeTimer, summary
+from limner.agent.bench.perf import overhead, throughput
+from limner.agent.bench.timer import ComputeTimer, summary
 
 
 import pytest

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from limner.agent.planners.rules import RulesPlanner
+from limner.agent.planners.rules import RulesPlanner, rules_plan
 from scripted_openai import Reply
 from limner.tools.shapes.world import Obj, Scene, render
 from limner.tools.verifiers import make_verifier
@@ -50,7 +50,7 @@ def image_of(*objs):
 
 
 def test_parser_answers_say_what_failed_and_where():
-    verifier = make_verifier("questions", answerer="parser")
+    verifier = make_verifier("questions", answerer="parser", plan_fn=rules_plan)
     right = image_of(Obj("circle", "red", 2, 20, 14), Obj("square", "blue", 40, 20, 14))
     wrong_colour = image_of(Obj("circle", "green", 2, 20, 14), Obj("square", "blue", 40, 20, 14))
     wrong_place = image_of(Obj("circle", "red", 40, 20, 14), Obj("square", "blue", 2, 20, 14))
@@ -64,7 +64,7 @@ def test_parser_answers_say_what_failed_and_where():
 
 
 def test_parser_counts_exactly():
-    verifier = make_verifier("questions", answerer="parser")
+    verifier = make_verifier("questions", answerer="parser", plan_fn=rules_plan)
     three = image_of(*[Obj("triangle", "black", 2 + 20 * i, 10, 14) for i in range(3)])
     four = image_of(*[Obj("triangle", "black", 2 + 20 * i, 10, 14) for i in range(3)], Obj("triangle", "black", 2, 40, 14))
     a, b = verifier.score([three, four], ["three triangles"] * 2)
@@ -80,7 +80,7 @@ def test_vlm_answerer_uses_logprobs_and_plain_answers(llm_env):
         Reply(content="Yes", top_logprobs=[("Yes", -0.105), ("No", -2.303)]),
         Reply(content="No", top_logprobs=[(" no", -0.01), ("yes", -4.6)]),
     )
-    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question")
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question", plan_fn=rules_plan)
     (score,) = verifier.score([image_of(Obj("circle", "red", 20, 20, 14))], ["a red circle"])
     p_yes = 0.9 / (0.9 + 0.1)
     assert score.detail["questions"][0]["answer"] == pytest.approx(p_yes, abs=1e-3)
@@ -95,7 +95,7 @@ def test_vlm_answerer_without_logprobs_validates_the_word(llm_env):
 
     llm_env.script(Reply(status=400, error="logprobs are not supported by this model"), Reply(content="yes."),
                    Reply(content="Maybe, it is hard to say"), Reply(content='{"answer": "no"}'))
-    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question")
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", mode="per_question", plan_fn=rules_plan)
     (score,) = verifier.score([image_of(Obj("circle", "red", 20, 20, 14))], ["a red circle"])
     assert [q["answer"] for q in score.detail["questions"]] == [1.0, 0.0]
     assert "logprobs" not in llm_env.requests[1]
@@ -123,7 +123,7 @@ def test_vlm_answerer_batched_asks_every_check_in_one_request_with_the_image_fir
         "description": "a blue circle; nothing red",
         "answers": [{"id": "o0", "reasoning": "there is a circle", "answer": "yes"}],  # o0-color left out
     })))
-    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm")
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), answerer="vlm", plan_fn=rules_plan)
     assert verifier.calls_per_image(5) == 1
     (score,) = verifier.score([image_of(Obj("circle", "blue", 20, 20, 14))], ["a red circle"])
     assert len(llm_env.requests) == 1

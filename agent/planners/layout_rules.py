@@ -12,6 +12,7 @@ import math
 
 from limner.agent.layout import Layout, Region
 from limner.agent.plan import PlanObject, Relation
+from limner.agent.planners.words import describe
 
 MARGIN = 0.04
 MAX_SIDE = 0.42
@@ -44,8 +45,6 @@ def _square(cell, max_side: float) -> list[float]:
 def place(objects: list[PlanObject], relations: list[Relation], *, max_side: float = MAX_SIDE,
           background: str = "", base_ratio: float = 0.3) -> Layout:
     """A layout for the plan's objects (``ValueError`` when there is nothing to place)."""
-    from limner.agent.planners.rules import describe
-
     if not objects:
         raise ValueError("no objects to place")
     instances = [i for i, obj in enumerate(objects) for _ in range(obj.count)]

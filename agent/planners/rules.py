@@ -15,10 +15,10 @@ import yaml
 from limner import prompts
 from limner.agent.plan import Check, Plan, PlanObject, Relation
 from limner.agent.planners.layout_rules import place
+from limner.agent.planners.words import IRREGULAR_PLURALS, NUMBER_WORDS, describe, plural, plural_name, singular  # noqa: F401
 
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
           "seven": 7, "eight": 8, "nine": 9, "ten": 10}
-NUMBER_WORDS = {v: k for k, v in COUNTS.items() if k not in {"a", "an"}}
 COLORS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
           "gray", "grey"}
 # Longest phrases first so "to the left of" wins over "left of".
@@ -33,53 +33,6 @@ PREFIXES = ("a photo of", "a photograph of", "an image of", "a picture of", "a d
 # Words that mean the phrase is free text, not "count colour noun".
 NOT_NOUNS = {"in", "on", "at", "with", "of", "by", "near", "from", "into", "for", "the", "is", "are",
              "and", "to", "while", "during", "some", "many", "several", "very"}
-IRREGULAR_PLURALS = {"people": "person", "mice": "mouse", "children": "child", "men": "man", "women": "woman",
-                     "teeth": "tooth", "feet": "foot", "geese": "goose", "knives": "knife", "sheep": "sheep",
-                     "skis": "skis", "scissors": "scissors", "leaves": "leaf", "wolves": "wolf",
-                     "buses": "bus", "octopi": "octopus", "cacti": "cactus"}
-IRREGULAR_SINGULARS = {v: k for k, v in IRREGULAR_PLURALS.items()}
-
-
-def singular(word: str) -> str:
-    if word in IRREGULAR_PLURALS:
-        return IRREGULAR_PLURALS[word]
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes", "zes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def plural(word: str) -> str:
-    if word in IRREGULAR_SINGULARS:
-        return IRREGULAR_SINGULARS[word]
-    if word.endswith("y") and len(word) > 1 and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    if word.endswith(("ch", "sh", "ss", "x", "z", "s")):
-        return word + "es"
-    return word + "s"
-
-
-def plural_name(name: str) -> str:
-    """'teddy bear' -> 'teddy bears'."""
-    words = name.split()
-    return " ".join(words[:-1] + [plural(words[-1])])
-
-
-def describe(obj: PlanObject) -> str:
-    """'two red circles', 'a blue square', 'an apple'."""
-    words = obj.name.split()
-    if obj.count > 1:
-        words = plural_name(obj.name).split()
-        head = NUMBER_WORDS.get(obj.count, str(obj.count))
-    else:
-        first = (obj.color or obj.name)[0]
-        head = "an" if first in "aeiou" else "a"
-    return " ".join([head] + ([obj.color] if obj.color else []) + words)
-
-
 class _Unparsed(ValueError):
     pass
 
@@ -226,6 +179,11 @@ class RulesPlanner:
         except ValueError:
             return self._build(previous.prompt, previous.version + 1, f"the person asked: {request}")
         return self._build(request, previous.version + 1)
+
+
+def rules_plan(prompt: str) -> dict:
+    """The offline rules planner's plan for ``prompt``, as the dict the questions verifier takes."""
+    return RulesPlanner().plan(prompt).model_dump()
 
 
 def recolored(previous: Plan, index: int, color: str) -> Plan:

@@ -22,16 +22,12 @@ from limner.tools._quiet import quiet_libraries
 from limner.tools.generators.memory import fitting_batch, split_on_oom
 from limner.tools.generators.families import family as family_info
 from limner.tools.generators.models import ModelSpec
-from limner.tools.generators.weights import WeightsMissing, cached_snapshot, offline
+from limner.tools.generators.weights import ModelUnavailable, WeightsMissing, cached_snapshot, offline
 from limner.tools.generators.noise import gaussian_spec, stack
 from limner.tools.generators import prompt_cache
 
 _PIPELINES: dict[tuple, object] = {}
 
-
-
-class ModelUnavailable(RuntimeError):
-    """The model's weights cannot be loaded here (missing offline, or not a pipeline)."""
 
 
 @dataclass

@@ -15,6 +15,10 @@ from pathlib import Path
 QUICK_TIMEOUT_S = 5.0  # one attempt at the hub for a model's index, then a clear line instead of retries
 
 
+class ModelUnavailable(RuntimeError):
+    """The model's weights cannot be loaded here (missing offline, or not a pipeline)."""
+
+
 class WeightsMissing(ValueError):
     """The weights (or their index) cannot be had here: one line, naming the command that fetches them."""
 

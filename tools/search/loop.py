@@ -36,7 +36,7 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
     so that every budget buys at least the samples random search would. ``nfe_budget`` is never exceeded.
     """
     from limner.tools.generators.noise import save_noise
-    from limner.tools.search import STRATEGIES
+    from limner.tools.search.registry import STRATEGIES
     from limner.tools.search.base import SearchContext, SeedSource, best_of
 
     if strategy not in STRATEGIES:

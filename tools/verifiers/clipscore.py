@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from limner.tools.verifiers.clip_base import CLIP_MEAN, CLIP_STD, CLIPReward  # noqa: F401  (re-exported)
 
-BUILTIN_RANDOM = "builtin:tiny-random-clip"
-BUILTIN_SHAPES = "builtin:shapes-clip"
-
-
-def default_clip_model(world: str = "shapes") -> str:
-    """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world, CLIP ViT-L/14 for real images."""
-    from limner.tools.verifiers.requirements import default_clip_model as chosen
-
-    return chosen(world)
+from limner.tools.verifiers.requirements import BUILTIN_RANDOM, BUILTIN_SHAPES, default_clip_model  # noqa: F401
 
 
 class CLIPScore(CLIPReward):

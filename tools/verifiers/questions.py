@@ -6,7 +6,8 @@ mean over questions of P(yes), where a question whose parent was answered "no" c
 rule). The result lists every failed question with its object and, when known, a box: the repair loop
 uses it to decide what to fix.
 
-Questions come from ``plan_fn(prompt) -> plan dict``; by default the offline rules planner writes them.
+Questions come from ``plan_fn(prompt) -> plan dict`` (a planner's plan: the agent passes its current plan;
+``limner.agent.planners.rules.rules_plan`` writes one offline). The tools layer knows no planner.
 """
 
 from __future__ import annotations
@@ -17,12 +18,6 @@ from limner.tools.verifiers.base import Score
 from limner.tools.verifiers.findings import findings
 
 YES = 0.5  # P(yes) at or above this counts as "yes"
-
-
-def default_plan_fn(prompt: str) -> dict:
-    from limner.agent.planners.rules import RulesPlanner
-
-    return RulesPlanner().plan(prompt).model_dump()
 
 
 def dsg_score(checks: list[dict], answers: dict[str, dict]) -> tuple[float, list[dict]]:
@@ -68,7 +63,10 @@ class QuestionVerifier:
 
     def __init__(self, answerer, plan_fn: Callable[[str], dict] | None = None):
         self.answerer = answerer
-        self.plan_fn = plan_fn or default_plan_fn
+        if plan_fn is None:
+            raise ValueError("the questions verifier needs plan_fn (prompt -> plan dict): e.g. "
+                             "limner.agent.planners.rules.rules_plan, or the agent's current plan")
+        self.plan_fn = plan_fn
 
     def calls_per_image(self, n_checks: int) -> int:
         """LLM calls scoring one image with ``n_checks`` checks takes (0 for the parser)."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 REAL_CLIP = "openai/clip-vit-large-patch14"  # CLIPScore's documented default for real images
+BUILTIN_RANDOM = "builtin:tiny-random-clip"
+BUILTIN_SHAPES = "builtin:shapes-clip"
 
 
 def default_clip_model(world: str = "shapes") -> str:
     """``LIMNER_CLIP_MODEL`` if set; else ``shapes-clip`` for the shapes world and CLIP ViT-L/14 for real images."""
-    from limner.tools.verifiers.clipscore import BUILTIN_SHAPES
-
     from limner.tools.settings import load_settings
 
     return load_settings().clip_model or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)

@@ -9,7 +9,7 @@ HERE = Path(__file__).parent
 
 def shipped_model(name: str) -> Path:
     """The folder of a shipped model (``shapes-tiny``, ``shapes-clip``)."""
-    from limner.tools.generators.diffusers_backend import ModelUnavailable
+    from limner.tools.generators.weights import ModelUnavailable
 
     folder = HERE / name
     if not folder.is_dir() or not any(folder.iterdir()):

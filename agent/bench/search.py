@@ -49,7 +49,9 @@ def run_search_bench(suite: list[dict], *, strategies: list[str], verifiers: lis
     spec = resolve_model(model)
     gen = DiffusersGenerator(spec)
     clip = make_verifier("shapes-clip")
-    oracle = make_verifier("questions", answerer="parser")
+    from limner.agent.planners.rules import rules_plan
+
+    oracle = make_verifier("questions", answerer="parser", plan_fn=rules_plan)
     unit = spec.nfe_per_candidate()
     rows, total, done = [], len(suite) * len(verifiers) * len(strategies) * len(budgets), 0
     start = time.perf_counter()

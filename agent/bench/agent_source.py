@@ -1,7 +1,7 @@
 """The agent as a ShapesEval source: each prompt and seed is one full run under a policy; its final image is scored.
 
-    from limner.agent.bench_source import agent_source
-    from limner.tools.shapes.bench import run_bench
+    from limner.agent.bench.agent_source import agent_source
+    from limner.agent.bench.shapes import run_bench
     run_bench(agent_source("layout"), suite, samples=1)
 """
 

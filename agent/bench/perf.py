@@ -1,7 +1,7 @@
 """Performance benchmarks: where a run's time goes, batched throughput, and start-up.
 
 - ``overhead``: the agent on briefs, its wall time split into model compute (denoiser, text encoders, VAE,
-  verifiers: ``limner.tools.perf.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
+  verifiers: ``limner.agent.bench.timer.ComputeTimer``), LLM time (the call log) and the rest, the overhead. The overhead is
   split again into diffusers' own loop (time inside pipeline calls and the pipeline's ``encode_prompt`` outside
   the timed modules: tokenising, scheduler steps, CFG arithmetic, image post-processing) and Limner's (graph steps, checkpoint writes, PNG encoding,
   manifests). Per run and per graph step.
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from limner.tools.perf import ComputeTimer, summary
+from limner.agent.bench.timer import ComputeTimer, summary
 
 BRIEFS = ["two red circles and a blue square", "a green triangle above a blue circle", "three yellow squares",
           "a red square left of a green circle"]
