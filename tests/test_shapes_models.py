@@ -46,7 +46,7 @@ def test_shapes_clip_prefers_the_true_caption():
     from PIL import Image
 
     from limner.tools.shapes.captions import caption
-    from limner.tools.shapes.train import perturb
+    from limner.tools.shapes.world import perturb
     from limner.tools.shapes.world import random_scene, render
     from limner.tools.verifiers import make_verifier
 

@@ -6,6 +6,8 @@ whose boxes are the exact extent of the drawn pixels (what any parser can see).
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -120,3 +122,23 @@ def render_pil(scene: Scene):
     from PIL import Image
 
     return Image.fromarray(render(scene)[0])
+
+
+def perturb(truth: list[dict], rng) -> list[dict]:
+    """The same scene with one thing changed: a colour, a shape, an object more or less, or mirrored."""
+    t = copy.deepcopy(truth)
+    kind = rng.integers(4)
+    k = rng.integers(len(t))
+    if kind == 0:
+        t[k]["color"] = [c for c in COLORS if c != t[k]["color"]][rng.integers(len(COLORS) - 1)]
+    elif kind == 1:
+        t[k]["shape"] = [s for s in SHAPES if s != t[k]["shape"]][rng.integers(len(SHAPES) - 1)]
+    elif kind == 2 and len(t) > 1:
+        del t[k]
+    elif kind == 2:
+        t.append(copy.deepcopy(t[0]))
+    else:
+        for o in t:  # mirror left-right: relations flip
+            x0, y0, x1, y1 = o["bbox"]
+            o["bbox"] = [64 - x1, y0, 64 - x0, y1]
+    return t

@@ -1,4 +1,4 @@
-"""Weights trained by ``limner.tools.shapes.train`` and shipped inside the package (see each folder's MODEL_CARD.md)."""
+"""Weights trained by ``training.train_shapes`` and shipped inside the package (see each folder's MODEL_CARD.md)."""
 
 from __future__ import annotations
 
@@ -14,5 +14,5 @@ def shipped_model(name: str) -> Path:
     folder = HERE / name
     if not folder.is_dir() or not any(folder.iterdir()):
         raise ModelUnavailable(f"the shipped weights of '{name}' are missing from {folder}: reinstall limner, "
-                               f"or train them with `python -m limner.tools.shapes.train`")
+                               f"or, in a source checkout, train them with `python -m training.train_shapes`")
     return folder

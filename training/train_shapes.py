@@ -1,6 +1,6 @@
 """Train the shapes-world models from synthetic data, reproducibly, on a CPU.
 
-    python -m limner.tools.shapes.train --out tools/shapes/weights --seed 0
+    python -m training.train_shapes --out tools/shapes/weights --seed 0
 
 Stages (each saved as soon as it is done, so an interrupted run keeps what it finished):
 1. ``vae``: an ``AutoencoderKL`` (64x64 RGB -> 16x16x4 latents) on random 32x32 crops of fresh scenes.
@@ -29,7 +29,7 @@ import numpy as np
 
 from limner.tools.shapes.captions import caption
 from limner.tools.shapes.tokenizer import MAX_LENGTH, world_tokenizer
-from limner.tools.shapes.world import random_scene, render
+from limner.tools.shapes.world import perturb, random_scene, render  # noqa: F401
 
 
 def log(msg: str) -> None:
@@ -202,28 +202,6 @@ def save_pipeline(folder: Path, vae, unet, text_encoder, tokenizer, info: dict):
 
 # --- stage 3: shapes-clip ---------------------------------------------------------------------------
 
-def perturb(truth: list[dict], rng) -> list[dict]:
-    """The same scene with one thing changed: a colour, a shape, an object more or less, or mirrored."""
-    from limner.tools.shapes.world import COLORS, SHAPES
-
-    t = copy.deepcopy(truth)
-    kind = rng.integers(4)
-    k = rng.integers(len(t))
-    if kind == 0:
-        t[k]["color"] = [c for c in COLORS if c != t[k]["color"]][rng.integers(len(COLORS) - 1)]
-    elif kind == 1:
-        t[k]["shape"] = [s for s in SHAPES if s != t[k]["shape"]][rng.integers(len(SHAPES) - 1)]
-    elif kind == 2 and len(t) > 1:
-        del t[k]
-    elif kind == 2:
-        t.append(copy.deepcopy(t[0]))
-    else:
-        for o in t:  # mirror left-right: relations flip
-            x0, y0, x1, y1 = o["bbox"]
-            o["bbox"] = [64 - x1, y0, 64 - x0, y1]
-    return t
-
-
 def make_clip(tokenizer):
     from transformers import CLIPConfig, CLIPModel, CLIPVisionConfig
 
@@ -350,7 +328,7 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stages = args.stages.split(",")
     device = args.device
-    command = "python -m limner.tools.shapes.train " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m training.train_shapes " + " ".join(argv if argv is not None else sys.argv[1:])
     base_info = {"command": command, "settings": vars(args), "torch": torch.__version__,
                  "threads": torch.get_num_threads(), "device": device}
     tokenizer = world_tokenizer()

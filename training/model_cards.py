@@ -1,7 +1,7 @@
 """Write the model cards of the shipped shapes models from their training records and a fresh ShapesEval run.
 
     limner bench shapes --out results.json --grid grid.png
-    python -m limner.tools.shapes.card --results results.json     # writes both cards from that run
+    python -m training.model_cards --results results.json     # writes both cards from that run
 """
 
 from __future__ import annotations
