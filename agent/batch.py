@@ -89,7 +89,7 @@ class Job:
 
 def _state(out: Path, source: Path) -> dict:
     """``<out>/batch.json``: the batch's tag (part of every run id) and where its briefs came from."""
-    from limner.agent.store import atomic_write_json
+    from limner.agent._run.store import atomic_write_json
 
     path = out / "batch.json"
     if path.is_file():
@@ -161,7 +161,7 @@ def run_job(job: Job, runs_dir: Path, settings) -> dict:
 
 def write_geneval(out: Path, job: Job, row: dict) -> None:
     """``<out>/geneval/<brief>/metadata.jsonl`` and ``samples/<sample>.png``: GenEval's own evaluator reads it."""
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
 
     folder = out / "geneval" / f"{job.index:05d}"
     meta = job.item.metadata or {"prompt": job.fields["prompt"]}
@@ -181,7 +181,7 @@ def totals(rows: list[dict]) -> dict:
 
 
 def write_summary(out: Path, source: Path, rows: list[dict], bad: list[dict]) -> dict:
-    from limner.agent.store import atomic_write_json
+    from limner.agent._run.store import atomic_write_json
 
     summary = {"schema": "limner.batch/1", "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "totals": totals(rows), "bad_briefs": bad, "jobs": rows}
@@ -194,7 +194,7 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
               on_job: Callable[[dict, int, int], None] | None = None) -> dict:
     """Run every brief of ``source`` into ``out``; resumable. Returns the summary (also in ``summary.json``)."""
     from limner.agent.config import load_settings
-    from limner.agent.store import check_writable
+    from limner.agent._run.store import check_writable
 
     if samples < 1:
         raise UsageError("--samples must be at least 1")

@@ -69,7 +69,7 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _known_names(self) -> "Policy":
-        from limner.agent._actions import ACTIONS
+        from limner.agent._graph.actions import ACTIONS
         from limner.tools.search import STRATEGIES
         from limner.tools.verifiers import VERIFIERS
 

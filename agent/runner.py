@@ -15,7 +15,7 @@ from limner.agent.brief import Brief
 from limner.agent.config import Settings, load_settings
 from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
-from limner.agent.store import RunStore, check_writable, find_run, new_run_id, register_run
+from limner.agent._run.store import RunStore, check_writable, find_run, new_run_id, register_run
 from limner.tools.generators import ModelSpec, resolve_model
 from limner.tools.verifiers import NEEDS_LLM
 
@@ -171,7 +171,7 @@ def _edit_size(brief: Brief) -> dict:
 
 def _copy_inputs(brief: Brief, store: RunStore) -> None:
     """An edit's image (and mask) go into the run folder, so the run is complete and resumable on its own."""
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
     from limner.tools.images import png_bytes
 
     image = _read_image(brief.image, "image")
@@ -224,9 +224,9 @@ def _settled(store: RunStore, graph, config) -> RunResult:
 
 def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
            on_event: Callable[[dict], None] | None) -> RunResult:
-    from limner.agent._graph import shared_graph
-    from limner.agent._manifest import build_manifest, write_final
-    from limner.agent._toolbox import Toolbox, driving
+    from limner.agent._graph.build import shared_graph
+    from limner.agent._run.manifest import build_manifest, write_final
+    from limner.agent._graph.toolbox import Toolbox, driving
 
     tb = Toolbox(values, settings)
     config = _config(values["run_id"], tb.policy)
@@ -263,7 +263,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     ``question``; continue it with ``answer(run_id, text)``. ``run_id``: a chosen id (letters, digits, ``-``,
     ``_``); its folder must not exist yet.
     """
-    from limner.agent._state import empty_spent
+    from limner.agent._graph.state import empty_spent
 
     settings = settings or load_settings()
     if device or dtype:

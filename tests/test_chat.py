@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from limner.agent.errors import UsageError
-from limner.agent.feedback import Feedback, read, read_rules
+from limner.agent._graph.feedback import Feedback, read, read_rules
 from limner.agent.runner import answer, resume, run
 from scripted_openai import Reply
 

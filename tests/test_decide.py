@@ -9,7 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from limner.agent._decide import decide, round_size
+from limner.agent._graph.decide import decide, round_size
 from limner.agent.policy import Policy
 from limner.tools.generators.models import ModelSpec
 

@@ -40,7 +40,7 @@ def _call(target, name: str, arguments: dict):
 
 
 def test_mcp_in_process_generate_returns_the_image_and_reports_progress(tmp_path, shapes_defaults):
-    from limner.agent.mcp_server import build_server
+    from limner.agent.integrations.mcp import build_server
 
     names, result, progress = _call(build_server(str(tmp_path)), "generate",
                                     {"prompt": "a red circle", "seed": 1, "max_rounds": 1})
@@ -59,7 +59,7 @@ def test_mcp_in_process_generate_returns_the_image_and_reports_progress(tmp_path
 
 
 def test_mcp_interactive_run_waits_and_is_answered_then_its_manifest_is_read(tmp_path, shapes_defaults):
-    from limner.agent.mcp_server import build_server
+    from limner.agent.integrations.mcp import build_server
 
     server = build_server(str(tmp_path))
     _, waiting, _ = _call(server, "generate", {"prompt": "a red circle", "seed": 1, "interactive": True})
@@ -95,7 +95,7 @@ def test_langchain_tool_and_langgraph_subgraph(tmp_path, shapes_defaults):
     from langgraph.graph import END, START, StateGraph
     from typing_extensions import TypedDict
 
-    from limner.agent.langchain_tool import limner_subgraph, limner_tool
+    from limner.agent.integrations.langchain import limner_subgraph, limner_tool
 
     tool = limner_tool(out=str(tmp_path), max_rounds=1)
     assert tool.name == "limner_generate" and "prompt" in tool.args
@@ -121,7 +121,7 @@ def test_langchain_tool_and_langgraph_subgraph(tmp_path, shapes_defaults):
 
 
 def test_mcp_verify_scores_an_image_file(tmp_path, shapes_defaults):
-    from limner.agent.mcp_server import build_server
+    from limner.agent.integrations.mcp import build_server
     from limner.tools.shapes.world import Obj, Scene, render_pil
 
     path = tmp_path / "circle.png"

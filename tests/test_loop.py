@@ -162,7 +162,7 @@ def test_question_verifier_in_the_loop_records_answers_and_feeds_the_critique(tm
     assert [q["id"] for q in first["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
     assert m["verifiers"][1] == {"name": "questions", "answerer": "parser"}
     # what a re-plan would be told: every failed check of the best candidate, in words
-    from limner.agent._nodes import critique_of
+    from limner.agent._graph.nodes.core import critique_of
 
     critique = critique_of({"candidates": m["candidates"], "best_id": m["best"]["id"], "policy": m["policy"]})
     best = next(c for c in m["candidates"] if c["id"] == m["best"]["id"])

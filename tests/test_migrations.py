@@ -21,9 +21,9 @@ def _version(path) -> int:
 
 
 def test_a_home_written_by_the_previous_schema_opens_with_its_rows(limner_home, tmp_path, monkeypatch):
-    from limner.agent._migrations import LLM_LOG, RUNS_INDEX
+    from limner.agent._run.migrations import LLM_LOG, RUNS_INDEX
     from limner.agent.llm.log import CallLog
-    from limner.agent.store import find_run, register_run
+    from limner.agent._run.store import find_run, register_run
 
     home = tmp_path / "old-home"
     home.mkdir()
@@ -49,7 +49,7 @@ def test_a_home_written_by_the_previous_schema_opens_with_its_rows(limner_home, 
 
 
 def test_a_file_from_a_newer_limner_is_refused_not_damaged(tmp_path):
-    from limner.agent._migrations import RUNS_INDEX, migrate
+    from limner.agent._run.migrations import RUNS_INDEX, migrate
 
     path = tmp_path / "runs.sqlite"
     with sqlite3.connect(path) as db:

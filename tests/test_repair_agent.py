@@ -92,7 +92,7 @@ def test_edit_inputs_are_checked_before_anything_is_written(tmp_path):
 def test_regional_generation_falls_back_to_the_prompt_on_transformer_pipelines():
     from types import SimpleNamespace
 
-    from limner.agent._nodes import layout_use
+    from limner.agent._graph.nodes.core import layout_use
 
     from limner.tools.generators.families import FAMILIES
 
@@ -154,7 +154,7 @@ def test_an_object_in_the_wrong_place_is_moved_beside_the_other(shapes_defaults,
 
 
 def test_moved_boxes_stand_in_the_relation_or_are_refused():
-    from limner.agent._repair import moved_box
+    from limner.agent._graph.repair import moved_box
     from limner.tools.shapes.geneval import relative_position
 
     target = [0.4, 0.4, 0.6, 0.6]

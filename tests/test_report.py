@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from limner.agent.report import render_report
+from limner.agent._run.report import render_report
 from limner.agent.runner import run
 
 

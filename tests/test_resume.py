@@ -65,7 +65,7 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
 
 def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path):
     """A kill between a candidate's record and its event: the run that reuses the candidate logs it once."""
-    from limner.agent.store import RunStore
+    from limner.agent._run.store import RunStore
 
     store = RunStore(tmp_path)
     store.save_candidate({"id": "r01-c00"}, b"png-0")

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from limner.agent._migrations import LLM_LOG, migrate
+from limner.agent._run.migrations import LLM_LOG, migrate
 
 
 

@@ -1,6 +1,6 @@
 """Limner inside LangChain and LangGraph: a tool for agents, and a compiled graph to use as a subgraph.
 
-    from limner.agent.langchain_tool import limner_tool, limner_subgraph
+    from limner.agent.integrations.langchain import limner_tool, limner_subgraph
     tool = limner_tool(out="runs", policy="fast")
     result = tool.invoke({"prompt": "two red circles and a blue square", "seed": 1})
     parent.add_node("draw", limner_subgraph(out="runs"))   # reads state["prompt"], writes state["limner"]

@@ -30,7 +30,7 @@ def shapes(
         "instead of one plain sample per seed.")),
 ):
     """ShapesEval: GenEval's rules on the exact shapes parser, per tag and overall."""
-    from limner.agent._cli_common import _fail
+    from limner.agent.cli.common import _fail
     from limner.agent.errors import UsageError
 
     from limner.agent.bench.shapes import table
@@ -104,7 +104,7 @@ def verifiers(
     seed: int = typer.Option(0),
 ):
     """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
-    from limner.agent._cli_common import _fail
+    from limner.agent.cli.common import _fail
 
     from rich.progress import Progress
 
@@ -140,7 +140,7 @@ def verifiers(
 
 
 def _int_list(text: str, what: str) -> list[int]:
-    from limner.agent._cli_common import _fail
+    from limner.agent.cli.common import _fail
 
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
@@ -167,7 +167,7 @@ def search_bench(
     plot: Path = typer.Option(Path("search.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
 ):
     """Search strategies on ShapesEval: accuracy per strategy, verifier and NFE budget (ShapesEval's scorer judges)."""
-    from limner.agent._cli_common import _fail
+    from limner.agent.cli.common import _fail
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 

@@ -3,20 +3,20 @@
 ``review_plan`` follows every plan and re-plan; ``review`` follows every verified round. In a run that is not
 interactive both pass straight through. In a chat, each calls ``interrupt(question)``: the graph stops there
 (checkpointed), and the person's answer comes back as the value of ``interrupt`` when the run is continued
-with ``Command(resume=answer)``. The answer is read into a ``Feedback`` (``limner.agent.feedback``) and stored as a
+with ``Command(resume=answer)``. The answer is read into a ``Feedback`` (``limner.agent._graph.feedback``) and stored as a
 ``directive`` that the next step obeys: ``decide`` checks every directive against the budgets first.
 """
 
 from __future__ import annotations
 
-from limner.agent._node_kit import _charge, _node
+from limner.agent._graph.nodes.kit import _charge, _node
 from limner.agent.errors import LimnerError
 
 SCALE_MARGIN = 0.04  # an edited object's box is grown by this much more, so its edge blends in
 
 
 def _read(tb, state: dict, answer: str, stage: str, candidates: list[dict]):
-    from limner.agent import feedback
+    from limner.agent._graph import feedback
 
     plan = state["plan"]
     with tb.llm_session(state) as used:
@@ -82,7 +82,7 @@ def _scaled(box: list[float], scale: float) -> list[float]:
 
 def edit_target(state: dict, fb, plan: dict) -> dict | None:
     """The repair target a person's edit asks for, or None when the object cannot be found in the image."""
-    from limner.agent._repair import _grow, _phrase, _region_box, candidate_findings
+    from limner.agent._graph.repair import _grow, _phrase, _region_box, candidate_findings
 
     parent_id = fb.candidate or state["best_id"]
     parent = next(c for c in state["candidates"] if c["id"] == parent_id)
@@ -113,7 +113,7 @@ def build_review(tb):
 
         from limner.agent.planners.rules import recolored
         from limner.agent.plan import Plan
-        from limner.agent.report import write_contact_sheet, write_report
+        from limner.agent._run.report import write_contact_sheet, write_report
 
         write_contact_sheet(tb.store, state["candidates"], state.get("best_id"), tb.images)
         write_report(tb.store, state)

@@ -146,7 +146,7 @@ def build_server(out: str = "limner-runs"):
     @server.tool(structured_output=False)
     def manifest(run_id: str) -> CallToolResult:
         """A run's manifest: plan, every candidate with its scores and noise, decisions, budgets."""
-        from limner.agent.store import find_run
+        from limner.agent._run.store import find_run
 
         try:
             store = find_run(run_id)

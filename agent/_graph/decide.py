@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from limner.agent._actions import ACTIONS, usable_strategies
+from limner.agent._graph.actions import ACTIONS, usable_strategies
 from limner.tools.search import STRATEGIES
 
 

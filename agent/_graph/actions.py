@@ -82,7 +82,7 @@ def _replan(state: dict, tb) -> str | None:
 
 
 def _repair(state: dict, tb) -> str | None:
-    from limner.agent._repair import repair_targets
+    from limner.agent._graph.repair import repair_targets
     if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.caps.guidance == "instruction":
         return None
     targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
@@ -94,7 +94,7 @@ def _repair(state: dict, tb) -> str | None:
 
 
 def _layout(state: dict, tb) -> str | None:
-    from limner.agent._repair import spans_image
+    from limner.agent._graph.repair import spans_image
     if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.caps.lacks("regional"):
         return None  # already regional every round, or nothing to lay out, or no regional attention here
     spans = spans_image(state)
@@ -102,7 +102,7 @@ def _layout(state: dict, tb) -> str | None:
 
 
 def _variation(state: dict, tb) -> str | None:
-    from limner.agent._repair import best_candidate, repair_targets
+    from limner.agent._graph.repair import best_candidate, repair_targets
 
     best = best_candidate(state)
     if best is None or repair_targets(state) and "repair" in tb.policy.actions:

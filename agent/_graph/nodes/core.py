@@ -7,10 +7,10 @@ The plan, generate, verify, decide and finish nodes; chat nodes are in ``_chat_n
 
 from __future__ import annotations
 
-from limner.agent._decide import decide, round_size
-from limner.agent._manifest import build_manifest, write_final, write_layout_overlay
+from limner.agent._graph.decide import decide, round_size
+from limner.agent._run.manifest import build_manifest, write_final, write_layout_overlay
 from limner.agent.errors import LLMError
-from limner.agent._node_kit import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node, _record, _settings
 from limner.agent.plan import Plan
 
 
@@ -150,7 +150,7 @@ def build_generate(tb):
 
             with tb.generator.regional(**regional) if regional else nullcontext():
                 if state["brief"].get("image") and state["round"] == 0:
-                    from limner.agent._edit_nodes import input_round
+                    from limner.agent._graph.nodes.edit import input_round
 
                     records, log = input_round(tb, state, n, rnd, seeds)
                 elif name == "random":
@@ -327,7 +327,7 @@ def build_finish(tb):
             final = write_final(tb.store, best, state)
             status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
         update = {"status": status, "final": final}
-        from limner.agent.report import write_contact_sheet, write_report
+        from limner.agent._run.report import write_contact_sheet, write_report
 
         report = {"html": "report.html"}
         if best_id is not None:

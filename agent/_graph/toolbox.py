@@ -12,7 +12,7 @@ from pathlib import Path
 
 from limner.agent.config import Settings
 from limner.agent.policy import Policy
-from limner.agent.store import RunStore
+from limner.agent._run.store import RunStore
 from limner.tools._home import limner_home
 from limner.tools.generators import ModelSpec
 from limner.tools.verifiers import NEEDS_LLM

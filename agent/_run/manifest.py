@@ -97,7 +97,7 @@ def write_final(store, best: dict, state: dict) -> str:
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
     from limner.tools.images import png_bytes
 
     src = store.dir / best["path"]
@@ -113,7 +113,7 @@ def write_layout_overlay(store, best: dict, plan: dict, scale: int = 4) -> str |
     """``layout.png``: the best candidate with the plan's boxes drawn over it and each region's phrase."""
     from PIL import Image, ImageDraw
 
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
     from limner.tools.images import png_bytes
 
     layout = (plan or {}).get("layout")

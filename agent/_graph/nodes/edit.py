@@ -7,8 +7,8 @@ every candidate's ``edit`` what was done (editor parameters, box or mask, the pa
 
 from __future__ import annotations
 
-from limner.agent._decide import round_size
-from limner.agent._node_kit import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._graph.decide import round_size
+from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node, _record, _settings
 
 
 def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict, name: str, action: str) -> list[dict]:
@@ -63,7 +63,7 @@ def build_repair(tb):
     @_node("repair")
     def repair(state: dict) -> dict:
         """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
-        from limner.agent._repair import repair_targets
+        from limner.agent._graph.repair import repair_targets
         from limner.tools.editing import EditResult, box_mask_image, inpaint
 
         nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]

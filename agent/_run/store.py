@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from limner.agent._migrations import RUNS_INDEX, migrate
+from limner.agent._run.migrations import RUNS_INDEX, migrate
 from limner.agent.errors import UsageError
 from limner.tools._home import limner_home
 from limner.tools.images import sha256_file

@@ -21,7 +21,7 @@ def write_contact_sheet(store, candidates: list[dict], best_id: str | None = Non
     ``images``: candidates already in memory, by id (the others are read from their PNGs)."""
     from PIL import Image, ImageDraw
 
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
     from limner.tools.images import png_bytes
 
     if not candidates:
@@ -115,7 +115,7 @@ def render_report(state: dict) -> str:
 
 
 def write_report(store, state: dict) -> str:
-    from limner.agent.store import atomic_write_bytes
+    from limner.agent._run.store import atomic_write_bytes
 
     atomic_write_bytes(store.dir / "report.html", render_report(state).encode("utf-8"))
     return "report.html"

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from limner.agent._cli_common import _exit_code, _fail, _report, friendly, plural  # noqa: F401
+from limner.agent.cli.common import _exit_code, _fail, _report, friendly, plural  # noqa: F401
 
 app = typer.Typer(
     name="limner",
@@ -63,7 +63,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
     """Plan, generate, verify and decide until the image passes or a budget is spent."""
-    from limner.agent._progress import ConsoleProgress
+    from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import run as run_agent
 
     result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
@@ -105,7 +105,7 @@ def edit(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
     """Edit an existing image: plan the edit, repaint the region, verify, and repair until it passes."""
-    from limner.agent._progress import ConsoleProgress
+    from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import run as run_agent
 
     result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
@@ -123,7 +123,7 @@ def resume(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
-    from limner.agent._progress import ConsoleProgress
+    from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import resume as resume_run
 
     result = resume_run(run_id, on_event=ConsoleProgress(quiet or as_json))
@@ -138,8 +138,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
 ):
     """Show a run: plan, candidates with scores, decisions."""
-    from limner.agent._show import render
-    from limner.agent.store import find_run
+    from limner.agent.cli.render import render
+    from limner.agent._run.store import find_run
 
     store = find_run(run_id)
     if not store.manifest_path.is_file():
@@ -163,7 +163,7 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ):
     """Score an image against a prompt: per-verifier scores and, for questions, each question's answer."""
-    from limner.agent._show import render_verification
+    from limner.agent.cli.render import render_verification
     from limner.agent.verify import verify_image
 
     result = verify_image(image, prompt, verifier, planner=planner)
@@ -199,17 +199,17 @@ def policies():
 def mcp(out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders.")):
     """Serve Limner's tools (generate, edit, verify, answer, resume, manifest) over MCP on stdio."""
     try:
-        from limner.agent.mcp_server import serve
+        from limner.agent.integrations.mcp import serve
     except ImportError as exc:
         _fail(f"limner mcp needs the MCP SDK ({exc.name} is missing): pip install 'limner[mcp]'")
     serve(out)
 
 
 def _add_subcommands() -> None:
-    from limner.agent._cli_bench import bench_app
-    from limner.agent._cli_batch import batch
-    from limner.agent._cli_chat import chat
-    from limner.agent._cli_weights import doctor, pull
+    from limner.agent.cli.bench import bench_app
+    from limner.agent.cli.batch import batch
+    from limner.agent.cli.chat import chat
+    from limner.agent.cli.weights import doctor, pull
 
     app.add_typer(bench_app, name="bench")
     app.command("chat")(friendly(chat))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from limner.agent._actions import ACTIONS
-from limner.agent._chat_nodes import build_review, build_review_plan, route_after_plan
-from limner.agent._edit_nodes import build_repair, build_variation
-from limner.agent._nodes import (build_decide, build_finish, build_generate, build_intake, build_plan, build_replan,
+from limner.agent._graph.actions import ACTIONS
+from limner.agent._graph.nodes.chat import build_review, build_review_plan, route_after_plan
+from limner.agent._graph.nodes.edit import build_repair, build_variation
+from limner.agent._graph.nodes.core import (build_decide, build_finish, build_generate, build_intake, build_plan, build_replan,
                                  build_verify)
-from limner.agent._state import State
+from limner.agent._graph.state import State
 
 NODE_BUILDERS = {
     "intake": build_intake,
@@ -45,11 +45,11 @@ _COMPILED = None
 def shared_graph(checkpointer):
     """The graph compiled once per process (compiling inspects every node: ~50 ms), with this run's checkpointer.
 
-    Its nodes use ``CurrentToolbox``: drive it inside ``limner.agent._toolbox.driving(tb)``.
+    Its nodes use ``CurrentToolbox``: drive it inside ``limner.agent._graph.toolbox.driving(tb)``.
     """
     global _COMPILED
     if _COMPILED is None:
-        from limner.agent._toolbox import CurrentToolbox
+        from limner.agent._graph.toolbox import CurrentToolbox
 
         _COMPILED = build_graph(CurrentToolbox())
     return _COMPILED.copy({"checkpointer": checkpointer})

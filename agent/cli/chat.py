@@ -43,7 +43,7 @@ class _ChatProgress:
     """The run's progress, less what each question shows again (the plan, the round's candidates)."""
 
     def __init__(self):
-        from limner.agent._progress import ConsoleProgress
+        from limner.agent.cli.progress import ConsoleProgress
 
         self.inner = ConsoleProgress()
 
@@ -72,9 +72,9 @@ def chat(
     """A creative session: approve or change the plan, then accept, pick or give feedback after each round."""
     from rich.console import Console
 
-    from limner.agent._cli_common import _report
+    from limner.agent.cli.common import _report
     from limner.agent.runner import answer, resume, run
-    from limner.agent.store import new_run_id
+    from limner.agent._run.store import new_run_id
 
     console = Console()
     progress = _ChatProgress()

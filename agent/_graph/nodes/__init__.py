@@ -1,0 +1,1 @@
+"""The graph's nodes, one module per family; ``kit`` holds what they share."""
