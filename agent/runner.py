@@ -17,7 +17,7 @@ from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
 from limner.agent._run.store import RunStore, check_writable, find_run, new_run_id, register_run
 from limner.tools.generators import ModelSpec, resolve_model
-from limner.tools.verifiers import NEEDS_LLM
+from limner.tools.verifiers import VERIFIERS
 
 DEFAULT_OUT = "limner-runs"
 
@@ -98,7 +98,7 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     if kind == "auto":
         kind = "llm" if settings.llm_configured else "rules"
     needs_llm = [v.name for v in policy.verifiers
-                 if v.name in NEEDS_LLM or (v.name == "questions" and v.options.get("answerer") == "vlm")]
+                 if VERIFIERS[v.name].needs_llm or (v.name == "questions" and v.options.get("answerer") == "vlm")]
     if (kind == "llm" or needs_llm) and not settings.llm_configured:
         what = "the llm planner" if kind == "llm" else f"the verifier {needs_llm[0]}"
         raise UsageError(f"policy '{policy.name}' uses {what} but no LLM endpoint is configured: "
@@ -108,7 +108,7 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     if settings.llm_configured:  # the least a plan and one scored candidate can take, before anything runs
         vlm_checks = any(v.name == "questions" and (v.options.get("answerer", "auto") == "vlm" or (
             v.options.get("answerer", "auto") == "auto" and spec.source != "builtin:shapes-tiny")) for v in policy.verifiers)
-        least = (kind == "llm") + sum(v.name in NEEDS_LLM for v in policy.verifiers) + vlm_checks
+        least = (kind == "llm") + sum(VERIFIERS[v.name].needs_llm for v in policy.verifiers) + vlm_checks
         if policy.budgets.llm_calls < least:
             raise UsageError(f"policy '{policy.name}' allows {policy.budgets.llm_calls} LLM calls, but planning and "
                              f"scoring one candidate take at least {least}: raise budgets.llm_calls")

@@ -15,7 +15,7 @@ from limner.agent.policy import Policy
 from limner.agent._run.store import RunStore
 from limner.tools._home import limner_home
 from limner.tools.generators import ModelSpec
-from limner.tools.verifiers import NEEDS_LLM
+from limner.tools.verifiers import VERIFIERS
 
 
 class Toolbox:
@@ -66,7 +66,7 @@ class Toolbox:
         calls = 0
         n_checks = len((plan or {}).get("checks", [])) or 1
         for ref in self.policy.verifiers:
-            if ref.name in NEEDS_LLM:
+            if VERIFIERS[ref.name].needs_llm:
                 calls += 1
             elif ref.name == "questions" and self._question_answerer(ref) == "vlm":
                 calls += 1 if ref.options.get("mode", "batched") == "batched" else n_checks
@@ -102,10 +102,11 @@ class Toolbox:
                     from limner.tools.verifiers.requirements import default_clip_model, world_of
 
                     options["model"] = default_clip_model(world_of(self.spec.source))
-                if ref.name == "questions":  # ask about the run's current plan, not a fresh one
+                if ref.name == "questions":
                     options["answerer"] = self._question_answerer(ref)
                     if options["answerer"] is None:
                         continue  # nothing can answer questions about these images (see notices())
+                if VERIFIERS[ref.name].needs_plan:  # ask about the run's current plan, not a fresh one
                     options["plan_fn"] = lambda prompt: self.current_plan
                 made.append((ref, make_verifier(ref.name, llm=self.llm, **options)))
             self._verifiers = made
@@ -157,7 +158,7 @@ class Toolbox:
     @property
     def search_scorer(self):
         """Scores images inside a search round: the weighted mean of the policy's verifiers that need no LLM."""
-        chosen = self._weighted(lambda ref, v: ref.name not in NEEDS_LLM and not (
+        chosen = self._weighted(lambda ref, v: not VERIFIERS[ref.name].needs_llm and not (
             ref.name == "questions" and self._question_answerer(ref) == "vlm"))
         if not chosen:
             return None

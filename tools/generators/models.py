@@ -12,6 +12,7 @@ from pathlib import Path
 
 from limner.tools.generators.families import FAMILIES, family as family_info, family_of_pipeline
 from limner.tools.generators.weights import ModelIndex, WeightsMissing, cached_snapshot, read_index
+from limner.tools.plugins import extend
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ModelSpec:
         return replace(self, **clean)
 
 
-MODELS: dict[str, ModelSpec] = {
+BUILTIN: dict[str, ModelSpec] = {
     spec.alias: spec
     for spec in [
         ModelSpec(
@@ -85,6 +86,17 @@ MODELS: dict[str, ModelSpec] = {
                   description="PixArt-Sigma XL 1024."),
     ]
 }
+
+def _adapt(name: str, loaded) -> ModelSpec:
+    spec = loaded() if callable(loaded) and not isinstance(loaded, ModelSpec) else loaded
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"{loaded!r} is not a limner.tools.generators.ModelSpec")
+    family_info(spec.family)  # an unknown family is an error here, not at generation
+    return replace(spec, alias=name)
+
+
+# aliases: the built-ins, then a plugin's (one ``limner.models`` entry point each: ``limner.tools.plugins``)
+MODELS: dict[str, ModelSpec] = extend("models", dict(BUILTIN), _adapt)
 
 EMBEDDED_DEFAULT = "shapes-tiny"
 
