@@ -226,7 +226,7 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
            on_event: Callable[[dict], None] | None) -> RunResult:
     from limner.agent._graph.build import shared_graph
     from limner.agent._run.manifest import build_manifest, write_final
-    from limner.agent._graph.toolbox import Toolbox, driving
+    from limner.agent._graph.toolbox import Toolbox
 
     tb = Toolbox(values, settings)
     config = _config(values["run_id"], tb.policy)
@@ -237,10 +237,9 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
         if graph_input is not None and not isinstance(graph_input, dict) and not graph.get_state(config).interrupts:
             raise UsageError(f"run '{values['run_id']}' is not waiting for an answer")
         try:
-            with driving(tb):
-                for chunk in graph.stream(graph_input, config, stream_mode="custom", durability="sync"):
-                    if on_event is not None:
-                        on_event(chunk)
+            for chunk in graph.stream(graph_input, config, context=tb, stream_mode="custom", durability="sync"):
+                if on_event is not None:
+                    on_event(chunk)
         except (LimnerError, RuntimeError, OSError) as exc:
             state = graph.get_state(config).values
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]

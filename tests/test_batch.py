@@ -103,7 +103,9 @@ def test_a_20_brief_batch_killed_twice_finishes_with_20_runs_and_no_duplicates(t
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     summary = json.loads(done.stdout)
     assert done.returncode == 0, [r for r in summary["jobs"] if r["status"] not in {"passed", "best_effort"}]
-    assert summary["totals"]["jobs"] == 20 and summary["totals"]["passed"] + summary["totals"]["best_effort"] == 20
+    assert summary["totals"]["jobs"] == 20, summary["totals"]
+    assert summary["totals"]["passed"] + summary["totals"]["best_effort"] == 20, [
+        r for r in summary["jobs"] if r["status"] not in {"passed", "best_effort"}]
     assert len({r["run_id"] for r in summary["jobs"]}) == 20
     runs = sorted((out / "runs").iterdir())
     assert len(runs) == 20

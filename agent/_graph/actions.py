@@ -1,7 +1,7 @@
 """Actions the decide step can choose after a round, and when each applies.
 
-Adding an action is one node (a function in ``agent/_nodes.py`` registered in
-``NODE_BUILDERS``) and one entry here: its name, the graph node it routes to, and
+Adding an action is one node (a function in ``agent/_graph/nodes/`` registered in
+``_graph.build.NODES``) and one entry here: its name, the graph node it routes to, and
 ``propose(state, toolbox) -> reason | None``. Policies list the allowed actions in
 the order they are considered.
 

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from limner.agent._graph.actions import ACTIONS
-from limner.agent._graph.nodes.chat import build_review, build_review_plan, route_after_plan
-from limner.agent._graph.nodes.edit import build_repair, build_variation
-from limner.agent._graph.nodes.core import (build_decide, build_finish, build_generate, build_intake, build_plan, build_replan,
-                                 build_verify)
+from limner.agent._graph.nodes.chat import review, review_plan, route_after_plan
+from limner.agent._graph.nodes.core import decide_node, finish, generate, intake, plan, replan, verify
+from limner.agent._graph.nodes.edit import repair, variation_node
 from limner.agent._graph.state import State
 
-NODE_BUILDERS = {
-    "intake": build_intake,
-    "plan": build_plan,
-    "review_plan": build_review_plan,
-    "review": build_review,
-    "generate": build_generate,
-    "verify": build_verify,
-    "decide": build_decide,
-    "replan": build_replan,
-    "repair": build_repair,
-    "variation": build_variation,
-    "finish": build_finish,
+# node name -> node(state, runtime); the run's Toolbox is the runtime context
+NODES = {
+    "intake": intake, "plan": plan, "review_plan": review_plan, "review": review, "generate": generate,
+    "verify": verify, "decide": decide_node, "replan": replan, "repair": repair, "variation": variation_node,
+    "finish": finish,
 }
 
 
@@ -45,22 +37,22 @@ _COMPILED = None
 def shared_graph(checkpointer):
     """The graph compiled once per process (compiling inspects every node: ~50 ms), with this run's checkpointer.
 
-    Its nodes use ``CurrentToolbox``: drive it inside ``limner.agent._graph.toolbox.driving(tb)``.
+    Drive it with the run's tools as the runtime context: ``graph.stream(input, config, context=toolbox)``.
     """
     global _COMPILED
     if _COMPILED is None:
-        from limner.agent._graph.toolbox import CurrentToolbox
-
-        _COMPILED = build_graph(CurrentToolbox())
+        _COMPILED = build_graph()
     return _COMPILED.copy({"checkpointer": checkpointer})
 
 
-def build_graph(tb):
+def build_graph():
     from langgraph.graph import END, START, StateGraph
 
-    graph = StateGraph(State)
-    for name, builder in NODE_BUILDERS.items():
-        graph.add_node(name, builder(tb))
+    from limner.agent._graph.toolbox import Toolbox
+
+    graph = StateGraph(State, context_schema=Toolbox)
+    for name, node in NODES.items():
+        graph.add_node(name, node)
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "plan")
     after_plan = {"review_plan": "review_plan", "generate": "generate", "replan": "replan", "finish": "finish"}

@@ -7,7 +7,6 @@ exactly the tools it started with. Nothing here goes into the state.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 
 from limner.agent.config import Settings
@@ -193,29 +192,3 @@ class Toolbox:
         from limner.agent.planners import make_planner
 
         return make_planner("rules")
-
-
-_CURRENT: ContextVar[Toolbox] = ContextVar("limner_toolbox")
-
-
-class CurrentToolbox:
-    """Stands for the toolbox of the run being driven in this context, so one compiled graph serves every run.
-
-    LangGraph runs nodes in threads that copy the caller's context, so each node sees its own run's toolbox.
-    """
-
-    def __getattr__(self, name: str):
-        return getattr(_CURRENT.get(), name)
-
-    def __setattr__(self, name: str, value) -> None:
-        setattr(_CURRENT.get(), name, value)
-
-
-@contextmanager
-def driving(tb: Toolbox):
-    """Make ``tb`` the current toolbox for the graph steps run inside the block."""
-    token = _CURRENT.set(tb)
-    try:
-        yield tb
-    finally:
-        _CURRENT.reset(token)

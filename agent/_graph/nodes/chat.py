@@ -46,26 +46,24 @@ def _question(state: dict, stage: str) -> dict:
             "asks": "accept, pick a candidate (e.g. 'pick c0002'), ask for more, or say what to change"}
 
 
-def build_review_plan(tb):
-    @_node("review_plan")
-    def review_plan(state: dict) -> dict:
-        """A chat stops here after each plan: approve (generate), change (re-plan with the words) or cancel."""
-        if not state.get("interactive"):
-            return {"directive": None}
-        from langgraph.types import interrupt
+@_node("review_plan")
+def review_plan(state: dict, tb) -> dict:
+    """A chat stops here after each plan: approve (generate), change (re-plan with the words) or cancel."""
+    if not state.get("interactive"):
+        return {"directive": None}
+    from langgraph.types import interrupt
 
-        answer = interrupt(_question(state, "plan"))
-        fb, how, calls = _read(tb, state, answer, "plan", [])
-        directive = {"action": {"accept": "generate", "cancel": "finish", "replan": "replan"}[fb.action],
-                     "reason": f"the person answered: {answer!r}", "request": fb.request}
-        turn = {"stage": "plan", "plan_version": state["plan"]["version"], "answer": answer,
-                "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
-        update = {"directive": directive, "chat": [turn], "spent": _charge(state, llm_calls=calls)}
-        if directive["action"] == "finish":
-            update |= {"next_action": "finish", "stop_reason": "the person cancelled at the plan"}
-        return update
+    answer = interrupt(_question(state, "plan"))
+    fb, how, calls = _read(tb, state, answer, "plan", [])
+    directive = {"action": {"accept": "generate", "cancel": "finish", "replan": "replan"}[fb.action],
+                 "reason": f"the person answered: {answer!r}", "request": fb.request}
+    turn = {"stage": "plan", "plan_version": state["plan"]["version"], "answer": answer,
+            "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
+    update = {"directive": directive, "chat": [turn], "spent": _charge(state, llm_calls=calls)}
+    if directive["action"] == "finish":
+        update |= {"next_action": "finish", "stop_reason": "the person cancelled at the plan"}
+    return update
 
-    return review_plan
 
 
 def route_after_plan(state: dict) -> str:
@@ -103,49 +101,47 @@ def edit_target(state: dict, fb, plan: dict) -> dict | None:
     return target
 
 
-def build_review(tb):
-    @_node("review")
-    def review(state: dict) -> dict:
-        """A chat stops here after each round: accept, pick, more, an edit of one object, or a new plan."""
-        if not state.get("interactive"):
-            return {"directive": None}
-        from langgraph.types import interrupt
+@_node("review")
+def review(state: dict, tb) -> dict:
+    """A chat stops here after each round: accept, pick, more, an edit of one object, or a new plan."""
+    if not state.get("interactive"):
+        return {"directive": None}
+    from langgraph.types import interrupt
 
-        from limner.agent.planners.rules import recolored
-        from limner.agent.plan import Plan
-        from limner.agent._run.report import write_contact_sheet, write_report
+    from limner.agent.planners.rules import recolored
+    from limner.agent.plan import Plan
+    from limner.agent._run.report import write_contact_sheet, write_report
 
-        write_contact_sheet(tb.store, state["candidates"], state.get("best_id"), tb.images)
-        write_report(tb.store, state)
-        answer = interrupt(_question(state, "round"))
-        rivals = state["candidates"][state.get("goal_since", 0):]
-        fb, how, calls = _read(tb, state, answer, "round", rivals)
-        said = f"the person answered: {answer!r}"
-        update: dict = {"spent": _charge(state, llm_calls=calls)}
-        directive = {"action": "finish", "reason": said}
-        if fb.action == "pick":
-            picked = next(c for c in state["candidates"] if c["id"] == fb.candidate)
-            update |= {"best_id": picked["id"], "best_score": picked["score"]}
-            directive["reason"] = f"{said}: finish with {picked['id']}"
-        elif fb.action == "cancel":
-            directive["reason"] = f"{said}: cancelled"
-        elif fb.action == "more":
-            directive = {"action": "random", "reason": f"{said}: another round of fresh noise"}
-        elif fb.action == "replan":
-            directive = {"action": "replan", "reason": f"{said}: change the plan", "request": fb.request}
-        elif fb.action == "edit":
-            plan = state["plan"]
-            if fb.color and fb.color != plan["objects"][fb.object].get("color"):
-                plan = recolored(Plan.model_validate(plan), fb.object, fb.color).model_dump()
-                update |= {"plan": plan, "plans": [plan], "goal_since": len(state["candidates"])}
-            target = edit_target(state, fb, plan)
-            if target is None:
-                directive = {"action": "replan", "reason": f"{said}: the object was not found, so re-plan",
-                             "request": answer}
-            else:
-                directive = {"action": "repair", "reason": f"{said}: {target['why']}", "target": target}
-        turn = {"stage": "round", "round": state["round"], "answer": answer,
-                "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
-        return update | {"directive": directive, "chat": [turn]}
+    write_contact_sheet(tb.store, state["candidates"], state.get("best_id"), tb.images)
+    write_report(tb.store, state)
+    answer = interrupt(_question(state, "round"))
+    rivals = state["candidates"][state.get("goal_since", 0):]
+    fb, how, calls = _read(tb, state, answer, "round", rivals)
+    said = f"the person answered: {answer!r}"
+    update: dict = {"spent": _charge(state, llm_calls=calls)}
+    directive = {"action": "finish", "reason": said}
+    if fb.action == "pick":
+        picked = next(c for c in state["candidates"] if c["id"] == fb.candidate)
+        update |= {"best_id": picked["id"], "best_score": picked["score"]}
+        directive["reason"] = f"{said}: finish with {picked['id']}"
+    elif fb.action == "cancel":
+        directive["reason"] = f"{said}: cancelled"
+    elif fb.action == "more":
+        directive = {"action": "random", "reason": f"{said}: another round of fresh noise"}
+    elif fb.action == "replan":
+        directive = {"action": "replan", "reason": f"{said}: change the plan", "request": fb.request}
+    elif fb.action == "edit":
+        plan = state["plan"]
+        if fb.color and fb.color != plan["objects"][fb.object].get("color"):
+            plan = recolored(Plan.model_validate(plan), fb.object, fb.color).model_dump()
+            update |= {"plan": plan, "plans": [plan], "goal_since": len(state["candidates"])}
+        target = edit_target(state, fb, plan)
+        if target is None:
+            directive = {"action": "replan", "reason": f"{said}: the object was not found, so re-plan",
+                         "request": answer}
+        else:
+            directive = {"action": "repair", "reason": f"{said}: {target['why']}", "target": target}
+    turn = {"stage": "round", "round": state["round"], "answer": answer,
+            "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
+    return update | {"directive": directive, "chat": [turn]}
 
-    return review

@@ -1,8 +1,8 @@
 """The graph's nodes. Each is thin: it calls tools, records what happened, and returns a state update.
 
-The plan, generate, verify, decide and finish nodes; chat nodes are in ``_chat_nodes``, edit nodes in
-``_edit_nodes``, the helpers they share in ``_node_kit``, and ``_graph.NODE_BUILDERS`` maps node names to
-``builder(toolbox) -> node``.
+The plan, generate, verify, decide and finish nodes; chat nodes are in ``chat``, edit nodes in ``edit``, the
+helpers they share in ``kit``, and ``_graph.build.NODES`` maps node names to nodes. Each is ``fn(state, tb)``;
+``kit._node`` makes it LangGraph's ``node(state, runtime)`` with the run's ``Toolbox`` as ``runtime.context``.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node, _rec
 from limner.agent.plan import Plan
 
 
-def build_intake(tb):
-    @_node("intake")
-    def intake(state: dict) -> dict:
-        tb.store.event({"event": "intake", "run_id": state["run_id"]})
-        for notice in tb.notices():
-            _emit({"event": "notice", "text": notice})
-        return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
-                "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
-                "search_memo": {}, "repairs": [], "goal_since": 0, "directive": None}
+@_node("intake")
+def intake(state: dict, tb) -> dict:
+    tb.store.event({"event": "intake", "run_id": state["run_id"]})
+    for notice in tb.notices():
+        _emit({"event": "notice", "text": notice})
+    return {"status": "running", "round": 0, "seed_cursor": 0, "no_improve": 0, "replans": 0,
+            "best_id": None, "best_score": None, "pending": [], "final": None, "strategy": None,
+            "search_memo": {}, "repairs": [], "goal_since": 0, "directive": None}
 
-    return intake
 
 
 def llm_budget_too_small(tb, state: dict) -> str | None:
@@ -37,53 +35,49 @@ def llm_budget_too_small(tb, state: dict) -> str | None:
     return None
 
 
-def build_plan(tb):
-    @_node("plan")
-    def plan(state: dict) -> dict:
-        prompt = state["brief"]["prompt"]
-        note = None
-        with tb.llm_session(state) as used:
-            try:
-                new = tb.planner.plan(prompt)
-            except LLMError as exc:
-                if tb.policy.planner == "llm":
-                    raise
-                new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
-        update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
-        decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
-        update["decisions"] = [decision]
-        short = llm_budget_too_small(tb, {**state, **update})
-        if short:  # the plan's checks cannot be answered for even one candidate: stop before generating
-            update["directive"] = {"action": "finish", "reason": short}
-            update["stop_reason"] = short
-            update["decisions"] = [decision, {"step": "plan", "action": "finish", "reason": short}]
-        _emit({"event": "plan", "plan": new.model_dump()})
-        return update
-
-    return plan
+@_node("plan")
+def plan(state: dict, tb) -> dict:
+    prompt = state["brief"]["prompt"]
+    note = None
+    with tb.llm_session(state) as used:
+        try:
+            new = tb.planner.plan(prompt)
+        except LLMError as exc:
+            if tb.policy.planner == "llm":
+                raise
+            new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
+    update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
+    decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
+    update["decisions"] = [decision]
+    short = llm_budget_too_small(tb, {**state, **update})
+    if short:  # the plan's checks cannot be answered for even one candidate: stop before generating
+        update["directive"] = {"action": "finish", "reason": short}
+        update["stop_reason"] = short
+        update["decisions"] = [decision, {"step": "plan", "action": "finish", "reason": short}]
+    _emit({"event": "plan", "plan": new.model_dump()})
+    return update
 
 
-def build_replan(tb):
-    @_node("replan")
-    def replan(state: dict) -> dict:
-        previous = Plan.model_validate(state["plan"])
-        request = (state.get("directive") or {}).get("request")
-        critique = f"the person asked: {request}" if request else critique_of(state)
-        with tb.llm_session(state) as used:
-            try:
-                new = (tb.planner.revise(previous, request) if request
-                       else tb.planner.replan(previous, critique, history=plan_history(state)))
-                reason = f"re-planned (version {new.version}) by {new.planner}"
-            except LLMError as exc:
-                new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
-        _emit({"event": "plan", "plan": new.model_dump()})
-        changed_goal = {"goal_since": len(state["candidates"])} if new.prompt != previous.prompt else {}
-        return {**changed_goal, "plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
-                "replans": state.get("replans", 0) + 1, "no_improve": 0,
-                "decisions": [{"step": "replan", "action": "replan", "reason": reason, "critique": critique}],
-                "spent": _charge(state, llm_calls=used["calls"])}
 
-    return replan
+@_node("replan")
+def replan(state: dict, tb) -> dict:
+    previous = Plan.model_validate(state["plan"])
+    request = (state.get("directive") or {}).get("request")
+    critique = f"the person asked: {request}" if request else critique_of(state)
+    with tb.llm_session(state) as used:
+        try:
+            new = (tb.planner.revise(previous, request) if request
+                   else tb.planner.replan(previous, critique, history=plan_history(state)))
+            reason = f"re-planned (version {new.version}) by {new.planner}"
+        except LLMError as exc:
+            new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
+    _emit({"event": "plan", "plan": new.model_dump()})
+    changed_goal = {"goal_since": len(state["candidates"])} if new.prompt != previous.prompt else {}
+    return {**changed_goal, "plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
+            "replans": state.get("replans", 0) + 1, "no_improve": 0,
+            "decisions": [{"step": "replan", "action": "replan", "reason": reason, "critique": critique}],
+            "spent": _charge(state, llm_calls=used["calls"])}
+
 
 
 def plan_history(state: dict) -> list[dict]:
@@ -117,71 +111,69 @@ def critique_of(state: dict) -> str:
     return "\n".join(lines)
 
 
-def build_generate(tb):
-    @_node("generate")
-    def generate(state: dict) -> dict:
-        """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates."""
-        from limner.tools.search import STRATEGIES, SearchContext, SeedSource
+@_node("generate")
+def generate(state: dict, tb) -> dict:
+    """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates."""
+    from limner.tools.search import STRATEGIES, SearchContext, SeedSource
 
-        n, _ = round_size(state, tb)
-        rnd = state["round"] + 1
-        plan = state["plan"]
-        tb.current_plan = plan
-        action = state.get("next_action") or "initial"
-        name = action if action in STRATEGIES else "random"
-        seeds = SeedSource(state["base_seed"], state["seed_cursor"])
-        ctx = SearchContext(
-            generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=seeds,
-            negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer if name != "random" else None,
-            reward=tb.search_reward if name == "reno" else None, base_dir=tb.store.dir,
-            options=tb.policy.strategy_options.get(name, {}),
-            on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
-        )
-        regional, layout_note = layout_use(tb, state, action)
-        if state["brief"].get("image") and state["round"] == 0:
-            regional, layout_note = None, None
-        saved = tb.store.saved_round(rnd)
-        if saved is not None:
-            records, log = saved["records"], saved["log"]
-            seeds.cursor = log["seed_cursor"]
-            tb.store.event({"event": "round_reused", "round": rnd})
-        else:
-            from contextlib import nullcontext
+    n, _ = round_size(state, tb)
+    rnd = state["round"] + 1
+    plan = state["plan"]
+    tb.current_plan = plan
+    action = state.get("next_action") or "initial"
+    name = action if action in STRATEGIES else "random"
+    seeds = SeedSource(state["base_seed"], state["seed_cursor"])
+    ctx = SearchContext(
+        generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=seeds,
+        negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer if name != "random" else None,
+        reward=tb.search_reward if name == "reno" else None, base_dir=tb.store.dir,
+        options=tb.policy.strategy_options.get(name, {}),
+        on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
+    )
+    regional, layout_note = layout_use(tb, state, action)
+    if state["brief"].get("image") and state["round"] == 0:
+        regional, layout_note = None, None
+    saved = tb.store.saved_round(rnd)
+    if saved is not None:
+        records, log = saved["records"], saved["log"]
+        seeds.cursor = log["seed_cursor"]
+        tb.store.event({"event": "round_reused", "round": rnd})
+    else:
+        from contextlib import nullcontext
 
-            with tb.generator.regional(**regional) if regional else nullcontext():
-                if state["brief"].get("image") and state["round"] == 0:
-                    from limner.agent._graph.nodes.edit import input_round
+        with tb.generator.regional(**regional) if regional else nullcontext():
+            if state["brief"].get("image") and state["round"] == 0:
+                from limner.agent._graph.nodes.edit import input_round
 
-                    records, log = input_round(tb, state, n, rnd, seeds)
-                elif name == "random":
-                    records, log = _random_round(tb, ctx, state, n, rnd, action, regional)
-                else:
-                    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
-                    history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
-                    memo = (state.get("search_memo") or {}).get(name, {})
-                    result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
-                    records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)), regional)
-                               for i, f in enumerate(result.found)]
-                    log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
-                           "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
-                           "seconds": round(result.seconds, 4), "memo": result.memo}
-            if layout_note:
-                log["layout"] = layout_note
-            log["regional"] = regional is not None
-        log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
-        if saved is None:
-            tb.store.save_round(rnd, records, log)
-        _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": log["strategy"],
-               "reused": len(records) if saved is not None else 0})
-        charged = log["nfe_charged"]  # a reused round is charged what it cost when it ran: budgets count all work
-        memo = dict(state.get("search_memo") or {})
-        memo[name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
-        return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
-                "strategy": name if action in STRATEGIES else None, "search_memo": memo,
-                "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
-                "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"])}
+                records, log = input_round(tb, state, n, rnd, seeds)
+            elif name == "random":
+                records, log = _random_round(tb, ctx, state, n, rnd, action, regional)
+            else:
+                nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+                history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
+                memo = (state.get("search_memo") or {}).get(name, {})
+                result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
+                records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)), regional)
+                           for i, f in enumerate(result.found)]
+                log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
+                       "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
+                       "seconds": round(result.seconds, 4), "memo": result.memo}
+        if layout_note:
+            log["layout"] = layout_note
+        log["regional"] = regional is not None
+    log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
+    if saved is None:
+        tb.store.save_round(rnd, records, log)
+    _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": log["strategy"],
+           "reused": len(records) if saved is not None else 0})
+    charged = log["nfe_charged"]  # a reused round is charged what it cost when it ran: budgets count all work
+    memo = dict(state.get("search_memo") or {})
+    memo[name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
+    return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
+            "strategy": name if action in STRATEGIES else None, "search_memo": memo,
+            "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
+            "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"])}
 
-    return generate
 
 
 def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
@@ -255,35 +247,33 @@ def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict 
     return records, log
 
 
-def build_verify(tb):
-    @_node("verify")
-    def verify(state: dict) -> dict:
-        from limner.tools.verifiers.ensemble import combine, score_all
+@_node("verify")
+def verify(state: dict, tb) -> dict:
+    from limner.tools.verifiers.ensemble import combine, score_all
 
-        pending = state["pending"]
-        images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
-        prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
-        tb.current_plan = state["plan"]
-        weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
-        with tb.llm_session(state) as used:
-            per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)
-        means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
-        scored = []
-        for k, cand in enumerate(pending):
-            scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
-            scored.append({**cand, "scores": scores, "score": round(means[k], 6)})
-            _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
-        # candidates made before a person changed what the image should show no longer compete
-        rivals = state.get("candidates", [])[state.get("goal_since", 0):]
-        best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble)
-        improved = state.get("best_score") is None or best_score > state["best_score"]
-        return {
-            "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
-            "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
-            "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(tb.verifiers) * len(scored)),
-        }
+    pending = state["pending"]
+    images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
+    prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
+    tb.current_plan = state["plan"]
+    weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
+    with tb.llm_session(state) as used:
+        per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)
+    means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
+    scored = []
+    for k, cand in enumerate(pending):
+        scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
+        scored.append({**cand, "scores": scores, "score": round(means[k], 6)})
+        _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
+    # candidates made before a person changed what the image should show no longer compete
+    rivals = state.get("candidates", [])[state.get("goal_since", 0):]
+    best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble)
+    improved = state.get("best_score") is None or best_score > state["best_score"]
+    return {
+        "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
+        "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
+        "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(tb.verifiers) * len(scored)),
+    }
 
-    return verify
 
 
 def select_best(candidates: list[dict], weights: dict[str, float], method: str) -> tuple[str, float]:
@@ -298,48 +288,44 @@ def select_best(candidates: list[dict], weights: dict[str, float], method: str) 
     return candidates[best]["id"], candidates[best]["score"]
 
 
-def build_decide(tb):
-    @_node("decide")
-    def decide_node(state: dict) -> dict:
-        d = decide(state, tb)
-        record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
-                  "best_id": state.get("best_id"), "best_score": state.get("best_score"),
-                  "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {})}
-        _emit({"event": "decision", **record})
-        if d["action"] != "finish":  # finish writes the final manifest itself, right after
-            tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))
-        update = {"next_action": d["action"], "decisions": [record]}
-        if d["action"] == "finish":
-            update["stop_reason"] = d["reason"]
-        return update
-
-    return decide_node
+@_node("decide")
+def decide_node(state: dict, tb) -> dict:
+    d = decide(state, tb)
+    record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
+              "best_id": state.get("best_id"), "best_score": state.get("best_score"),
+              "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {})}
+    _emit({"event": "decision", **record})
+    if d["action"] != "finish":  # finish writes the final manifest itself, right after
+        tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))
+    update = {"next_action": d["action"], "decisions": [record]}
+    if d["action"] == "finish":
+        update["stop_reason"] = d["reason"]
+    return update
 
 
-def build_finish(tb):
-    @_node("finish")
-    def finish(state: dict) -> dict:
-        best_id = state.get("best_id")
-        if best_id is None:
-            status, final = "failed", None
-        else:
-            best = next(c for c in state["candidates"] if c["id"] == best_id)
-            final = write_final(tb.store, best, state)
-            status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
-        update = {"status": status, "final": final}
-        from limner.agent._run.report import write_contact_sheet, write_report
 
-        report = {"html": "report.html"}
-        if best_id is not None:
-            overlay = write_layout_overlay(tb.store, best, state.get("plan"))
-            if overlay:
-                report["layout"] = overlay
-            report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id, tb.images)
-        update["report"] = report
-        write_report(tb.store, {**state, **update})
-        tb.store.write_manifest(build_manifest({**state, **update}, tb))
-        tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
-        _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
-        return update
+@_node("finish")
+def finish(state: dict, tb) -> dict:
+    best_id = state.get("best_id")
+    if best_id is None:
+        status, final = "failed", None
+    else:
+        best = next(c for c in state["candidates"] if c["id"] == best_id)
+        final = write_final(tb.store, best, state)
+        status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
+    update = {"status": status, "final": final}
+    from limner.agent._run.report import write_contact_sheet, write_report
 
-    return finish
+    report = {"html": "report.html"}
+    if best_id is not None:
+        overlay = write_layout_overlay(tb.store, best, state.get("plan"))
+        if overlay:
+            report["layout"] = overlay
+        report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id, tb.images)
+    update["report"] = report
+    write_report(tb.store, {**state, **update})
+    tb.store.write_manifest(build_manifest({**state, **update}, tb))
+    tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
+    _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
+    return update
+

@@ -59,68 +59,64 @@ def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 
             "spent": _charge(state, nfe=log["nfe_charged"], rounds=1)}
 
 
-def build_repair(tb):
-    @_node("repair")
-    def repair(state: dict) -> dict:
-        """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
-        from limner.agent._graph.repair import repair_targets
-        from limner.tools.editing import EditResult, box_mask_image, inpaint
+@_node("repair")
+def repair(state: dict, tb) -> dict:
+    """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
+    from limner.agent._graph.repair import repair_targets
+    from limner.tools.editing import EditResult, box_mask_image, inpaint
 
-        nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
-        directive = state.get("directive") or {}
-        target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
-        negative = state["plan"].get("negative_prompt", "")
+    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+    directive = state.get("directive") or {}
+    target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
+    negative = state["plan"].get("negative_prompt", "")
 
-        def edit(parent, image, batch):
-            extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
-            params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
-            erased, size = None, image.size
-            if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
-                erase = target["erase"]
-                erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]), erase["prompt"], batch,
-                                 negative_prompt=negative)
-                image = erased.images
-                extra["erase"] = {**erased.params, "box": erase["box"]}
-                params["erase_box"] = erase["box"]
-            result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
-                             batch, negative_prompt=negative)
-            if erased is not None:
-                result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
-                                    seconds=erased.seconds + result.seconds, params=result.params)
-            return result, extra, params
+    def edit(parent, image, batch):
+        extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
+        params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
+        erased, size = None, image.size
+        if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
+            erase = target["erase"]
+            erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]), erase["prompt"], batch,
+                             negative_prompt=negative)
+            image = erased.images
+            extra["erase"] = {**erased.params, "box": erase["box"]}
+            params["erase_box"] = erase["box"]
+        result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
+                         batch, negative_prompt=negative)
+        if erased is not None:
+            result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
+                                seconds=erased.seconds + result.seconds, params=result.params)
+        return result, extra, params
 
-        update = _edit_round(tb, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
-        tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
-        return {**update, "repairs": list(state.get("repairs", [])) + [tried]}
-
-    return repair
+    update = _edit_round(tb, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
+    tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
+    return {**update, "repairs": list(state.get("repairs", [])) + [tried]}
 
 
-def build_variation(tb):
-    @_node("variation")
-    def variation_node(state: dict) -> dict:
-        """One round of variations of the best candidate (img2img at the policy's strength)."""
-        from limner.tools.editing import instruct, variation
-        from limner.tools.images import sha256_file
 
-        plan = state["plan"]
+@_node("variation")
+def variation_node(state: dict, tb) -> dict:
+    """One round of variations of the best candidate (img2img at the policy's strength)."""
+    from limner.tools.editing import instruct, variation
+    from limner.tools.images import sha256_file
 
-        def again(parent, image, batch):  # an instruction model: the instruction on the input, fresh seeds
-            result = instruct(tb.generator, _load_rgb(tb.store.dir / "input.png"), state["brief"]["prompt"], batch)
-            source = {"parent": "input", "parent_path": "input.png",
-                      "parent_sha256": sha256_file(tb.store.dir / "input.png")}
-            return result, source, {"parent": "input", "instruction": state["brief"]["prompt"]}
+    plan = state["plan"]
 
-        def edit(parent, image, batch):
-            result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
-                               strength=tb.policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
-            return result, {}, {"parent": parent["id"], "strength": tb.policy.variation_strength}
+    def again(parent, image, batch):  # an instruction model: the instruction on the input, fresh seeds
+        result = instruct(tb.generator, _load_rgb(tb.store.dir / "input.png"), state["brief"]["prompt"], batch)
+        source = {"parent": "input", "parent_path": "input.png",
+                  "parent_sha256": sha256_file(tb.store.dir / "input.png")}
+        return result, source, {"parent": "input", "instruction": state["brief"]["prompt"]}
 
-        if tb.spec.caps.guidance == "instruction":
-            return _edit_round(tb, state, "variation", state["best_id"], again)
-        return _edit_round(tb, state, "variation", state["best_id"], edit)
+    def edit(parent, image, batch):
+        result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
+                           strength=tb.policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
+        return result, {}, {"parent": parent["id"], "strength": tb.policy.variation_strength}
 
-    return variation_node
+    if tb.spec.caps.guidance == "instruction":
+        return _edit_round(tb, state, "variation", state["best_id"], again)
+    return _edit_round(tb, state, "variation", state["best_id"], edit)
+
 
 
 def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import time
-from functools import wraps
+
+from langgraph.runtime import Runtime
 
 
 def _emit(event: dict) -> None:
@@ -17,17 +18,21 @@ def _emit(event: dict) -> None:
 
 
 def _node(name: str):
+    """Make ``fn(state, tb)`` a LangGraph node ``node(state, runtime)``: the run's tools come from the
+    runtime context (``graph.stream(..., context=toolbox)``); the node is announced on the stream and its
+    wall time charged to the ``seconds`` budget."""
+
     def wrap(fn):
-        @wraps(fn)
-        def run(state: dict) -> dict:
+        def run(state: dict, runtime: Runtime) -> dict:  # LangGraph passes ``runtime`` by this parameter name
             _emit({"event": "node", "node": name})
             start = time.perf_counter()
-            update = fn(state) or {}
+            update = fn(state, runtime.context) or {}
             spent = dict(update.get("spent") or state["spent"])
             spent["seconds"] = round(spent["seconds"] + time.perf_counter() - start, 4)
             update["spent"] = spent
             return update
 
+        run.__name__, run.__doc__, run.__qualname__ = fn.__name__, fn.__doc__, fn.__qualname__
         return run
 
     return wrap
