@@ -26,14 +26,12 @@ class Toolbox:
         self.store = RunStore(Path(state["run_dir"]))
         self.run_id = state["run_id"]
         self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
-        self.current_plan: dict | None = state.get("plan")  # what question-based verifiers ask about
         self._brief_prompt: str = state["brief"]["prompt"]
         self._generator = self._verifiers = self._planner = self._llm = None
 
-    @property
-    def brief_prompt(self) -> str:
-        """What the image should show: the current plan's prompt (a person may change it in a chat), else the brief's."""
-        return (self.current_plan or {}).get("prompt") or self._brief_prompt
+    def goal(self, plan: dict | None) -> str:
+        """What the image should show: the plan's prompt (a person may change it in a chat), else the brief's."""
+        return (plan or {}).get("prompt") or self._brief_prompt
 
     @property
     def llm(self):
@@ -88,28 +86,43 @@ class Toolbox:
             self._generator = DiffusersGenerator(self.spec, device=self.settings.device, dtype=self.settings.dtype)
         return self._generator
 
-    @property
-    def verifiers(self) -> list:
-        """``[(VerifierRef, verifier), ...]`` in the policy's order."""
+    def _options(self, ref) -> dict | None:
+        """The options a verifier is made with here (None: nothing can run it, see ``notices``)."""
+        options = dict(ref.options)
+        if ref.name == "clipscore" and not options.get("model"):  # a real CLIP for real images
+            from limner.tools.verifiers.requirements import default_clip_model, world_of
+
+            options["model"] = default_clip_model(world_of(self.spec.source))
+        if ref.name == "questions":
+            options["answerer"] = self._question_answerer(ref)
+            if options["answerer"] is None:
+                return None  # nothing can answer questions about these images (see notices())
+        return options
+
+    def _made(self) -> list:
+        """``[(VerifierRef, verifier or None), ...]``: verifiers that need no plan, made once per run (their
+        weights once per process); ``None`` for those that ask about a plan, made per call by ``verifiers``."""
         if self._verifiers is None:
             from limner.tools.verifiers import make_verifier
 
             made = []
             for ref in self.policy.verifiers:
-                options = dict(ref.options)
-                if ref.name == "clipscore" and not options.get("model"):  # a real CLIP for real images
-                    from limner.tools.verifiers.requirements import default_clip_model, world_of
-
-                    options["model"] = default_clip_model(world_of(self.spec.source))
-                if ref.name == "questions":
-                    options["answerer"] = self._question_answerer(ref)
-                    if options["answerer"] is None:
-                        continue  # nothing can answer questions about these images (see notices())
-                if VERIFIERS[ref.name].needs_plan:  # ask about the run's current plan, not a fresh one
-                    options["plan_fn"] = lambda prompt: self.current_plan
-                made.append((ref, make_verifier(ref.name, llm=self.llm, **options)))
+                options = self._options(ref)
+                if options is None:
+                    continue
+                made.append((ref, None if VERIFIERS[ref.name].needs_plan
+                             else make_verifier(ref.name, llm=self.llm, **options)))
             self._verifiers = made
         return self._verifiers
+
+    def verifiers(self, plan: dict | None) -> list:
+        """``[(VerifierRef, verifier), ...]`` in the policy's order; those that ask about a plan ask about ``plan``
+        (it travels as an argument: nothing is kept between nodes)."""
+        from limner.tools.verifiers import make_verifier
+
+        return [(ref, v if v is not None else make_verifier(ref.name, llm=self.llm, plan_fn=lambda _prompt: plan,
+                                                            **self._options(ref)))
+                for ref, v in self._made()]
 
     @property
     def planner(self):
@@ -144,27 +157,31 @@ class Toolbox:
         """Why the strategy cannot run in this run, or None."""
         from limner.tools.search import STRATEGIES
 
-        why = STRATEGIES[name].unavailable(self.spec, has_scorer=self.search_scorer is not None,
-                                           has_reward=self.search_reward is not None)
+        why = STRATEGIES[name].unavailable(self.spec, has_scorer=bool(self._scoring(None)),
+                                           has_reward=bool(self._rewarding(None)))
         if why is None and name == "reno" and self.spec.steps > 4 and "reno" not in self.policy.strategy_options:
             why = (f"reno is for few-step models ({self.spec.alias} runs {self.spec.steps} steps): give "
                    "strategy_options.reno in the policy to use it anyway")
         return why
 
-    def _weighted(self, names_ok) -> list:
-        return [(ref, v) for ref, v in self.verifiers if names_ok(ref, v)]
+    def _scoring(self, plan: dict | None) -> list:
+        """The verifiers a search round may call: those that need no LLM."""
+        return [(ref, v) for ref, v in self.verifiers(plan) if not VERIFIERS[ref.name].needs_llm and not (
+            ref.name == "questions" and self._question_answerer(ref) == "vlm")]
 
-    @property
-    def search_scorer(self):
+    def _rewarding(self, plan: dict | None) -> list:
+        return [(ref, v) for ref, v in self.verifiers(plan) if getattr(v, "differentiable", False) and hasattr(v, "reward")]
+
+    def search_scorer(self, plan: dict | None):
         """Scores images inside a search round: the weighted mean of the policy's verifiers that need no LLM."""
-        chosen = self._weighted(lambda ref, v: not VERIFIERS[ref.name].needs_llm and not (
-            ref.name == "questions" and self._question_answerer(ref) == "vlm"))
+        chosen = self._scoring(plan)
         if not chosen:
             return None
         total = sum(ref.weight for ref, _ in chosen)
+        goal = self.goal(plan)
 
         def score(images: list) -> list[float]:
-            prompts = [self.brief_prompt] * len(images)
+            prompts = [goal] * len(images)
             sums = [0.0] * len(images)
             for ref, v in chosen:
                 for i, s in enumerate(v.score(images, prompts)):
@@ -173,17 +190,17 @@ class Toolbox:
 
         return score
 
-    @property
-    def search_reward(self):
+    def search_reward(self, plan: dict | None):
         """A differentiable reward (pixels -> (N,)): the weighted mean of the policy's CLIP-family verifiers,
         calibrated but not clamped (clamping would stop the gradient)."""
-        chosen = self._weighted(lambda ref, v: getattr(v, "differentiable", False) and hasattr(v, "reward"))
+        chosen = self._rewarding(plan)
         if not chosen:
             return None
         total = sum(ref.weight for ref, _ in chosen)
+        goal = self.goal(plan)
 
         def reward(pixels):
-            prompts = [self.brief_prompt] * pixels.shape[0]
+            prompts = [goal] * pixels.shape[0]
             return sum(ref.weight * v.reward(pixels, prompts) for ref, v in chosen) / total
 
         return reward

@@ -44,7 +44,8 @@ def build_manifest(state: dict, tb) -> dict:
         "plan": state.get("plan"),
         "plans": state.get("plans", []),
         "verifiers": [v.describe() if hasattr(v, "describe") else {"name": ref.name}
-                      for ref, v in (tb._verifiers or [])] or [r.model_dump() for r in tb.policy.verifiers],
+                      for ref, v in (tb.verifiers(state.get("plan")) if tb._verifiers is not None else [])]
+                     or [r.model_dump() for r in tb.policy.verifiers],
         "llm": tb.llm.describe() if tb.llm is not None else None,
         "candidates": state.get("candidates", []) + list(state.get("pending") or []),
         "best": {"id": best["id"], "score": best["score"], "path": best["path"]} if best else None,

@@ -89,7 +89,8 @@ def overhead(briefs: list[str] | None = None, repeats: int = 3, model: str | Non
     cache_before = (prompt_cache.SHARED.hits, prompt_cache.SHARED.misses)
     backend.counted_call = timed_call
     for pipe in _PIPELINES.values():
-        pipe.encode_prompt = timed_encode(pipe.encode_prompt)
+        if hasattr(pipe, "encode_prompt"):  # an instruction-editing pipeline loaded earlier in the process has none
+            pipe.encode_prompt = timed_encode(pipe.encode_prompt)
     runs = []
     try:
         for k in range(repeats):

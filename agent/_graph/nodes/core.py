@@ -119,14 +119,13 @@ def generate(state: dict, tb) -> dict:
     n, _ = round_size(state, tb)
     rnd = state["round"] + 1
     plan = state["plan"]
-    tb.current_plan = plan
     action = state.get("next_action") or "initial"
     name = action if action in STRATEGIES else "random"
     seeds = SeedSource(state["base_seed"], state["seed_cursor"])
     ctx = SearchContext(
         generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=seeds,
-        negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer if name != "random" else None,
-        reward=tb.search_reward if name == "reno" else None, base_dir=tb.store.dir,
+        negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer(plan) if name != "random" else None,
+        reward=tb.search_reward(plan) if name == "reno" else None, base_dir=tb.store.dir,
         options=tb.policy.strategy_options.get(name, {}),
         on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
     )
@@ -254,10 +253,10 @@ def verify(state: dict, tb) -> dict:
     pending = state["pending"]
     images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
     prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
-    tb.current_plan = state["plan"]
-    weights = {ref.name: ref.weight for ref, _ in tb.verifiers}
+    verifiers = tb.verifiers(state["plan"])  # those that ask about a plan ask about this one
+    weights = {ref.name: ref.weight for ref, _ in verifiers}
     with tb.llm_session(state) as used:
-        per_verifier = score_all([(ref.name, v) for ref, v in tb.verifiers], images, prompts_)
+        per_verifier = score_all([(ref.name, v) for ref, v in verifiers], images, prompts_)
     means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
     scored = []
     for k, cand in enumerate(pending):
@@ -271,7 +270,7 @@ def verify(state: dict, tb) -> dict:
     return {
         "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
         "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
-        "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(tb.verifiers) * len(scored)),
+        "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(verifiers) * len(scored)),
     }
 
 
