@@ -7,6 +7,6 @@ out=${1:?usage: bash bench/layout_bench.sh OUT_DIR [options]}; shift
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 for p in prompt-only-1x layout-only-1x prompt-only layout-only layout-repair prompt-repair; do
-  limner bench shapes --policy "$here/policies/$p.yaml" --samples 1 --out "$out/$p.json" "$@" | tee "$out/$p.txt"
+  limner bench shapes --policy "$here/policies/$p.yaml" --samples 1 --results "$out/$p.json" "$@" | tee "$out/$p.txt"
 done
 python "$here/repair_grid.py" "$out/layout-repair.json" --out "$out/repair-grid.png" --limit 12

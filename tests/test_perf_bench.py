@@ -71,7 +71,7 @@ def test_the_throughput_command_prints_ratios_and_writes_json(tmp_path, shapes_d
     from limner.agent.cli import app
 
     out = tmp_path / "t.json"
-    result = CliRunner().invoke(app, ["bench", "throughput", "-n", "2", "--repeats", "1", "--out", str(out)])
+    result = CliRunner().invoke(app, ["bench", "throughput", "-n", "2", "--repeats", "1", "--results", str(out)])
     assert result.exit_code == 0, result.output
     assert "limner / plain batched" in result.output and "same images: True" in result.output
     assert json.loads(out.read_text())["candidates"] == 2

@@ -108,7 +108,7 @@ def test_bench_shapes_runs_the_agent_under_a_policy(shapes_defaults, tmp_path):
                                                                   {"class": "square", "count": 1, "color": "blue"}],
                                  "prompt": "a photo of a red circle and a blue square"}) + "\n")
     out = CliRunner().invoke(app, ["bench", "shapes", "--policy", "fast", "--suite", str(suite), "--samples", "1",
-                                   "--out", str(tmp_path / "r.json")])
+                                   "--results", str(tmp_path / "r.json")])
     assert out.exit_code == 0, out.output
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["policy"] == "fast" and data["agent"]["runs"] == 1 and data["runs"][0]["nfe"] > 0

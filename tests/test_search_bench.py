@@ -19,7 +19,7 @@ runner = CliRunner()
 def test_search_bench_writes_json_and_plot(tmp_path, shapes_defaults):
     out, plot = tmp_path / "s.json", tmp_path / "s.png"
     r = runner.invoke(app, ["bench", "search", "--per-tag", "1", "--prompts", "3", "--budgets", "1,2", "-s", "random", "-s", "zero_order",
-                            "-v", "oracle", "--samples-per-round", "2", "--out", str(out), "--plot", str(plot)])
+                            "-v", "oracle", "--samples-per-round", "2", "--results", str(out), "--plot", str(plot)])
     assert r.exit_code == 0, r.output
     data = json.loads(out.read_text())
     assert data["prompts"] == 3 and data["budgets"] == [1, 2]
@@ -43,7 +43,7 @@ def test_search_bench_writes_json_and_plot(tmp_path, shapes_defaults):
     (["-v", "pickscore"], "unknown verifier 'pickscore' for this benchmark"),
 ])
 def test_search_bench_bad_input(tmp_path, args, expected):
-    r = runner.invoke(app, ["bench", "search", "--out", str(tmp_path / "x.json"), *args])
+    r = runner.invoke(app, ["bench", "search", "--results", str(tmp_path / "x.json"), *args])
     assert r.exit_code == 2
     assert expected in r.output and len(r.output.strip().splitlines()) == 1
     assert not (tmp_path / "x.json").exists()

@@ -79,7 +79,7 @@ def test_default_run_uses_shapes_tiny_and_its_image_parses(tmp_path, shapes_defa
 def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_path):
     out, images = tmp_path / "r.json", tmp_path / "imgs"
     cmd = [sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--per-tag", "1", "--samples", "2",
-           "--out", str(out), "--save-images", str(images), "--steps", "8"]
+           "--results", str(out), "--save-images", str(images), "--steps", "8"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     first = json.loads(out.read_text())
@@ -87,7 +87,7 @@ def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_pat
     assert first["images"] == 12 and 0.0 <= first["overall"] <= 1.0
     assert "overall" in done.stdout
     again = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--images", str(images),
-                            "--out", str(tmp_path / "r2.json")], capture_output=True, text=True, timeout=120)
+                            "--results", str(tmp_path / "r2.json")], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "r2.json").read_text())
     assert second["tags"] == first["tags"] and second["counts"] == first["counts"]
@@ -99,7 +99,7 @@ def test_bench_shapes_cli_generates_scores_and_rescores_a_geneval_folder(tmp_pat
     (["--model", "nope"], "unknown model 'nope'"),
 ])
 def test_bench_shapes_bad_input_is_one_line(tmp_path, args, expected):
-    done = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--out", str(tmp_path / "r.json"),
+    done = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--results", str(tmp_path / "r.json"),
                            *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and expected in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists()

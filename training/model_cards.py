@@ -1,6 +1,6 @@
 """Write the model cards of the shipped shapes models from their training records and a fresh ShapesEval run.
 
-    limner bench shapes --out results.json --grid grid.png
+    limner bench shapes --results results.json --grid grid.png
     python -m training.model_cards --results results.json     # writes both cards from that run
 """
 

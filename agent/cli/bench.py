@@ -16,7 +16,7 @@ bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSO
 def shapes(
     suite: Optional[Path] = typer.Option(None, help="Suite file in GenEval's metadata format (default: the shipped one)."),
     samples: int = typer.Option(4, min=1, help="Images per prompt."),
-    out: Path = typer.Option(Path("results.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("results.json"), "--results", help="The results JSON file to write."),
     model: Optional[str] = typer.Option(None, help="Model alias, hub id or folder (default: shapes-tiny)."),
     images: Optional[Path] = typer.Option(None, help="Score an existing GenEval-layout folder instead of generating."),
     save_images: Optional[Path] = typer.Option(None, help="Also write the generated images in GenEval's layout."),
@@ -100,7 +100,7 @@ def verifiers(
     samples: int = typer.Option(4, min=2, help="Candidates per prompt."),
     per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag."),
     model: Optional[str] = typer.Option(None, help="Generator (default: shapes-tiny)."),
-    out: Path = typer.Option(Path("agreement.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("agreement.json"), "--results", help="The results JSON file to write."),
     seed: int = typer.Option(0),
 ):
     """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
@@ -163,7 +163,7 @@ def search_bench(
                                                 help="Use only the first N prompts (after --per-tag)."),
     samples_per_round: int = typer.Option(4, min=1, help="Candidates per round (paths: its width)."),
     seed: int = typer.Option(0),
-    out: Path = typer.Option(Path("search.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("search.json"), "--results", help="The results JSON file to write."),
     plot: Path = typer.Option(Path("search.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
 ):
     """Search strategies on ShapesEval: accuracy per strategy, verifier and NFE budget (ShapesEval's scorer judges)."""
@@ -215,7 +215,7 @@ def overhead_bench(
     repeats: int = typer.Option(3, min=1, help="Runs per brief (after one warm-up run)."),
     model: Optional[str] = typer.Option(None, help="Model alias (default: shapes-tiny)."),
     policy: str = typer.Option("default", help="Policy the runs use."),
-    out: Path = typer.Option(Path("overhead.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("overhead.json"), "--results", help="The results JSON file to write."),
 ):
     """Where a run's wall time goes: model compute (hooks on forward passes), LLM, and the agent's overhead."""
     from limner.agent.bench.perf import overhead
@@ -243,7 +243,7 @@ def throughput_bench(
     candidates: int = typer.Option(4, "-n", min=1, help="Candidates per batch."),
     repeats: int = typer.Option(5, min=1, help="Timed repeats (interleaved)."),
     model: Optional[str] = typer.Option(None, help="Model alias (default: shapes-tiny)."),
-    out: Path = typer.Option(Path("throughput.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("throughput.json"), "--results", help="The results JSON file to write."),
 ):
     """Candidates per second: Limner's generate vs a plain diffusers batched call vs one call per candidate."""
     from limner.agent.bench.perf import throughput
@@ -266,7 +266,7 @@ def throughput_bench(
 @bench_app.command("startup")
 def startup_bench(
     repeats: int = typer.Option(5, min=1, help="Repeats of `limner --help` (and half as many runs)."),
-    out: Path = typer.Option(Path("startup.json"), help="Where to write the results JSON."),
+    out: Path = typer.Option(Path("startup.json"), "--results", help="The results JSON file to write."),
 ):
     """Time to `limner --help`, to the first image of `limner run`, and the run's peak memory."""
     from limner.agent.bench.perf import startup
