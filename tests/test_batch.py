@@ -75,7 +75,7 @@ def _bench_images(folder: Path, tmp_path: Path) -> int:
     """Score a GenEval-layout folder with ``limner bench shapes --images``; the number of images it scored."""
     results = tmp_path / "bench.json"
     scored = subprocess.run([sys.executable, "-m", "limner.agent.cli", "bench", "shapes", "--images", str(folder),
-                             "--out", str(results)], capture_output=True, text=True)
+                             "--results", str(results)], capture_output=True, text=True)
     assert scored.returncode == 0, scored.stderr
     assert "overall" in scored.stdout
     return json.loads(results.read_text())["images"]
