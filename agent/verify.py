@@ -38,7 +38,8 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         llm = LLMClient(settings)
     notices: list[str] = []
     try:
-        from limner.agent.planners.rules import PlanObject, in_shapes_world
+        from limner.agent.plan import PlanObject
+        from limner.agent.planners.rules import in_shapes_world
 
         plan = make_planner(planner, llm=llm).plan(prompt).model_dump()
         # the shapes world's exact parser answers only prompts of that world; real images need a VLM

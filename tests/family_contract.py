@@ -146,6 +146,7 @@ class Contract:
         except ValueError:
             return self.fail(family, f"run {policy}", done.output[-300:])
         manifest = json.loads(Path(result["manifest_path"]).read_text())
+        manifest["_dir"] = str(Path(result["manifest_path"]).parent)  # for the reproduce and edit cells
         if result["final_path"] is None or not Path(result["final_path"]).is_file():
             return self.fail(family, f"run {policy}", f"no final.png ({result['stop_reason']})")
         return manifest
@@ -312,21 +313,6 @@ class Contract:
         return self.results
 
 
-def _with_dirs(contract: Contract):
-    """Manifests carry their folder for the reproduce and edit cells."""
-    original = contract.run_cell
-
-    def run_cell(family, policy, llm):
-        got = original(family, policy, llm)
-        if isinstance(got, dict):
-            out = contract.root / "runs" / family / f"{policy}-{'llm' if llm else 'offline'}"
-            got["_dir"] = str(next(p.parent for p in out.glob("*/manifest.json")))
-        return got
-
-    contract.run_cell = run_cell
-    return contract
-
-
 def _short(cell: str) -> str:
     if "FAILS" in cell:
         return "FAILS"
@@ -362,7 +348,7 @@ def main() -> None:  # pragma: no cover - the same contract as tests/test_famili
     build_hub(root)
     with ScriptedOpenAI() as server:
         server.responder = answer_like_a_vlm
-        contract = _with_dirs(Contract(root, server.base_url))
+        contract = Contract(root, server.base_url)
         results = contract.run_all(sys.argv[1:] or None)
     print(table(results))
     if contract.problems:

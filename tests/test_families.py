@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from family_contract import FAMILY_REPOS, Contract, _with_dirs, answer_like_a_vlm, build_hub, table
+from family_contract import FAMILY_REPOS, Contract, answer_like_a_vlm, build_hub, table
 
 pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
 
@@ -31,7 +31,7 @@ def contract(tmp_path_factory):
         build_hub(root)
         with ScriptedOpenAI() as server:
             server.responder = answer_like_a_vlm
-            c = _with_dirs(Contract(root, server.base_url))
+            c = Contract(root, server.base_url)
             c.run_all()
         print(table(c.results))
         yield c

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from limner.tools.generators.families import FAMILIES, family as family_info, family_of_pipeline
-from limner.tools.generators.weights import ModelIndex, WeightsMissing, cached_snapshot, read_index
+from limner.tools.generators.weights import ModelIndex, WeightsMissing, cached_index, read_index
 from limner.tools.plugins import extend
 
 
@@ -136,6 +136,13 @@ def spec_from_index(idx: ModelIndex, alias: str) -> ModelSpec:
                      text_tokens=tokens)
 
 
+def _on_weights(alias: ModelSpec, idx: ModelIndex) -> ModelSpec:
+    """An alias's recommended settings on what its weights say they are (family, revision, prompt length)."""
+    weights = spec_from_index(idx, alias.alias)
+    return replace(alias, family=weights.family, revision=weights.revision,
+                   text_tokens=alias.text_tokens or weights.text_tokens)
+
+
 def resolve_model(name: str | None) -> ModelSpec:
     """Turn an alias, hub id, local folder or ``builtin:`` source into a ``ModelSpec``.
 
@@ -150,24 +157,15 @@ def resolve_model(name: str | None) -> ModelSpec:
         return found
     if name in MODELS:
         spec = MODELS[name]
-        if _looks_like_hub_id(spec.source):
-            snap = cached_snapshot(spec.source)
-            if snap is not None:  # the weights say what they are; the alias adds its settings
-                from_weights = spec_from_index(read_index(spec.source), spec.alias)
-                spec = replace(spec, family=from_weights.family, revision=from_weights.revision,
-                               text_tokens=from_weights.text_tokens if spec.text_tokens is None else spec.text_tokens)
-        return spec
+        idx = cached_index(spec.source) if _looks_like_hub_id(spec.source) else None
+        return _on_weights(spec, idx) if idx is not None else spec  # not cached yet: check_available says so
     path = Path(name).expanduser()
     if path.is_dir():
         return spec_from_index(read_index(name), path.name)
     if _looks_like_hub_id(name):
         idx = read_index(name)
-        from_weights = spec_from_index(idx, name)
         alias = _alias_of_source(name)
-        if alias is not None:  # a hub id with an alias: the alias's recommended settings
-            return replace(alias, family=from_weights.family, revision=from_weights.revision,
-                           text_tokens=alias.text_tokens or from_weights.text_tokens)
-        return from_weights
+        return _on_weights(alias, idx) if alias is not None else spec_from_index(idx, name)
     known = ", ".join(MODELS)
     raise ValueError(f"unknown model '{name}': use an alias ({known}), a hub id or a diffusers folder")
 

@@ -89,6 +89,14 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> tuple[Path, st
     return folder, folder.name
 
 
+def cached_index(repo_id: str, revision: str | None = None) -> ModelIndex | None:
+    """A hub model's index from the local cache, or None when it is not cached (never a request)."""
+    snap = cached_snapshot(repo_id, revision)
+    if snap is None:
+        return None
+    return ModelIndex(repo_id, _read_json(snap[0] / "model_index.json", repo_id), snap[0], snap[1])
+
+
 def read_index(source: str, revision: str | None = None) -> ModelIndex:
     """The model index of a local folder or hub id, from disk or with one quick request."""
     path = Path(source).expanduser()
@@ -97,9 +105,9 @@ def read_index(source: str, revision: str | None = None) -> ModelIndex:
         if not index.is_file():
             raise WeightsMissing(f"'{source}' is a folder but not a diffusers model (no model_index.json)")
         return ModelIndex(str(path.resolve()), _read_json(index, source), path.resolve(), None)
-    snap = cached_snapshot(source, revision)
-    if snap is not None:
-        return ModelIndex(source, _read_json(snap[0] / "model_index.json", source), snap[0], snap[1])
+    cached = cached_index(source, revision)
+    if cached is not None:
+        return cached
     pull = f"run `limner pull {source}` once online, or pass a local folder"
     if offline():
         raise WeightsMissing(f"'{source}' is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: {pull}")
