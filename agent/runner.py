@@ -97,8 +97,10 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     kind = policy.planner
     if kind == "auto":
         kind = "llm" if settings.llm_configured else "rules"
-    needs_llm = [v.name for v in policy.verifiers
-                 if VERIFIERS[v.name].needs_llm or (v.name == "questions" and v.options.get("answerer") == "vlm")]
+    from limner.tools.verifiers import Where
+
+    no_llm = Where.of(spec, llm=False)  # a verifier that still calls an LLM without one needs an endpoint
+    needs_llm = [v.name for v in policy.verifiers if VERIFIERS[v.name].prepare(v.options, no_llm).uses_llm]
     if (kind == "llm" or needs_llm) and not settings.llm_configured:
         what = "the llm planner" if kind == "llm" else f"the verifier {needs_llm[0]}"
         raise UsageError(f"policy '{policy.name}' uses {what} but no LLM endpoint is configured: "
@@ -106,9 +108,9 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     if kind == "llm" and policy.budgets.llm_calls < 1:
         raise UsageError(f"policy '{policy.name}' uses the llm planner with an LLM call budget of 0")
     if settings.llm_configured:  # the least a plan and one scored candidate can take, before anything runs
-        vlm_checks = any(v.name == "questions" and (v.options.get("answerer", "auto") == "vlm" or (
-            v.options.get("answerer", "auto") == "auto" and spec.source != "builtin:shapes-tiny")) for v in policy.verifiers)
-        least = (kind == "llm") + sum(VERIFIERS[v.name].needs_llm for v in policy.verifiers) + vlm_checks
+        with_llm = Where.of(spec, llm=True)
+        least = (kind == "llm") + sum(VERIFIERS[v.name].prepare(v.options, with_llm).llm_calls(1)
+                                      for v in policy.verifiers)
         if policy.budgets.llm_calls < least:
             raise UsageError(f"policy '{policy.name}' allows {policy.budgets.llm_calls} LLM calls, but planning and "
                              f"scoring one candidate take at least {least}: raise budgets.llm_calls")
@@ -122,7 +124,8 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
 def _check_verifier_weights(policy: Policy, spec: ModelSpec, brief: Brief) -> None:
     """Every verifier's weights are on disk, or can be fetched: else one line naming ``limner pull``."""
     from limner.tools.generators.weights import hub_unreachable, offline
-    from limner.tools.verifiers.requirements import is_present, required_weights, world_of
+    from limner.tools.verifiers import required_weights
+    from limner.tools.verifiers.requirements import is_present, world_of
 
     world = world_of(spec.source)
     for ref in policy.verifiers:

@@ -44,20 +44,20 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         plan = make_planner(planner, llm=llm).plan(prompt).model_dump()
         # the shapes world's exact parser answers only prompts of that world; real images need a VLM
         world = "shapes" if in_shapes_world([PlanObject(**o) for o in plan["objects"]]) else "real"
+        from limner.tools.verifiers import VERIFIERS, Where
+
+        where = Where(world=world, parseable=world == "shapes", llm=llm is not None)
         made = []
         for n in names:
-            options: dict = {}
-            if n == "questions":
-                options = {"plan_fn": lambda p: plan, "answerer": "parser" if world == "shapes" else "vlm"}
-                if world == "real" and llm is None:
-                    notices.append("questions skipped: the prompt is not of the shapes world, so its checks need a "
-                                   "VLM to answer them (set LIMNER_LLM_BASE_URL)")
-                    continue
-            if n == "clipscore":
-                from limner.tools.verifiers.requirements import default_clip_model
-
-                options = {"model": default_clip_model(world)}
-            made.append((n, make_verifier(n, llm=llm, **options)))
+            if n not in VERIFIERS:
+                raise ValueError(f"unknown verifier '{n}': choose from {', '.join(VERIFIERS)}")
+            prepared = VERIFIERS[n].prepare({}, where)
+            if prepared.notice:
+                notices.append(prepared.notice)
+            if prepared.options is None:
+                continue
+            made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)
+                         if VERIFIERS[n].needs_plan else make_verifier(n, llm=llm, **prepared.options)))
         _check_weights(made)
         results = score_all(made, [image], [prompt])
     except ValueError as exc:

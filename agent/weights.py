@@ -43,7 +43,8 @@ def requirements(model: str | None, policy: str = "default", verifiers: list[str
     """Everything a run with ``model`` and ``policy`` (or only the named verifiers) loads from disk."""
     from limner.agent.policy import load_policy
     from limner.tools.generators.weights import cached_snapshot
-    from limner.tools.verifiers.requirements import is_present, required_weights, world_of
+    from limner.tools.verifiers import required_weights
+    from limner.tools.verifiers.requirements import is_present, world_of
 
     spec = _spec(model)
     out: list[Requirement] = []

@@ -111,6 +111,7 @@ def test_a_search_round_records_the_chunk_each_candidate_was_made_in(small_memor
     gen = DiffusersGenerator(small_memory, device="cpu")
     ctx = SearchContext(generator=gen, prompt="a red circle", seeds=SeedSource(1, 0))
     noises = [gaussian_spec(s) for s in (5, 6, 7)]
-    found, nfe = sample(ctx, noises)
+    found, nfe, oom = sample(ctx, noises)
     assert [f.batch for f in found] == [noises[:2], noises[:2], noises[2:]]
     assert nfe == 3 * 3 * 2 + 6  # the failed call's first pass: 3 candidates, doubled by CFG
+    assert oom == {"lost_nfe": 6, "batch": 2}

@@ -67,7 +67,8 @@ def decide(state: dict, tb) -> dict:
     elif spent["seconds"] >= policy.budgets.seconds:
         return {"action": "finish", "round_size": 0, "reason": f"time budget spent: {spent['seconds']:.1f}s"}
     # allowed actions and strategies this model cannot do, with the reason: recorded with the decision
-    skipped = [why for why in (STRATEGIES[n].unavailable(tb.spec, has_scorer=True, has_reward=True)
+    skipped = [why for why in (STRATEGIES[n].unavailable(tb.spec, has_scorer=True, has_reward=True,
+                                                         options=policy.strategy_options.get(n))
                                for n in policy.actions if n in STRATEGIES) if why]
     for name in policy.actions:
         action = ACTIONS[name]
@@ -78,6 +79,6 @@ def decide(state: dict, tb) -> dict:
         reason = action.propose(state, tb)
         if reason:
             return {"action": name, "reason": reason, "round_size": n, **({"skipped": skipped} if skipped else {})}
-    why_not = "; ".join([why for _, why in usable_strategies(state, tb) if why] + skipped)
+    why_not = "; ".join(dict.fromkeys([why for _, why in usable_strategies(state, tb) if why] + skipped))
     return {"action": "finish", "reason": "no allowed action applies" + (f" ({why_not})" if why_not else ""),
             "round_size": 0}

@@ -25,7 +25,6 @@ class Toolbox:
         self.planner_kind = state["planner_kind"]
         self.store = RunStore(Path(state["run_dir"]))
         self.run_id = state["run_id"]
-        self.images: dict[str, object] = {}  # candidate id -> PIL image made in this process
         self._brief_prompt: str = state["brief"]["prompt"]
         self._generator = self._verifiers = self._planner = self._llm = None
 
@@ -57,26 +56,22 @@ class Toolbox:
         finally:
             used["calls"] = llm.calls
 
-    def llm_calls_per_candidate(self, plan: dict | None) -> int:
-        """LLM calls scoring one candidate under ``plan`` takes: one per VLM judgement; for a VLM answering
-        the plan's checks, one per candidate (batched) or one per check (``mode: per_question``)."""
-        calls = 0
-        n_checks = len((plan or {}).get("checks", [])) or 1
-        for ref in self.policy.verifiers:
-            if VERIFIERS[ref.name].needs_llm:
-                calls += 1
-            elif ref.name == "questions" and self._question_answerer(ref) == "vlm":
-                calls += 1 if ref.options.get("mode", "batched") == "batched" else n_checks
-        return calls
+    @property
+    def where(self):
+        """Where this run's verifiers run: the model's world, whether the exact parser can read its images (the
+        embedded shapes model draws them), whether an LLM endpoint is configured."""
+        from limner.tools.verifiers import Where
 
-    def _question_answerer(self, ref) -> str | None:
-        """``auto``: the exact parser for the shapes world, a VLM when an endpoint is configured, else none."""
-        answerer = ref.options.get("answerer", "auto")
-        if answerer != "auto":
-            return answerer
-        if self.spec.source == "builtin:shapes-tiny":
-            return "parser"
-        return "vlm" if self.settings.llm_configured else None
+        return Where.of(self.spec, llm=self.settings.llm_configured)
+
+    def prepared(self, ref):
+        """How verifier ``ref`` is set up in this run (its declaration's answer: ``Declared.prepare``)."""
+        return VERIFIERS[ref.name].prepare(ref.options, self.where)
+
+    def llm_calls_per_candidate(self, plan: dict | None) -> int:
+        """LLM calls scoring one candidate under ``plan`` takes, as the verifiers declare them."""
+        n_checks = len((plan or {}).get("checks", []))
+        return sum(self.prepared(ref).llm_calls(n_checks) for ref in self.policy.verifiers)
 
     @property
     def generator(self):
@@ -86,19 +81,6 @@ class Toolbox:
             self._generator = DiffusersGenerator(self.spec, device=self.settings.device, dtype=self.settings.dtype)
         return self._generator
 
-    def _options(self, ref) -> dict | None:
-        """The options a verifier is made with here (None: nothing can run it, see ``notices``)."""
-        options = dict(ref.options)
-        if ref.name == "clipscore" and not options.get("model"):  # a real CLIP for real images
-            from limner.tools.verifiers.requirements import default_clip_model, world_of
-
-            options["model"] = default_clip_model(world_of(self.spec.source))
-        if ref.name == "questions":
-            options["answerer"] = self._question_answerer(ref)
-            if options["answerer"] is None:
-                return None  # nothing can answer questions about these images (see notices())
-        return options
-
     def _made(self) -> list:
         """``[(VerifierRef, verifier or None), ...]``: verifiers that need no plan, made once per run (their
         weights once per process); ``None`` for those that ask about a plan, made per call by ``verifiers``."""
@@ -107,8 +89,8 @@ class Toolbox:
 
             made = []
             for ref in self.policy.verifiers:
-                options = self._options(ref)
-                if options is None:
+                options = self.prepared(ref).options
+                if options is None:  # nothing can run it here (see notices())
                     continue
                 made.append((ref, None if VERIFIERS[ref.name].needs_plan
                              else make_verifier(ref.name, llm=self.llm, **options)))
@@ -121,7 +103,7 @@ class Toolbox:
         from limner.tools.verifiers import make_verifier
 
         return [(ref, v if v is not None else make_verifier(ref.name, llm=self.llm, plan_fn=lambda _prompt: plan,
-                                                            **self._options(ref)))
+                                                            **self.prepared(ref).options))
                 for ref, v in self._made()]
 
     @property
@@ -138,18 +120,7 @@ class Toolbox:
         if self.spec.source == "builtin:tiny-random-sd":
             out.append("model tiny-random-sd has random weights (the offline stand-in): its images are noise-like; "
                        "use --model for a real model")
-        shapes_world = self.spec.source == "builtin:shapes-tiny"
-        for ref in self.policy.verifiers:
-            if ref.name == "questions" and self._question_answerer(ref) is None:
-                out.append("the questions verifier is skipped: outside the shapes world it needs a VLM to answer "
-                           "(set LIMNER_LLM_BASE_URL)")
-            if ref.name == "clipscore" and not ref.options.get("model") and not shapes_world:
-                from limner.tools.verifiers.clipscore import BUILTIN_SHAPES, default_clip_model
-                from limner.tools.verifiers.requirements import world_of
-
-                if default_clip_model(world_of(self.spec.source)) == BUILTIN_SHAPES:
-                    out.append("clipscore uses shapes-clip, which knows only the shapes world: set "
-                               "LIMNER_CLIP_MODEL (e.g. openai/clip-vit-large-patch14) to judge real images")
+        out += [p.notice for p in map(self.prepared, self.policy.verifiers) if p.notice]
         return out
 
     # --- search -------------------------------------------------------------------------------------
@@ -157,20 +128,17 @@ class Toolbox:
         """Why the strategy cannot run in this run, or None."""
         from limner.tools.search import STRATEGIES
 
-        why = STRATEGIES[name].unavailable(self.spec, has_scorer=bool(self._scoring(None)),
-                                           has_reward=bool(self._rewarding(None)))
-        if why is None and name == "reno" and self.spec.steps > 4 and "reno" not in self.policy.strategy_options:
-            why = (f"reno is for few-step models ({self.spec.alias} runs {self.spec.steps} steps): give "
-                   "strategy_options.reno in the policy to use it anyway")
-        return why
+        return STRATEGIES[name].unavailable(self.spec, has_scorer=bool(self._scoring(None)),
+                                            has_reward=bool(self._rewarding(None)),
+                                            options=self.policy.strategy_options.get(name))
 
     def _scoring(self, plan: dict | None) -> list:
-        """The verifiers a search round may call: those that need no LLM."""
-        return [(ref, v) for ref, v in self.verifiers(plan) if not VERIFIERS[ref.name].needs_llm and not (
-            ref.name == "questions" and self._question_answerer(ref) == "vlm")]
+        """The verifiers a search round may call: those whose scores call no LLM."""
+        return [(ref, v) for ref, v in self.verifiers(plan) if not self.prepared(ref).uses_llm]
 
     def _rewarding(self, plan: dict | None) -> list:
-        return [(ref, v) for ref, v in self.verifiers(plan) if getattr(v, "differentiable", False) and hasattr(v, "reward")]
+        return [(ref, v) for ref, v in self.verifiers(plan)
+                if VERIFIERS[ref.name].differentiable and hasattr(v, "reward")]
 
     def search_scorer(self, plan: dict | None):
         """Scores images inside a search round: the weighted mean of the policy's verifiers that need no LLM."""

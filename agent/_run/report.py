@@ -14,11 +14,9 @@ THUMB = 128  # contact sheet cell size in pixels
 PER_ROW = 8
 
 
-def write_contact_sheet(store, candidates: list[dict], best_id: str | None = None,
-                        images: dict | None = None) -> str | None:
-    """``contact.png``: every candidate so far, labelled with its id and score; the best one framed.
-
-    ``images``: candidates already in memory, by id (the others are read from their PNGs)."""
+def write_contact_sheet(store, candidates: list[dict], best_id: str | None = None) -> str | None:
+    """``contact.png``: every candidate so far (read from its PNG), labelled with its id and score; the best
+    one framed."""
     from PIL import Image, ImageDraw
 
     from limner.agent._run.store import atomic_write_bytes
@@ -32,10 +30,8 @@ def write_contact_sheet(store, candidates: list[dict], best_id: str | None = Non
     draw = ImageDraw.Draw(sheet)
     for k, cand in enumerate(candidates):
         x, y = (k % cols) * THUMB, (k // cols) * (THUMB + 16)
-        im = (images or {}).get(cand["id"])
-        if im is None:
-            with Image.open(store.dir / cand["path"]) as f:
-                im = f.convert("RGB")
+        with Image.open(store.dir / cand["path"]) as f:
+            im = f.convert("RGB")
         sheet.paste(im.resize((THUMB - 4, THUMB - 4), Image.NEAREST), (x + 2, y + 2))
         if cand["id"] == best_id:
             draw.rectangle([x, y, x + THUMB - 1, y + THUMB - 1], outline=(255, 215, 0), width=2)

@@ -8,17 +8,16 @@ from typing import Optional
 
 import typer
 
-from limner.agent.cli.common import _exit_code, _fail, _report, friendly, plural  # noqa: F401
+from limner.agent.cli.help import App
+from limner.agent.cli.common import _exit_code, _fail, _report, friendly, plural, wrapped  # noqa: F401
 
-app = typer.Typer(
+app = App(
     name="limner",
     help="Limner: an agent that plans image generations, runs diffusion models, verifies the results "
     "and keeps working until the image passes.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: typer's rich help costs ~0.15 s of imports and rendering per --help
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -181,8 +180,8 @@ def models():
     for spec in MODELS.values():
         mark = "  (default)" if spec.alias == default_model() else ""
         typer.echo(f"{spec.alias:16s} {spec.source}{mark}")
-        typer.echo(f"{'':16s} {spec.family}, {spec.steps} step{'s' if spec.steps != 1 else ''}, guidance {spec.guidance:g}, "
-                   f"{spec.width}x{spec.height}. {spec.description}")
+        typer.echo(wrapped(f"{spec.family}, {plural(spec.steps, 'step')}, guidance {spec.guidance:g}, "
+                           f"{spec.width}x{spec.height}. {spec.description}", 17, " " * 17))
 
 
 @app.command()
@@ -192,7 +191,7 @@ def policies():
     from limner.agent.policy import load_policy
 
     for name in shipped.names():
-        typer.echo(f"{name:12s} {load_policy(name).description}")
+        typer.echo(wrapped(load_policy(name).description, 13, f"{name:12s} "))
 
 
 @app.command()

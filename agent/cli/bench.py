@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-bench_app = typer.Typer(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True,
-                        rich_markup_mode=None)
+from limner.agent.cli.help import App
+
+bench_app = App(help="Benchmarks: print a table and write results as JSON.", no_args_is_help=True)
 
 
 @bench_app.command("shapes")
@@ -108,7 +109,7 @@ def verifiers(
 
     from rich.progress import Progress
 
-    from limner.tools.shapes.agreement import agreement
+    from limner.agent.bench.agreement import agreement
     from limner.agent.bench.shapes import model_source
     from limner.tools.shapes.suite import limit_per_tag, load_suite
     from limner.tools.verifiers import make_verifier

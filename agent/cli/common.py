@@ -7,6 +7,22 @@ from functools import wraps
 import typer
 
 
+def columns() -> int:
+    """The terminal's width (``COLUMNS`` when set), 80 when output is not a terminal; at most 100."""
+    import shutil
+
+    return max(40, min(100, shutil.get_terminal_size((80, 24)).columns))
+
+
+def wrapped(text: str, indent: int = 0, first: str = "") -> str:
+    """``first`` then ``text`` wrapped to the terminal, continuation lines indented by ``indent`` spaces
+    (words, paths and ids are never broken)."""
+    import textwrap
+
+    return textwrap.fill(text, width=columns(), initial_indent=first, subsequent_indent=" " * indent,
+                         break_long_words=False, break_on_hyphens=False) or first
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 round', '2 rounds'."""
     return f"{n} {word if n == 1 else (many or word + 's')}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box as boxes
 from rich.console import Console
 from rich.table import Table
 
@@ -32,18 +33,22 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
             for region in layout["regions"]:
                 box = ", ".join(f"{v:.2f}" for v in region["box"])
                 console.print(f"    region {region['phrase']}: box [{box}]")
-    table = Table("id", "seed", "strategy", "plan", "score", *[v["name"] for v in manifest.get("verifiers", [])], "path")
+    verifiers = [v["name"] for v in manifest.get("verifiers", [])]
+    table = Table(box=boxes.SIMPLE_HEAD, caption=f"* best; images in {run_dir / 'candidates'}", caption_justify="left")
+    for name in ("id", "seed", "strategy", "plan"):
+        table.add_column(name, no_wrap=True)
+    for name in ("score", *verifiers):
+        table.add_column(name, justify="right", overflow="fold")
     best = (manifest.get("best") or {}).get("id")
     for c in manifest.get("candidates", []):
-        per = [f"{c['scores'][v['name']]['score']:.3f}" if v["name"] in c.get("scores", {}) else "-"
-               for v in manifest.get("verifiers", [])]
+        per = [f"{c['scores'][v]['score']:.3f}" if v in c.get("scores", {}) else "-" for v in verifiers]
         score = f"{c['score']:.3f}" if "score" in c else "-"
-        table.add_row(c["id"] + (" *" if c["id"] == best else ""), str(c.get("seed")), c["strategy"],
-                      str(c["plan_version"]), score, *per, c["path"])
+        table.add_row(c["id"] + ("*" if c["id"] == best else ""), str(c.get("seed")), c["strategy"],
+                      str(c["plan_version"]), score, *per)
     console.print(table)
     rounds = manifest.get("rounds") or []
     if rounds:
-        rt = Table("round", "strategy", "what it did", "NFE", "inner scores", "best so far")
+        rt = Table("round", "strategy", "what it did", "NFE", "inner scores", "best so far", box=boxes.SIMPLE_HEAD)
         for r in rounds:
             params = {k: v for k, v in r["params"].items() if k not in {"tree", "trace", "why"}}
             what = ", ".join(f"{k}={v}" for k, v in params.items()) + ("; regional" if r.get("regional") else "")

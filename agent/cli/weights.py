@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from limner.agent.cli.common import plural, wrapped
+
 
 def _rows(reqs) -> list[str]:
     return [f"  {'ok     ' if r.present else 'MISSING'} {r.what:22s} {r.ref}" + (f" @ {r.revision[:12]}" if r.revision else "")
@@ -47,17 +49,18 @@ def doctor(
 
         spec = resolve_model(name)
         caps = spec.caps
-        typer.echo(f"family   {caps.label} ({caps.denoiser}); {spec.steps} steps, guidance {spec.guidance:g}, "
-                   f"{spec.width}x{spec.height}, prompts up to {spec.max_text_tokens} tokens")
+        typer.echo(wrapped(f"{caps.label} ({caps.denoiser}); {plural(spec.steps, 'step')}, guidance "
+                           f"{spec.guidance:g}, {spec.width}x{spec.height}, prompts up to {spec.max_text_tokens} tokens",
+                           9, "family   "))
         lacking = [f"{feat}: {caps.lacks(feat)}" for feat in ("explicit_noise", "loop", "regional", "inpaint", "img2img",
                                                               "negative_prompt") if caps.lacks(feat)]
         for line in lacking:
-            typer.echo(f"  lacks  {line}")
+            typer.echo(wrapped(line, 9, "  lacks  "))
     except ValueError:
         pass  # not cached yet: the requirement rows say so
     llm = (f"{settings.llm_base_url or 'OpenAI'} ({settings.llm_model or 'gpt-4o-mini'})" if settings.llm_configured
            else "none (the rules planner plans; questions outside the shapes world are skipped)")
-    typer.echo(f"LLM      {llm}")
+    typer.echo(wrapped(llm, 9, "LLM      "))
     for line in _rows(reqs):
         typer.echo(line)
     missing = [r for r in reqs if not r.present]

@@ -32,7 +32,10 @@ class Family:
     regional: bool = False  # Limner's regional attention (limner.tools.generators.regional)
     loop: bool = False  # Limner's own denoising loop (paths, reno)
     text_to_image: bool = True
-    notes: dict = field(default_factory=dict)
+    pooled_text: bool = False  # a second text encoder's pooled embedding and size conditioning (SDXL's encode_prompt)
+    sequence_length_arg: bool = False  # the call takes ``max_sequence_length`` (T5 pipelines that encode text)
+    latent_sample: int | None = None  # latent side when the denoiser's config gives no ``sample_size``
+    notes: dict = field(default_factory=dict)  # a family's variants: "dev_*" (guidance embedded), "alpha_*"
 
     @property
     def uses_cfg_passes(self) -> int:
@@ -72,15 +75,16 @@ FAMILIES: dict[str, Family] = {
                "cfg", 30, 7.5, "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline", regional=True,
                loop=True),
         Family("sdxl", "SDXL", ("StableDiffusionXLPipeline",), "unet", True, 77, "clip", True, "cfg", 30, 5.0,
-               "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline", regional=True, loop=True),
+               "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline", regional=True, loop=True,
+               pooled_text=True),
         Family("sd3", "Stable Diffusion 3", ("StableDiffusion3Pipeline",), "transformer", True, 256, "natural", True,
                "cfg", 28, 4.5, "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline"),
         # FLUX.1 [dev] embeds guidance and reads 512 T5 tokens; [schnell] has no guidance embedding and 256
         Family("flux", "FLUX.1", ("FluxPipeline",), "transformer", False, 256, "natural", False, "distilled", 4, 0.0,
-               "FluxImg2ImgPipeline", "FluxInpaintPipeline", notes={"dev_text_tokens": 512, "dev_steps": 28,
-                                                                    "dev_guidance": 3.5}),
+               "FluxImg2ImgPipeline", "FluxInpaintPipeline", latent_sample=128,
+               notes={"dev_text_tokens": 512, "dev_steps": 28, "dev_guidance": 3.5}),
         Family("pixart", "PixArt", ("PixArtSigmaPipeline", "PixArtAlphaPipeline"), "transformer", True, 300, "natural",
-               True, "cfg", 20, 4.5, notes={"alpha_text_tokens": 120}),
+               True, "cfg", 20, 4.5, sequence_length_arg=True, notes={"alpha_text_tokens": 120}),
         # its own pipeline is image-to-image: a variation applies the instruction again with fresh seeds
         Family("ip2p", "InstructPix2Pix", ("StableDiffusionInstructPix2PixPipeline",), "unet", True, 77, "clip", True,
                "instruction", 20, 7.5, img2img="StableDiffusionInstructPix2PixPipeline", text_to_image=False),

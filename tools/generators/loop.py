@@ -72,7 +72,7 @@ class DenoiseLoop:
         pipe, prompt = self.pipe, [self._prompt] * batch
         negative = [self._negative] * batch if self._negative else None
         with torch.no_grad():
-            if self.generator.spec.family == "sdxl":
+            if self.generator.spec.caps.pooled_text:
                 pe, ne, pooled, npooled = pipe.encode_prompt(prompt, device=self.device, num_images_per_prompt=1,
                                                              do_classifier_free_guidance=self.cfg,
                                                              negative_prompt=negative)

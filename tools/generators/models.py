@@ -35,6 +35,11 @@ class ModelSpec:
         return family_info(self.family)
 
     @property
+    def draws_shapes(self) -> bool:
+        """The embedded shapes model: its images are drawn by the shapes renderer, so the exact parser reads them."""
+        return self.source == "builtin:shapes-tiny"
+
+    @property
     def max_text_tokens(self) -> int:
         return self.text_tokens or self.caps.text_tokens
 
@@ -126,9 +131,9 @@ def spec_from_index(idx: ModelIndex, alias: str) -> ModelSpec:
     sample = denoiser.get("sample_size")
     if isinstance(sample, (list, tuple)):
         sample = sample[0]
-    size = int(sample) * factor if sample else (128 * factor if fam.name == "flux" else 512)
+    size = int(sample) * factor if sample else (fam.latent_sample * factor if fam.latent_sample else 512)
     steps, guidance, tokens = fam.steps, fam.guidance_scale, None
-    if fam.name == "flux" and denoiser.get("guidance_embeds"):  # FLUX.1 [dev]: guidance embedded, 512 tokens
+    if denoiser.get("guidance_embeds") and "dev_steps" in fam.notes:  # FLUX.1 [dev]: guidance embedded, 512 tokens
         steps, guidance, tokens = fam.notes["dev_steps"], fam.notes["dev_guidance"], fam.notes["dev_text_tokens"]
     if idx.class_name == "PixArtAlphaPipeline":
         tokens = fam.notes["alpha_text_tokens"]

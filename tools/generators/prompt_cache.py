@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from weakref import WeakKeyDictionary
 
+from limner.tools.generators.families import family as family_info
+
 SIZE = 8  # prompt/batch entries kept per pipeline (a FLUX entry of 4 candidates is ~16 MB in bfloat16)
 
 
@@ -71,7 +73,7 @@ class PromptCache:
         encoder = _ENCODERS.get(family)
         if encoder is None:
             text = {"prompt": [prompt] * n} | ({"negative_prompt": negatives} if negatives else {})
-            if family == "pixart":
+            if family_info(family).sequence_length_arg:
                 text["max_sequence_length"] = max_tokens
             return text
         entries = self._by_pipe.setdefault(pipe, OrderedDict())

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
+from limner.tools.generators.families import family as family_info
+
 FEATHER = 0.06  # width of a mask's soft edge, as a fraction of the image side
 
 
@@ -126,7 +128,7 @@ def encode_phrases(pipe, family: str, phrases: list[str]):
 
     device = pipe.unet.device
     with torch.no_grad():
-        if family == "sdxl":
+        if family_info(family).pooled_text:
             return pipe.encode_prompt(prompt=phrases, device=device, num_images_per_prompt=1,
                                       do_classifier_free_guidance=False)[0]
         return pipe.encode_prompt(phrases, device, 1, False)[0]
@@ -143,8 +145,6 @@ def regional_attention(pipe, family: str, regions: list[dict], *, base_ratio: fl
     ``aspect``: the image's height / width (attention tokens are mapped back onto that grid).
     Yields the shared state, whose ``calls`` counts regional cross-attention calls (0 means nothing was regional).
     """
-    from limner.tools.generators.families import family as family_info
-
     if family_info(family).lacks("regional"):
         raise ValueError(family_info(family).lacks("regional"))
     if not regions:

@@ -48,6 +48,7 @@ class SearchContext:
     base_dir: Path | None = None  # where file noises in the history are relative to
     options: dict = field(default_factory=dict)  # strategy options (the policy's strategy_options[name])
     on_step: Callable[[int, int], None] | None = None
+    saved: Callable[[int], bool] | None = None  # candidate i of this round is already on disk (a killed run made it)
 
     @property
     def spec(self):
@@ -69,13 +70,14 @@ class Found:
 
 @dataclass
 class RoundResult:
-    found: list[Found]
+    found: list[Found | None]  # None: candidate i was already saved (``ctx.saved(i)``), so it was not made again
     nfe: int  # denoiser forward passes run (per sample, CFG counts twice)
     nfe_charged: int  # what the budget is charged (backpropagated passes count three times in all)
     verifier_calls: int  # images scored inside the round
     seconds: float
     params: dict  # what the strategy did, for the manifest
     memo: dict  # the strategy's notes for its next round (JSON)
+    oom: dict | None = None  # {"lost_nfe", "batch"}: a pipeline call ran out of memory and was split (counted in nfe)
 
 
 class Strategy:
@@ -86,11 +88,13 @@ class Strategy:
     needs_explicit_noise = False  # the model must take explicit initial latents
     needs_loop = False  # needs Limner's denoising loop (UNet pipelines)
     needs_scorer = False
+    uses_scorer = False  # scores inside a round when ``ctx.scorer`` is given (needs_scorer: it must be)
     needs_reward = False  # needs a differentiable verifier
     option_names: frozenset[str] = frozenset()  # options a policy may set (strategy_options)
 
-    def unavailable(self, spec, *, has_scorer: bool = True, has_reward: bool = False) -> str | None:
-        """Why this strategy cannot run here, or None."""
+    def unavailable(self, spec, *, has_scorer: bool = True, has_reward: bool = False,
+                    options: dict | None = None) -> str | None:
+        """Why this strategy cannot run here, or None (``options``: the policy's, None when it gives none)."""
         if self.needs_loop and spec.caps.lacks("loop"):
             return f"{self.name}: {spec.caps.lacks('loop')}"
         if self.needs_explicit_noise and spec.caps.lacks("explicit_noise"):

@@ -62,7 +62,8 @@ def search(strategy: str, generator, prompt: str, *, scorer, nfe_budget: int, n:
         left = nfe_budget - totals["nfe_charged"]
         name = strategy
         strat = STRATEGIES[name]
-        why_not = strat.unavailable(spec, has_scorer=scorer is not None, has_reward=reward is not None)
+        why_not = strat.unavailable(spec, has_scorer=scorer is not None, has_reward=reward is not None,
+                                    options=dict(options or {}))  # asked for by name: options given
         if why_not or left < strat.min_nfe(spec, ctx.options):
             name, strat = "random", STRATEGIES["random"]
         if left < strat.min_nfe(spec, ctx.options):

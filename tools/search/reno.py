@@ -44,6 +44,7 @@ class ReNO(Strategy):
     needs_loop = True
     needs_explicit_noise = True
     needs_reward = True
+    uses_scorer = True  # picks its iterates with the verifiers' score when it can
     option_names = frozenset(DEFAULTS)
 
     def _per_forward(self, spec, opts) -> int:
@@ -52,6 +53,13 @@ class ReNO(Strategy):
 
     def min_nfe(self, spec, options=None):
         return 4 * self._per_forward(spec, {**DEFAULTS, **(options or {})})
+
+    def unavailable(self, spec, *, has_scorer=True, has_reward=False, options=None):
+        why = super().unavailable(spec, has_scorer=has_scorer, has_reward=has_reward, options=options)
+        if why is None and spec.steps > 4 and options is None:
+            why = (f"reno is for few-step models ({spec.alias} runs {spec.steps} steps): give "
+                   "strategy_options.reno in the policy to use it anyway")
+        return why
 
     def round(self, ctx, n, nfe_allowance, history, memo):
         import torch

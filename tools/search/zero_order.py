@@ -46,7 +46,7 @@ class ZeroOrderSearch(Strategy):
             params = {"restart": False, "pivot": pivot["id"], "pivot_score": pivot["score"], "reason": why,
                       "lambda": lam, "candidates": k}
             new_memo = {"pivot_id": pivot["id"], "pivot_score": pivot["score"], "restarted_last": False}
-        found, nfe = sample(ctx, noises)
+        found, nfe, oom = sample(ctx, noises)
         for f in found:
             f.details = {"pivot": params.get("pivot")}
-        return RoundResult(found, nfe, nfe, 0, time.perf_counter() - start, params, new_memo)
+        return RoundResult(found, nfe, nfe, 0, time.perf_counter() - start, params, new_memo, oom=oom)

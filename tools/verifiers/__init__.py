@@ -1,32 +1,18 @@
 """Verifiers and their registry. Adding one: a module with a class, and one line in ``VERIFIERS`` (or, from
 another distribution, one ``limner.verifiers`` entry point: ``limner.tools.plugins``).
 
-Each entry declares what the verifier needs, so callers read declarations instead of comparing names:
-``needs_llm`` (every score calls an LLM endpoint), ``takes_llm`` (it is given the endpoint and may use it),
-``needs_plan`` (it is given ``plan_fn``: the plan's checks), ``differentiable`` (a reward for gradient search).
+Each entry declares what the verifier needs (``limner.tools.verifiers.declared``), so callers read declarations
+instead of comparing names: ``needs_llm``, ``takes_llm``, ``needs_plan``, ``differentiable``, the weights it
+loads, and how it is set up where it runs (``prepare(options, Where(...))``: its options, or why it cannot run,
+and the LLM calls one image's score takes).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 from limner.tools.plugins import extend
+from limner.tools.verifiers import requirements as req
 from limner.tools.verifiers.base import Score, Verifier
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A verifier factory with its declared needs (read without importing the verifier's weights or torch)."""
-
-    factory: Callable[..., Verifier]
-    needs_llm: bool = False
-    takes_llm: bool = False
-    needs_plan: bool = False
-    differentiable: bool = False
-
-    def __call__(self, **options) -> Verifier:
-        return self.factory(**options)
+from limner.tools.verifiers.declared import Declared, Prepared, Where
 
 
 def _clipscore(**options):
@@ -78,6 +64,34 @@ def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None
     raise ValueError(f"unknown answerer '{answerer}': use parser, vlm or auto")
 
 
+def _clipscore_setup(options: dict, where: Where) -> Prepared:
+    """Without a model: shapes-clip for the shapes world, a real CLIP (``LIMNER_CLIP_MODEL``) for real images."""
+    notice = None
+    if not options.get("model"):
+        options["model"] = req.default_clip_model(where.world)
+        if not where.parseable and options["model"] == req.BUILTIN_SHAPES:
+            notice = ("clipscore uses shapes-clip, which knows only the shapes world: set LIMNER_CLIP_MODEL "
+                      "(e.g. openai/clip-vit-large-patch14) to judge real images")
+    return Prepared(options, notice)
+
+
+def _questions_setup(options: dict, where: Where) -> Prepared:
+    """``answerer: auto``: the exact parser where it can read the images, a VLM when an endpoint is configured,
+    else nothing (skipped, with a notice). A VLM answers all checks in one call (``mode: batched``) or one
+    call per check (``per_question``)."""
+    answerer = options.get("answerer", "auto")
+    if answerer == "auto":
+        answerer = "parser" if where.parseable else "vlm" if where.llm else None
+    if answerer is None:
+        return Prepared(None, "the questions verifier is skipped: outside the shapes world it needs a VLM to "
+                              "answer (set LIMNER_LLM_BASE_URL)")
+    options["answerer"] = answerer
+    if answerer != "vlm":
+        return Prepared(options)
+    per_question = options.get("mode", "batched") != "batched"
+    return Prepared(options, llm_per_image=0 if per_question else 1, llm_per_check=1 if per_question else 0)
+
+
 def _adapt(name: str, loaded) -> Declared:
     """A plugin's entry point: a ``Declared``, or a class/factory whose attributes declare its needs."""
     if isinstance(loaded, Declared):
@@ -85,19 +99,26 @@ def _adapt(name: str, loaded) -> Declared:
     return Declared(loaded, needs_llm=bool(getattr(loaded, "needs_llm", False)),
                     takes_llm=bool(getattr(loaded, "takes_llm", getattr(loaded, "needs_llm", False))),
                     needs_plan=bool(getattr(loaded, "needs_plan", False)),
-                    differentiable=bool(getattr(loaded, "differentiable", False)))
+                    differentiable=bool(getattr(loaded, "differentiable", False)),
+                    weights=getattr(loaded, "required_weights", None))
 
 
 BUILTIN: dict[str, Declared] = {
-    "clipscore": Declared(_clipscore, differentiable=True),
+    "clipscore": Declared(_clipscore, differentiable=True, weights=req.clip_weights, setup=_clipscore_setup),
     "shapes-clip": Declared(_shapes_clip, differentiable=True),
-    "pickscore": Declared(_pickscore, differentiable=True),
-    "hpsv2": Declared(_hpsv2, differentiable=True),
-    "aesthetic": Declared(_aesthetic, differentiable=True),
+    "pickscore": Declared(_pickscore, differentiable=True, weights=req.pickscore_weights),
+    "hpsv2": Declared(_hpsv2, differentiable=True, weights=req.hpsv2_weights),
+    "aesthetic": Declared(_aesthetic, differentiable=True, weights=req.aesthetic_weights),
     "vlm-judge": Declared(_vlm_judge, needs_llm=True, takes_llm=True),
-    "questions": Declared(_questions, takes_llm=True, needs_plan=True),  # uses the endpoint with a VLM answerer
+    "questions": Declared(_questions, takes_llm=True, needs_plan=True, setup=_questions_setup),
 }
 VERIFIERS: dict[str, Declared] = extend("verifiers", dict(BUILTIN), _adapt)
+
+
+def required_weights(name: str, options: dict | None = None, world: str = "real") -> list[str]:
+    """The weight references verifier ``name`` loads with ``options``, as its declaration says (none for
+    LLM-backed ones and the shipped shapes-clip)."""
+    return VERIFIERS[name].required_weights(options, world) if name in VERIFIERS else []
 
 
 def make_verifier(name: str, *, llm=None, **options) -> Verifier:
@@ -110,4 +131,4 @@ def make_verifier(name: str, *, llm=None, **options) -> Verifier:
     return declared(**options)
 
 
-__all__ = ["VERIFIERS", "Declared", "Score", "Verifier", "make_verifier"]
+__all__ = ["VERIFIERS", "Declared", "Prepared", "Score", "Verifier", "Where", "make_verifier", "required_weights"]

@@ -27,26 +27,28 @@ def world_of(source: str) -> str:
     return "shapes" if source.startswith("builtin:") else "real"
 
 
-def required_weights(name: str, options: dict | None = None, world: str = "real") -> list[str]:
-    """The weight references verifier ``name`` loads with ``options`` (empty for LLM-backed ones)."""
-    options = options or {}
-    if name == "clipscore":
-        return [options.get("model") or default_clip_model(world)]
-    if name == "pickscore":
-        from limner.tools.verifiers.pickscore import PickScore
+def clip_weights(options: dict, world: str) -> list[str]:
+    return [options.get("model") or default_clip_model(world)]
 
-        model = options.get("model") or PickScore.default_model
-        return [model] + ([options.get("processor") or PickScore.default_processor] if not options.get("model")
-                          or options.get("processor") else [])
-    if name == "hpsv2":
-        from limner.tools.verifiers.hpsv2 import ARCHITECTURE, CHECKPOINT
 
-        return [options.get("model") or ARCHITECTURE, options.get("checkpoint") or CHECKPOINT]
-    if name == "aesthetic":
-        from limner.tools.verifiers.aesthetic import MLP_WEIGHTS, Aesthetic
+def pickscore_weights(options: dict, world: str) -> list[str]:
+    from limner.tools.verifiers.pickscore import PickScore
 
-        return [options.get("model") or Aesthetic.default_model, options.get("mlp") or MLP_WEIGHTS]
-    return []  # shapes-clip (shipped), questions (parser or endpoint), vlm-judge (endpoint)
+    model = options.get("model") or PickScore.default_model
+    return [model] + ([options.get("processor") or PickScore.default_processor] if not options.get("model")
+                      or options.get("processor") else [])
+
+
+def hpsv2_weights(options: dict, world: str) -> list[str]:
+    from limner.tools.verifiers.hpsv2 import ARCHITECTURE, CHECKPOINT
+
+    return [options.get("model") or ARCHITECTURE, options.get("checkpoint") or CHECKPOINT]
+
+
+def aesthetic_weights(options: dict, world: str) -> list[str]:
+    from limner.tools.verifiers.aesthetic import MLP_WEIGHTS, Aesthetic
+
+    return [options.get("model") or Aesthetic.default_model, options.get("mlp") or MLP_WEIGHTS]
 
 
 def is_present(ref: str) -> bool:

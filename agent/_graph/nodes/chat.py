@@ -112,7 +112,7 @@ def review(state: dict, tb) -> dict:
     from limner.agent.plan import Plan
     from limner.agent._run.report import write_contact_sheet, write_report
 
-    write_contact_sheet(tb.store, state["candidates"], state.get("best_id"), tb.images)
+    write_contact_sheet(tb.store, state["candidates"], state.get("best_id"))
     write_report(tb.store, state)
     answer = interrupt(_question(state, "round"))
     rivals = state["candidates"][state.get("goal_since", 0):]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from limner.agent._graph.decide import decide, round_size
 from limner.agent._run.manifest import build_manifest, write_final, write_layout_overlay
 from limner.agent.errors import LLMError
-from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node
+from limner.agent._graph.rounds import run_round, strategy_round
 from limner.agent.plan import Plan
 
 
@@ -113,65 +114,42 @@ def critique_of(state: dict) -> str:
 
 @_node("generate")
 def generate(state: dict, tb) -> dict:
-    """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates."""
-    from limner.tools.search import STRATEGIES, SearchContext, SeedSource
+    """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates; an edit's
+    first round shows (or repaints) the user's image."""
+    from contextlib import nullcontext
+
+    from limner.tools.search import STRATEGIES, SearchContext
 
     n, _ = round_size(state, tb)
-    rnd = state["round"] + 1
     plan = state["plan"]
     action = state.get("next_action") or "initial"
-    name = action if action in STRATEGIES else "random"
-    seeds = SeedSource(state["base_seed"], state["seed_cursor"])
+    strategy = STRATEGIES[action if action in STRATEGIES else "random"]
+    if state["brief"].get("image") and state["round"] == 0:
+        from limner.agent._graph.nodes.edit import input_round
+
+        return {**run_round(tb, state, input_round(tb, state, n), strategy="input"), "strategy": None}
+    rnd = state["round"] + 1
     ctx = SearchContext(
-        generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=seeds,
-        negative_prompt=plan.get("negative_prompt", ""), scorer=tb.search_scorer(plan) if name != "random" else None,
-        reward=tb.search_reward(plan) if name == "reno" else None, base_dir=tb.store.dir,
-        options=tb.policy.strategy_options.get(name, {}),
+        generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=None,
+        negative_prompt=plan.get("negative_prompt", ""),
+        scorer=tb.search_scorer(plan) if strategy.needs_scorer or strategy.uses_scorer else None,
+        reward=tb.search_reward(plan) if strategy.needs_reward else None, base_dir=tb.store.dir,
+        options=tb.policy.strategy_options.get(strategy.name, {}),
         on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
     )
     regional, layout_note = layout_use(tb, state, action)
-    if state["brief"].get("image") and state["round"] == 0:
-        regional, layout_note = None, None
-    saved = tb.store.saved_round(rnd)
-    if saved is not None:
-        records, log = saved["records"], saved["log"]
-        seeds.cursor = log["seed_cursor"]
-        tb.store.event({"event": "round_reused", "round": rnd})
-    else:
-        from contextlib import nullcontext
+    make = strategy_round(tb, state, strategy, ctx, n, action, regional)
 
+    def made_here(rnd: int, seeds):
         with tb.generator.regional(**regional) if regional else nullcontext():
-            if state["brief"].get("image") and state["round"] == 0:
-                from limner.agent._graph.nodes.edit import input_round
+            records, log = make(rnd, seeds)
+        return records, {**log, **({"layout": layout_note} if layout_note else {}), "regional": regional is not None}
 
-                records, log = input_round(tb, state, n, rnd, seeds)
-            elif name == "random":
-                records, log = _random_round(tb, ctx, state, n, rnd, action, regional)
-            else:
-                nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
-                history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
-                memo = (state.get("search_memo") or {}).get(name, {})
-                result = STRATEGIES[name].round(ctx, n, nfe_left, history, memo)
-                records = [_save(tb, state, rnd, i, f, name, action, result.nfe // max(1, len(result.found)), regional)
-                           for i, f in enumerate(result.found)]
-                log = {"round": rnd, "strategy": name, "action": action, "params": result.params, "nfe": result.nfe,
-                       "nfe_charged": result.nfe_charged, "verifier_calls": result.verifier_calls,
-                       "seconds": round(result.seconds, 4), "memo": result.memo}
-        if layout_note:
-            log["layout"] = layout_note
-        log["regional"] = regional is not None
-    log = {**log, "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
-    if saved is None:
-        tb.store.save_round(rnd, records, log)
-    _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": log["strategy"],
-           "reused": len(records) if saved is not None else 0})
-    charged = log["nfe_charged"]  # a reused round is charged what it cost when it ran: budgets count all work
+    update = run_round(tb, state, made_here, strategy=strategy.name)
     memo = dict(state.get("search_memo") or {})
-    memo[name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
-    return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
-            "strategy": name if action in STRATEGIES else None, "search_memo": memo,
-            "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
-            "spent": _charge(state, nfe=charged, rounds=1, verifier_calls=log["verifier_calls"])}
+    log = update["rounds_log"][0]
+    memo[strategy.name] = {**log.get("memo", {}), "last_ids": log["candidates"]}
+    return {**update, "strategy": strategy.name if action in STRATEGIES else None, "search_memo": memo}
 
 
 
@@ -189,69 +167,12 @@ def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
     return args, f"regional generation: {len(regions)} regions from the plan's layout, base ratio {layout['base_ratio']}"
 
 
-def _save(tb, state, rnd: int, i: int, found, name: str, action: str, nfe: int, regional: dict | None) -> dict:
-    """Save one candidate a strategy found: its PNG, its noise file (if any), then its record."""
-    from limner.tools.generators.noise import save_noise
-    from limner.tools.images import png_bytes
-
-    cid = f"r{rnd:02d}-c{i:02d}"
-    noise = found.noise
-    if found.tensor is not None:
-        rel = f"candidates/{cid}.noise.safetensors"
-        noise = {**save_noise(found.tensor, tb.store.dir / rel), "path": rel}
-    extra = {"sampler": found.sampler, "details": found.details, "settings": _settings(tb, found.settings)}
-    if found.batch is not None:
-        extra["batch_noise"] = found.batch
-    if regional:
-        extra["regional"] = regional
-    record = _record(tb, state, rnd, i, noise, name, action, nfe, **extra)
-    tb.images[cid] = found.image
-    return tb.store.save_candidate(record, png_bytes(found.image))
-
-
-def _random_round(tb, ctx, state, n: int, rnd: int, action: str, regional: dict | None) -> tuple[list[dict], dict]:
-    """Fresh noises in one pipeline call; after a crash, only the candidates not yet on disk are made again."""
-    import time
-
-    from limner.tools.generators.noise import gaussian_spec
-    from limner.tools.images import png_bytes
-
-    start = time.perf_counter()
-    noises = [gaussian_spec(s) for s in ctx.seeds.take(n)]
-    ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
-    records = [tb.store.saved_candidate(cid) for cid in ids]
-    missing = [i for i, r in enumerate(records) if r is None]
-    nfe = lost = 0
-    if missing:
-        todo = [noises[i] for i in missing]
-        result = tb.generator.generate(ctx.prompt, noises=todo, negative_prompt=ctx.negative_prompt,
-                                       on_step=ctx.on_step)
-        nfe, lost = result.nfe, result.oom_lost_nfe
-        for k, i in enumerate(missing):
-            batch = result.batch_of(k, todo)  # the pipeline call that made it: rerun it to reproduce the candidate
-            record = _record(tb, state, rnd, i, result.noise[k], "random", action, (nfe - lost) // len(todo),
-                             sampler="pipeline", batch_noise=batch, batch_seeds=[s["seed"] for s in batch],
-                             settings=_settings(tb), **({"regional": regional} if regional else {}))
-            records[i] = tb.store.save_candidate(record, png_bytes(result.images[k]))
-            tb.images[ids[i]] = result.images[k]
-        if lost:
-            _emit({"event": "notice", "text": f"out of memory with {len(todo)} candidates at once: split into "
-                   f"batches of {result.batch} ({lost} forward passes lost)"})
-    cost = sum(r["nfe"] for r in records)  # with candidates saved before a crash, what the whole round cost
-    log = {"round": rnd, "strategy": "random", "action": action, "params": {"candidates": n}, "nfe": cost + lost,
-           "nfe_charged": cost + lost, "nfe_this_process": nfe, "verifier_calls": 0,
-           "seconds": round(time.perf_counter() - start, 4), "memo": {}}
-    if lost:
-        log["out_of_memory"] = {"lost_nfe": lost, "batch": result.batch}
-    return records, log
-
-
 @_node("verify")
 def verify(state: dict, tb) -> dict:
     from limner.tools.verifiers.ensemble import combine, score_all
 
     pending = state["pending"]
-    images = [tb.images.get(c["id"]) or _load_rgb(tb.store.dir / c["path"]) for c in pending]
+    images = [_load_rgb(tb.store.dir / c["path"]) for c in pending]  # as saved: PNG is lossless
     prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
     verifiers = tb.verifiers(state["plan"])  # those that ask about a plan ask about this one
     weights = {ref.name: ref.weight for ref, _ in verifiers}
@@ -320,7 +241,7 @@ def finish(state: dict, tb) -> dict:
         overlay = write_layout_overlay(tb.store, best, state.get("plan"))
         if overlay:
             report["layout"] = overlay
-        report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id, tb.images)
+        report["contact_sheet"] = write_contact_sheet(tb.store, state["candidates"], best_id)
     update["report"] = report
     write_report(tb.store, {**state, **update})
     tb.store.write_manifest(build_manifest({**state, **update}, tb))

@@ -8,55 +8,41 @@ every candidate's ``edit`` what was done (editor parameters, box or mask, the pa
 from __future__ import annotations
 
 from limner.agent._graph.decide import round_size
-from limner.agent._graph.nodes.kit import _charge, _emit, _load_rgb, _node, _record, _settings
+from limner.agent._graph.nodes.kit import _load_rgb, _node, _settings
+from limner.agent._graph.rounds import run_round, save_candidate
 
 
 def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict, name: str, action: str) -> list[dict]:
-    """Save a batch of edited candidates (PNG, then record); ``edit`` says how, and names the parent."""
-    from limner.tools.images import png_bytes
-
-    editor, records = result.params["editor"], []
-    for i, (seed, im) in enumerate(zip(batch, result.images)):
-        record = _record(tb, state, rnd, i, {"kind": editor, "seed": seed}, name, action, result.nfe // len(batch),
-                         sampler=editor, parent=edit["parent"], edit=edit, settings=_settings(tb))
-        records.append(tb.store.save_candidate(record, png_bytes(im)))
-        tb.images[record["id"]] = im
-    return records
+    """Save a batch of edited candidates; ``edit`` says how, and names the parent."""
+    editor = result.params["editor"]
+    return [save_candidate(tb, state, rnd, i, im, {"kind": editor, "seed": seed}, name, action,
+                           result.nfe // len(batch), sampler=editor, parent=edit["parent"], edit=edit,
+                           settings=_settings(tb))
+            for i, (seed, im) in enumerate(zip(batch, result.images))]
 
 
 def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 1) -> dict:
-    """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round; save it.
+    """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round.
 
     ``passes``: how many generations one edited candidate costs (a move erases, then paints: 2).
     """
-    from limner.tools.search import SeedSource
-
     n, _ = round_size(state, tb)
     if passes > 1:
         n = min(n, (tb.policy.budgets.nfe - state["spent"]["nfe"]) // (passes * tb.spec.nfe_per_candidate()))
-    rnd = state["round"] + 1
-    seeds = SeedSource(state["base_seed"], state["seed_cursor"])
-    saved = tb.store.saved_round(rnd)
-    if saved is not None:
-        records, log = saved["records"], saved["log"]
-        seeds.cursor = log["seed_cursor"]
-    else:
+
+    def make(rnd: int, seeds) -> tuple[list[dict], dict]:
         parent = next(c for c in state["candidates"] if c["id"] == parent_id)
-        image = tb.images.get(parent["id"]) or _load_rgb(tb.store.dir / parent["path"])
+        image = _load_rgb(tb.store.dir / parent["path"])
         batch = seeds.take(n)
         result, extra, params = edit(parent, image, batch)
         record_edit = {**result.params, "parent": parent["id"], "parent_path": parent["path"],
                        "parent_sha256": parent["sha256"], **extra}
         records = _save_edited(tb, state, rnd, batch, result, record_edit, name, name)
-        log = {"round": rnd, "strategy": name, "action": name, "nfe": result.nfe, "nfe_charged": result.nfe,
-               "verifier_calls": 0, "seconds": round(result.seconds, 4), "memo": {}, "params": {**params, "candidates": n},
-               "candidates": [r["id"] for r in records], "seed_cursor": seeds.cursor}
-        tb.store.save_round(rnd, records, log)
-    _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": name,
-           "reused": len(records) if saved is not None else 0})
-    return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
-            "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},
-            "spent": _charge(state, nfe=log["nfe_charged"], rounds=1)}
+        return records, {"round": rnd, "strategy": name, "action": name, "nfe": result.nfe,
+                         "nfe_charged": result.nfe, "seconds": round(result.seconds, 4),
+                         "params": {**params, "candidates": n}}
+
+    return run_round(tb, state, make, strategy=name)
 
 
 @_node("repair")
@@ -119,43 +105,46 @@ def variation_node(state: dict, tb) -> dict:
 
 
 
-def input_round(tb, state, n: int, rnd: int, seeds) -> tuple[list[dict], dict]:
-    """An edit's first round: the user's image as it is, or (with a mask or box) that region repainted."""
+def input_round(tb, state, n: int):
+    """``make`` for an edit's first round: the user's image as it is, or (with a mask or box) that region
+    repainted, or (an instruction model) the instruction applied to it."""
     import time
 
     from limner.tools.editing import box_mask_image, inpaint, instruct, load_mask
-    from limner.tools.images import png_bytes, sha256_file
+    from limner.tools.images import sha256_file
 
-    start = time.perf_counter()
-    brief, plan = state["brief"], state["plan"]
-    image = _load_rgb(tb.store.dir / "input.png")
-    source = {"parent": "input", "parent_path": "input.png", "parent_sha256": sha256_file(tb.store.dir / "input.png")}
-    if tb.spec.caps.guidance == "instruction":
-        batch = seeds.take(n)
-        result = instruct(tb.generator, image, brief["prompt"], batch)
-        edit = {**result.params, **source, "target": {"why": "the user's instruction"}}
-        records = _save_edited(tb, state, rnd, batch, result, edit, "instruct", "input")
-        nfe, params = result.nfe, {"input": "input.png", "instruction": brief["prompt"], "candidates": n}
-    elif not (brief.get("box") or brief.get("mask")):
-        record = _record(tb, state, rnd, 0, {"kind": "input", "sha256": source["parent_sha256"]}, "input", "input", 0,
-                         sampler="input", settings=_settings(tb))
-        records = [tb.store.save_candidate(record, png_bytes(image))]
-        tb.images[record["id"]] = image
-        nfe, params = 0, {"input": "input.png"}
-    else:
-        if brief.get("mask"):
-            mask, where = load_mask(tb.store.dir / "mask.png", image.size), {"mask_path": "mask.png"}
+    def make(rnd: int, seeds) -> tuple[list[dict], dict]:
+        start = time.perf_counter()
+        brief, plan = state["brief"], state["plan"]
+        image = _load_rgb(tb.store.dir / "input.png")
+        source = {"parent": "input", "parent_path": "input.png",
+                  "parent_sha256": sha256_file(tb.store.dir / "input.png")}
+        if tb.spec.caps.guidance == "instruction":
+            batch = seeds.take(n)
+            result = instruct(tb.generator, image, brief["prompt"], batch)
+            edit = {**result.params, **source, "target": {"why": "the user's instruction"}}
+            records = _save_edited(tb, state, rnd, batch, result, edit, "instruct", "input")
+            nfe, params = result.nfe, {"input": "input.png", "instruction": brief["prompt"], "candidates": n}
+        elif not (brief.get("box") or brief.get("mask")):
+            records = [save_candidate(tb, state, rnd, 0, image, {"kind": "input", "sha256": source["parent_sha256"]},
+                                      "input", "input", 0, sampler="input", settings=_settings(tb))]
+            nfe, params = 0, {"input": "input.png"}
         else:
-            mask, where = box_mask_image(image.size, brief["box"]), {"box": list(brief["box"])}
-        batch = seeds.take(n)
-        result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
-                         negative_prompt=plan.get("negative_prompt", ""))
-        edit = {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
-        records = _save_edited(tb, state, rnd, batch, result, edit, "repair", "input")
-        nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"], "candidates": n}
-    log = {"round": rnd, "strategy": "input", "action": "input", "params": params, "nfe": nfe, "nfe_charged": nfe,
-           "verifier_calls": 0, "seconds": round(time.perf_counter() - start, 4), "memo": {}}
-    return records, log
+            if brief.get("mask"):
+                mask, where = load_mask(tb.store.dir / "mask.png", image.size), {"mask_path": "mask.png"}
+            else:
+                mask, where = box_mask_image(image.size, brief["box"]), {"box": list(brief["box"])}
+            batch = seeds.take(n)
+            result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
+                             negative_prompt=plan.get("negative_prompt", ""))
+            edit = {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
+            records = _save_edited(tb, state, rnd, batch, result, edit, "repair", "input")
+            nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"],
+                                       "candidates": n}
+        return records, {"round": rnd, "strategy": "input", "action": "input", "params": params, "nfe": nfe,
+                         "nfe_charged": nfe, "seconds": round(time.perf_counter() - start, 4), "regional": False}
+
+    return make
 
 
 def region_prompt(plan: dict, mask) -> str:
