@@ -9,4 +9,4 @@ mkdir -p "$out"
 for p in prompt-only-1x layout-only-1x prompt-only layout-only layout-repair prompt-repair; do
   limner bench shapes --policy "$here/policies/$p.yaml" --samples 1 --results "$out/$p.json" "$@" | tee "$out/$p.txt"
 done
-python "$here/repair_grid.py" "$out/layout-repair.json" --out "$out/repair-grid.png" --limit 12
+python -m limner.agent.bench.repair_grid "$out/layout-repair.json" --out "$out/repair-grid.png" --limit 12

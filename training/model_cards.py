@@ -47,7 +47,7 @@ upright triangles in six exact colours, captioned in GenEval's phrasing and free
 ## ShapesEval (the model alone, one sample per seed, no agent loop)
 
 `limner bench shapes --samples {summary['samples_per_prompt']}` with {model['steps']} steps, guidance {model['guidance']}
-({model.get('scheduler') or 'DPMSolverMultistepScheduler'}; chosen by `bench/sweep_shapes_settings.py` on seeds disjoint from the bench's):
+({model.get('scheduler') or 'DPMSolverMultistepScheduler'}; chosen by `python -m limner.agent.bench.sweep_settings` on seeds disjoint from the bench's):
 shipped suite, {summary['prompts']} prompts, {summary['images']} images, {summary['seconds']:.0f} s on this machine's CPU.
 
 | tag | accuracy | correct/total |

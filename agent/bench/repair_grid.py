@@ -2,7 +2,7 @@
 image came from a repair and is correct by ShapesEval's scorer, the generated image it was repaired from, and
 the result with the repaired box outlined.
 
-    python bench/repair_grid.py layout-repair.json --out docs/repair-grid.png [--limit 24]
+    python -m limner.agent.bench.repair_grid layout-repair.json --out docs/repair-grid.png [--limit 24]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Choose shapes-tiny's recommended sampling settings: ShapesEval accuracy over a grid of settings.
 
-    python bench/sweep_shapes_settings.py --per-tag 8 --samples 2 --seed 1000
+    python -m limner.agent.bench.sweep_settings --per-tag 8 --samples 2 --seed 1000
 
 Uses seeds disjoint from `limner bench shapes` (which starts at 0), so the choice is not fitted to the
 benchmark's own images. Prints one line per setting, best last.
