@@ -57,9 +57,14 @@ class Policy(BaseModel):
         "options per strategy, e.g. {zero_order: {lambda: 0.6}, paths: {branches: 2, checkpoints: [0.5], "
         "backtrack: 2}, reno: {lr: 5, max_iterations: 10, steps: 4}}; giving reno options also allows reno on "
         "models with more than 4 steps"))
-    layout: bool = Field(default=False, description=(
-        "generate every round region by region from the plan's layout (regional attention on SD-family "
-        "UNets; other pipelines fall back to the prompt alone and say so); the `layout` action does it for one round"))
+    layout: bool | Literal["auto"] = Field(default=False, description=(
+        "generate every round from the plan's layout: grounded on models trained to take boxes (GLIGEN), else "
+        "region by region (regional attention on SD-family UNets; other pipelines fall back to the prompt alone "
+        "and say so); `auto`: only on grounded models, which honour it; the `layout` action does it for one round"))
+
+    def layout_every_round(self, caps) -> bool:
+        """Whether every round of a model with these capabilities is generated from the plan's layout."""
+        return self.layout is True or (self.layout == "auto" and caps.grounded)
     max_repairs: int = Field(default=4, ge=0, description="most rounds of the `repair` action (inpainting a failing region)")
     variation_strength: float = Field(default=0.6, gt=0.0, le=1.0, description=(
         "how far the `variation` action re-noises the best candidate (img2img strength)"))

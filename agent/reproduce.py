@@ -54,7 +54,8 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
     - The model is the recorded weights (``model``, a folder or hub id, at ``model_revision``), not an alias.
     - Edited candidates (``sampler: inpaint``, ``variation`` or ``instruct``) edit their parent's PNG again, with the same seeds
       in one batch.
-    - Regional candidates rerun inside the same regional attention (``regional``: regions, base ratio).
+    - Regional candidates rerun inside the same regional attention (``regional``: regions, base ratio), grounded
+      ones with the same boxes (``grounded``: regions, the share of steps that take them).
     """
     from limner.tools.generators.diffusers_backend import DiffusersGenerator
 
@@ -65,6 +66,9 @@ def regenerate(entry: dict, run_dir: str | Path | None = None, *, device: str | 
     noise = entry["noise"]
     if entry.get("sampler") in {"inpaint", "variation", "instruct"}:
         return _redo_edit(gen, entry, run_dir)
+    if entry.get("grounded"):
+        with gen.grounded(**entry["grounded"]):
+            return _regenerate(gen, entry, noise, run_dir)
     if entry.get("regional"):
         with gen.regional(**entry["regional"]):
             return _regenerate(gen, entry, noise, run_dir)

@@ -147,6 +147,31 @@ def save_tiny_pixart_sigma(folder: Path) -> Path:
     return folder
 
 
+def save_tiny_gligen(folder: Path) -> Path:
+    """GLIGEN: the tiny SD pipeline with a gated UNet (``attention_type="gated"``: GatedSelfAttentionDense and
+    the text-box position net), its gates opened so that random grounding tokens visibly act."""
+    import torch
+    from diffusers import StableDiffusionGLIGENPipeline, UNet2DConditionModel
+
+    from limner.tools.generators.tiny import build_tiny_sd
+
+    sd = build_tiny_sd()
+    torch.manual_seed(0)
+    config = {k: v for k, v in sd.unet.config.items() if not k.startswith("_")}
+    unet = UNet2DConditionModel(**{**config, "attention_type": "gated"})
+    unet.load_state_dict(sd.unet.state_dict(), strict=False)
+    with torch.no_grad():
+        for name, param in unet.named_parameters():
+            if name.endswith(("alpha_attn", "alpha_dense")):
+                param.fill_(1.0)
+    pipe = StableDiffusionGLIGENPipeline(
+        vae=sd.vae, text_encoder=sd.text_encoder, tokenizer=sd.tokenizer, unet=unet, scheduler=sd.scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
 def save_tiny_sd(folder: Path) -> Path:
     from limner.tools.generators.tiny import build_tiny_sd
 

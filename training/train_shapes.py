@@ -82,6 +82,30 @@ def make_unet():
     )
 
 
+def optimizer_step(opt, params, loss, step: int, total: int, base_lr: float, warmup: int) -> float:
+    """One step at a linear warm-up then cosine learning rate (down to 10%), gradients clipped to norm 1."""
+    import torch
+
+    lr = base_lr * min(1.0, step / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    return lr
+
+
+def ema_update(pairs, step: int, ema: float) -> None:
+    """Move each (average, live) parameter pair's average towards the live value (warm-started decay)."""
+    import torch
+
+    decay = min(ema, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for avg, live in pairs:
+            avg.lerp_(live, 1 - decay)
+
+
 def noise_scheduler_config() -> dict:
     return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                 prediction_type="epsilon", steps_offset=1)
@@ -159,19 +183,9 @@ def train_unet(args, rng, device, latents, truths, tokenizer):
         pred = unet(xt, t, encoder_hidden_states=cond).sample
         weight = torch.clamp(snr[t], max=args.min_snr) / snr[t]  # min-SNR-gamma for epsilon prediction
         loss = (weight * ((pred - noise) ** 2).mean(dim=(1, 2, 3))).mean()
-        frac = step / args.unet_steps
-        lr = args.unet_lr * min(1.0, step / 300) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        decay = min(args.ema, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for ema, live in ((ema_unet, unet), (ema_text, text_encoder)):
-                for pe, pl in zip(ema.parameters(), live.parameters()):
-                    pe.lerp_(pl, 1 - decay)
+        lr = optimizer_step(opt, params, loss, step, args.unet_steps, args.unet_lr, warmup=300)
+        ema_update([(pe, pl) for ema, live in ((ema_unet, unet), (ema_text, text_encoder))
+                    for pe, pl in zip(ema.parameters(), live.parameters())], step, args.ema)
         losses.append(loss.item())
         if step % 100 == 0 or step == args.unet_steps:
             log(f"unet step {step}/{args.unet_steps} loss {np.mean(losses[-100:]):.4f} lr {lr:.2e} "

@@ -95,8 +95,9 @@ def _repair(state: dict, tb) -> str | None:
 
 def _layout(state: dict, tb) -> str | None:
     from limner.agent._graph.repair import spans_image
-    if tb.policy.layout or not (state.get("plan") or {}).get("layout") or tb.spec.caps.lacks("regional"):
-        return None  # already regional every round, or nothing to lay out, or no regional attention here
+    if tb.policy.layout_every_round(tb.spec.caps) or not (state.get("plan") or {}).get("layout") or (
+            tb.spec.caps.lacks("regional") and tb.spec.caps.lacks("grounded")):
+        return None  # already from the layout every round, or nothing to lay out, or no way to use one here
     spans = spans_image(state)
     return f"regenerate region by region from the layout: {'; '.join(spans)}" if spans else None
 

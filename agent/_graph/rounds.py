@@ -49,9 +49,10 @@ def save_candidate(tb, state: dict, rnd: int, i: int, image, noise: dict, strate
     return tb.store.save_candidate(record, png_bytes(image))
 
 
-def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, regional: dict | None) -> Callable:
+def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, layout: dict) -> Callable:
     """``make`` for ``run_round``: one round of ``strategy`` within the NFE left; each candidate it finds saved
-    with its noise (a noise file too, for reno) and the pipeline batch it was made in."""
+    with its noise (a noise file too, for reno), the pipeline batch it was made in and, for a round made from
+    the plan's layout, ``layout`` (``{"grounded": args}`` or ``{"regional": args}``: how to make it again)."""
     from limner.tools.generators.noise import save_noise
 
     def make(rnd: int, seeds) -> tuple[list[dict], dict]:
@@ -81,8 +82,7 @@ def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, regional
                 extra["batch_noise"] = found.batch
                 if all("seed" in b for b in found.batch):
                     extra["batch_seeds"] = [b["seed"] for b in found.batch]
-            if regional:
-                extra["regional"] = regional
+            extra.update(layout)
             records.append(save_candidate(tb, state, rnd, i, found.image, noise, strategy.name, action, per, **extra))
         reused = sum(r["nfe"] for f, r in zip(result.found, records) if f is None)  # made before a kill
         if lost:

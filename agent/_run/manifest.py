@@ -76,7 +76,7 @@ def rounds_summary(state: dict) -> list[dict]:
         out.append({k: log[k] for k in ("round", "strategy", "action", "params", "nfe", "nfe_charged",
                                         "verifier_calls", "seconds", "candidates")}
                    | {"regional": log.get("regional", log.get("layout", "").startswith("regional generation:")),
-                      "layout": log.get("layout"),
+                      "grounded": log.get("grounded", False), "layout": log.get("layout"),
                       "best_id_so_far": best_id, "best_score_so_far": best}
                    | ({"out_of_memory": log["out_of_memory"]} if "out_of_memory" in log else {}))
     return out

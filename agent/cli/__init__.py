@@ -178,7 +178,7 @@ def models():
     from limner.tools.generators.models import MODELS, default_model
 
     for spec in MODELS.values():
-        mark = "  (default)" if spec.alias == default_model() else ""
+        mark = ("  (default)" if spec.alias == default_model() else "") + ("  grounded" if spec.caps.grounded else "")
         typer.echo(f"{spec.alias:16s} {spec.source}{mark}")
         typer.echo(wrapped(f"{spec.family}, {plural(spec.steps, 'step')}, guidance {spec.guidance:g}, "
                            f"{spec.width}x{spec.height}. {spec.description}", 17, " " * 17))

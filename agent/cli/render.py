@@ -51,7 +51,8 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
         rt = Table("round", "strategy", "what it did", "NFE", "inner scores", "best so far", box=boxes.SIMPLE_HEAD)
         for r in rounds:
             params = {k: v for k, v in r["params"].items() if k not in {"tree", "trace", "why"}}
-            what = ", ".join(f"{k}={v}" for k, v in params.items()) + ("; regional" if r.get("regional") else "")
+            what = ", ".join(f"{k}={v}" for k, v in params.items()) + ("; regional" if r.get("regional") else "") \
+                + ("; grounded" if r.get("grounded") else "")
             nfe = str(r["nfe_charged"]) + (f" ({r['nfe']} fwd)" if r["nfe_charged"] != r["nfe"] else "")
             best_so_far = "-" if r["best_score_so_far"] is None else f"{r['best_score_so_far']:.3f} ({r['best_id_so_far']})"
             rt.add_row(str(r["round"]), r["strategy"], what[:70], nfe, str(r["verifier_calls"]), best_so_far)

@@ -13,6 +13,7 @@ Usable alone::
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -205,6 +206,7 @@ class DiffusersGenerator:
         self.device = pick_device(device)
         self._dtype_name = dtype
         self._pipe = None
+        self._grounding: dict | None = None  # set inside ``grounded()``
         self.prompts = prompt_cache.SHARED  # prompt embeddings, encoded once per prompt and batch size
 
     @property
@@ -212,16 +214,31 @@ class DiffusersGenerator:
         return pick_dtype(self.device, self.spec.family, self._dtype_name)
 
     @property
+    def loaded(self):
+        """The pipeline the weights' ``model_index.json`` names (for GLIGEN, the grounded pipeline)."""
+        return load_pipeline(self.spec, self.device, self.dtype)
+
+    @property
     def pipe(self):
+        """The text-to-image pipeline plain calls use: the loaded one, or the family's plain class sharing its
+        modules (``from_pipe``) when the loaded one needs more than a prompt (GLIGEN's phrases and boxes)."""
         if self._pipe is None:
-            self._pipe = load_pipeline(self.spec, self.device, self.dtype)
+            loaded = self.loaded
+            if self.spec.caps.text_pipeline and type(loaded).__name__ != self.spec.caps.text_pipeline:
+                import diffusers
+
+                plain = getattr(diffusers, self.spec.caps.text_pipeline).from_pipe(loaded)
+                plain.set_progress_bar_config(disable=True)
+                self._pipe = plain
+            else:
+                self._pipe = loaded
         return self._pipe
 
     def describe(self) -> dict:
         """What was loaded: for the manifest."""
         import diffusers
 
-        pipe = self.pipe
+        pipe = self.loaded
         return {"pipeline": type(pipe).__name__, "source": self.spec.source, "revision": weights_revision(pipe),
                 "loaded_from": str(getattr(pipe.config, "_name_or_path", "")), "device": self.device,
                 "dtype": str(self.dtype).replace("torch.", ""), "diffusers": diffusers.__version__}
@@ -232,6 +249,26 @@ class DiffusersGenerator:
 
         return regional_attention(self.pipe, self.spec.family, regions, base_ratio=base_ratio, background=background,
                                   cfg=self.spec.uses_cfg, aspect=self.spec.height / self.spec.width)
+
+    @contextmanager
+    def grounded(self, regions: list[dict], *, beta: float = 1.0, **_layout):
+        """A ``with`` block in which every generation is grounded: each region's phrase is given with its box
+        (fractions ``[x0, y0, x1, y1]``) to a model trained to take them (GLIGEN), for the first ``beta`` of
+        the steps (GLIGEN's scheduled sampling). ``ValueError`` with the reason when the family is not grounded.
+        A layout's other settings (``base_ratio``, ``background``: regional attention's) are accepted and unused."""
+        why = self.spec.caps.lacks("grounded")
+        if why:
+            raise ValueError(why)
+        if not regions:
+            raise ValueError("grounded generation needs at least one region (a phrase and its box)")
+        previous = self._grounding
+        self._grounding = {"gligen_phrases": [r["phrase"] for r in regions],
+                           "gligen_boxes": [[float(v) for v in r["box"]] for r in regions],
+                           "gligen_scheduled_sampling_beta": float(beta)}
+        try:
+            yield self
+        finally:
+            self._grounding = previous
 
     def latent_shape(self) -> tuple[int, int, int]:
         pipe = self.pipe
@@ -260,7 +297,8 @@ class DiffusersGenerator:
                              "(or `limner edit`), not generate()")
         if noises is None:
             noises = [gaussian_spec(s) for s in seeds]
-        spec, pipe = self.spec, self.pipe
+        spec = self.spec
+        pipe = self.loaded if self._grounding else self.pipe
         n = len(noises)
         kwargs: dict = dict(
             num_inference_steps=spec.steps,
@@ -280,7 +318,15 @@ class DiffusersGenerator:
             seeds_of = [s["seed"] for s in noises]  # fresh generators per call: a failed call has drawn from them
             per_sample["generator"] = _Generators(seeds_of)
             made = [{"kind": "pipeline-generator", "seed": s["seed"], "drawn_on": "cpu"} for s in noises]
-        if on_step is not None:
+        if self._grounding:
+            kwargs |= self._grounding
+        if on_step is not None and self._grounding:  # GLIGEN's pipeline takes the older per-step callback
+
+            def step_done(step, _t, _latents):
+                on_step(step + 1, spec.steps)
+
+            kwargs |= {"callback": step_done, "callback_steps": 1}
+        elif on_step is not None:
 
             def callback(_pipe, step, _t, tensors):
                 on_step(step + 1, spec.steps)

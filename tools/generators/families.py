@@ -32,6 +32,8 @@ class Family:
     regional: bool = False  # Limner's regional attention (limner.tools.generators.regional)
     loop: bool = False  # Limner's own denoising loop (paths, reno)
     text_to_image: bool = True
+    grounded: bool = False  # trained to take boxes: GLIGEN's gated self-attention (gligen_phrases, gligen_boxes)
+    text_pipeline: str | None = None  # the plain text-to-image class, when the family's own pipeline needs more
     pooled_text: bool = False  # a second text encoder's pooled embedding and size conditioning (SDXL's encode_prompt)
     sequence_length_arg: bool = False  # the call takes ``max_sequence_length`` (T5 pipelines that encode text)
     latent_sample: int | None = None  # latent side when the denoiser's config gives no ``sample_size``
@@ -51,6 +53,7 @@ class Family:
             "img2img": self.img2img is not None,
             "negative_prompt": self.negative_prompt,
             "text_to_image": self.text_to_image,
+            "grounded": self.grounded,
         }[feature]
         if ok:
             return None
@@ -64,6 +67,8 @@ class Family:
             "inpaint": f"diffusers has no inpainting pipeline for {self.label}: region repair is not available",
             "img2img": f"diffusers has no image-to-image pipeline for {self.label}: variations are not available",
             "negative_prompt": f"{self.label} takes no negative prompt in its ordinary call: it is dropped",
+            "grounded": f"{self.label} is not trained to take boxes (GLIGEN's grounding): a layout can only steer it "
+                        "by regional attention, where the family has it",
             "text_to_image": f"{self.label} edits images by instruction; it does not draw from text alone",
         }[feature]
 
@@ -85,6 +90,10 @@ FAMILIES: dict[str, Family] = {
                notes={"dev_text_tokens": 512, "dev_steps": 28, "dev_guidance": 3.5}),
         Family("pixart", "PixArt", ("PixArtSigmaPipeline", "PixArtAlphaPipeline"), "transformer", True, 300, "natural",
                True, "cfg", 20, 4.5, sequence_length_arg=True, notes={"alpha_text_tokens": 120}),
+        # GLIGEN: SD 1.x with gated self-attention on phrase + box tokens; plain calls go through the SD pipeline
+        Family("gligen", "GLIGEN (Stable Diffusion 1.x, grounded)", ("StableDiffusionGLIGENPipeline",), "unet", True,
+               77, "clip", True, "cfg", 50, 7.5, "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
+               regional=True, loop=True, grounded=True, text_pipeline="StableDiffusionPipeline"),
         # its own pipeline is image-to-image: a variation applies the instruction again with fresh seeds
         Family("ip2p", "InstructPix2Pix", ("StableDiffusionInstructPix2PixPipeline",), "unet", True, 77, "clip", True,
                "instruction", 20, 7.5, img2img="StableDiffusionInstructPix2PixPipeline", text_to_image=False),

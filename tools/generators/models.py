@@ -28,6 +28,7 @@ class ModelSpec:
     description: str = ""
     revision: str | None = None  # the hub snapshot (commit hash) the weights are read from, for hub ids
     text_tokens: int | None = None  # prompt tokens the pipeline encodes (None: the family's)
+    grounding_beta: float = 0.3  # grounded families: the share of steps that take the boxes (GLIGEN's default)
 
     @property
     def caps(self):
@@ -36,8 +37,9 @@ class ModelSpec:
 
     @property
     def draws_shapes(self) -> bool:
-        """The embedded shapes model: its images are drawn by the shapes renderer, so the exact parser reads them."""
-        return self.source == "builtin:shapes-tiny"
+        """The embedded shapes models: their images are drawn as the shapes renderer draws, so the exact parser
+        reads them."""
+        return self.source in {"builtin:shapes-tiny", "builtin:shapes-tiny-grounded"}
 
     @property
     def max_text_tokens(self) -> int:
@@ -69,6 +71,11 @@ BUILTIN: dict[str, ModelSpec] = {
             "circles, squares and triangles (offline, CPU-friendly; see tools/shapes/weights/shapes-tiny).",
         ),
         ModelSpec(
+            "shapes-tiny-grounded", "builtin:shapes-tiny-grounded", "gligen", 20, 4.0, 64, 64, grounding_beta=1.0,
+            description="shapes-tiny with GLIGEN's gated layers trained here to take boxes: layouts place its "
+            "objects (ungrounded calls are shapes-tiny's, bit for bit; see tools/shapes/weights).",
+        ),
+        ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,
             description="Tiny Stable-Diffusion-architecture model with random weights, built locally "
             "(offline stand-in; its images are noise-like).",
@@ -87,6 +94,8 @@ BUILTIN: dict[str, ModelSpec] = {
                   description="FLUX.1 [schnell], 4-step distilled."),
         ModelSpec("instruct-pix2pix", "timbrooks/instruct-pix2pix", "ip2p", 20, 7.5, 512, 512,
                   description="InstructPix2Pix: edits an image by an instruction (for `limner edit`)."),
+        ModelSpec("gligen", "masterful/gligen-1-4-generation-text-box", "gligen", 50, 7.5, 512, 512,
+                  description="GLIGEN on SD 1.4: boxes and phrases place objects (grounded layouts)."),
         ModelSpec("pixart-sigma", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart", 20, 4.5, 1024, 1024,
                   description="PixArt-Sigma XL 1024."),
     ]

@@ -49,7 +49,7 @@ def _flux(pipe, prompts, negatives, cfg, device, max_tokens) -> dict:
     return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
 
 
-_ENCODERS = {"sd": _sd, "sdxl": _sdxl, "sd3": _sd3, "flux": _flux}
+_ENCODERS = {"sd": _sd, "gligen": _sd, "sdxl": _sdxl, "sd3": _sd3, "flux": _flux}
 
 
 class PromptCache:

@@ -137,13 +137,14 @@ def generate(state: dict, tb) -> dict:
         options=tb.policy.strategy_options.get(strategy.name, {}),
         on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
     )
-    regional, layout_note = layout_use(tb, state, action)
-    make = strategy_round(tb, state, strategy, ctx, n, action, regional)
+    mode, layout_args, layout_note = layout_use(tb, state, action)
+    make = strategy_round(tb, state, strategy, ctx, n, action, {mode: layout_args} if mode else {})
 
     def made_here(rnd: int, seeds):
-        with tb.generator.regional(**regional) if regional else nullcontext():
+        with getattr(tb.generator, mode)(**layout_args) if mode else nullcontext():
             records, log = make(rnd, seeds)
-        return records, {**log, **({"layout": layout_note} if layout_note else {}), "regional": regional is not None}
+        return records, {**log, **({"layout": layout_note} if layout_note else {}), "regional": mode == "regional",
+                         "grounded": mode == "grounded"}
 
     update = run_round(tb, state, made_here, strategy=strategy.name)
     memo = dict(state.get("search_memo") or {})
@@ -153,18 +154,24 @@ def generate(state: dict, tb) -> dict:
 
 
 
-def layout_use(tb, state: dict, action: str) -> tuple[dict | None, str | None]:
-    """Whether this round is generated region by region: ``(arguments for generator.regional, note)``."""
-    if not (tb.policy.layout or action == "layout"):
-        return None, None
+def layout_use(tb, state: dict, action: str) -> tuple[str | None, dict | None, str | None]:
+    """Whether this round is generated from the plan's layout: ``(mode, arguments, note)``; ``mode`` is
+    ``grounded`` (a model trained to take boxes), ``regional`` (regional attention) or None."""
+    if not (tb.policy.layout_every_round(tb.spec.caps) or action == "layout"):
+        return None, None, None
     layout = state["plan"].get("layout")
     if not layout:
-        return None, "the plan has no layout: generated from the prompt alone"
-    if tb.spec.caps.lacks("regional"):
-        return None, tb.spec.caps.lacks("regional")
+        return None, None, "the plan has no layout: generated from the prompt alone"
     regions = [{"phrase": r["phrase"], "box": r["box"]} for r in layout["regions"]]
+    if not tb.spec.caps.lacks("grounded"):
+        beta = tb.spec.grounding_beta
+        return "grounded", {"regions": regions, "beta": beta}, (
+            f"grounded generation: {len(regions)} boxes from the plan's layout, for the first {beta:g} of the steps")
+    if tb.spec.caps.lacks("regional"):
+        return None, None, tb.spec.caps.lacks("regional")
     args = {"regions": regions, "base_ratio": layout["base_ratio"], "background": layout.get("background") or None}
-    return args, f"regional generation: {len(regions)} regions from the plan's layout, base ratio {layout['base_ratio']}"
+    return "regional", args, (f"regional generation: {len(regions)} regions from the plan's layout, base ratio "
+                              f"{layout['base_ratio']}")
 
 
 @_node("verify")

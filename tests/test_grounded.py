@@ -1,0 +1,116 @@
+"""Grounded generation (GLIGEN) with a tiny random gated UNet of the real architecture, as a user has it: a
+diffusers folder in a Hugging Face cache under the public checkpoint's repo id, loaded offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tiny_pipelines import place_in_hf_cache, save_tiny_gligen
+
+pytestmark = pytest.mark.slow  # diffusion end to end
+
+REPO = "masterful/gligen-1-4-generation-text-box"
+REGIONS = [{"phrase": "a red circle", "box": [0.05, 0.3, 0.45, 0.7]},
+           {"phrase": "a blue square", "box": [0.55, 0.3, 0.95, 0.7]}]
+
+
+@pytest.fixture(scope="module")
+def gligen_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gligen")
+    place_in_hf_cache(save_tiny_gligen(root / "tiny-gligen"), root / "hf", REPO)
+    return root / "hf"
+
+
+@pytest.fixture
+def gen(gligen_cache, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(gligen_cache))
+    monkeypatch.setenv("HF_HUB_CACHE", str(gligen_cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+
+    return DiffusersGenerator(resolve_model("gligen").with_overrides(steps=3, width=64, height=64), device="cpu")
+
+
+def test_the_gligen_checkpoint_is_a_grounded_family_read_from_its_weights(gen):
+    assert gen.spec.family == "gligen" and gen.spec.caps.grounded and not gen.spec.caps.lacks("grounded")
+    assert type(gen.loaded).__name__ == "StableDiffusionGLIGENPipeline"
+    assert type(gen.pipe).__name__ == "StableDiffusionPipeline" and gen.pipe.unet is gen.loaded.unet  # from_pipe
+
+
+def test_grounded_generation_takes_the_boxes_counts_every_pass_and_repeats_exactly(gen):
+    with gen.grounded(REGIONS):
+        a = gen.generate("a red circle and a blue square", seeds=[1, 2])
+        again = gen.generate("a red circle and a blue square", seeds=[1, 2])
+    plain = gen.generate("a red circle and a blue square", seeds=[1, 2])
+    assert a.nfe == 2 * 3 * 2 == plain.nfe  # 2 samples x 3 steps x CFG
+    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a.images, again.images))
+    assert any((np.asarray(x) != np.asarray(y)).any() for x, y in zip(a.images, plain.images))
+    moved = [dict(REGIONS[0], box=[0.55, 0.05, 0.95, 0.45]), REGIONS[1]]
+    with gen.grounded(moved):
+        b = gen.generate("a red circle and a blue square", seeds=[1, 2])
+    assert any((np.asarray(x) != np.asarray(y)).any() for x, y in zip(a.images, b.images))
+
+
+def test_grounding_is_refused_with_the_reason_where_the_family_has_none():
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+
+    gen = DiffusersGenerator(resolve_model("tiny-random-sd"), device="cpu")
+    with pytest.raises(ValueError, match="not trained to take boxes"):
+        with gen.grounded(REGIONS):
+            pass
+
+
+def test_ungrounded_calls_of_the_grounded_shapes_model_are_shapes_tinys_bit_for_bit():
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+    from limner.tools.shapes.weights import HERE
+
+    if not (HERE / "shapes-tiny-grounded").is_dir():
+        pytest.skip("shapes-tiny-grounded is not trained in this checkout")
+    grounded = DiffusersGenerator(resolve_model("shapes-tiny-grounded").with_overrides(steps=4), device="cpu")
+    base = DiffusersGenerator(resolve_model("shapes-tiny").with_overrides(steps=4), device="cpu")
+    a = grounded.generate("a red circle", seeds=[7, 8])
+    b = base.generate("a red circle", seeds=[7, 8])
+    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a.images, b.images))
+
+
+def test_the_agent_generates_grounded_rounds_from_the_plans_boxes_and_they_reproduce(gen, tmp_path):
+    """The default policy (``layout: auto``) on a grounded model: every round takes the plan's boxes; each
+    candidate records them and regenerates bit for bit; NFE is exact."""
+    from PIL import Image
+
+    from helpers import manifest, policy_file
+    from limner import run
+    from limner.agent.reproduce import regenerate
+
+    policy = policy_file(tmp_path, max_rounds=1, candidates_per_round=2, layout="auto",
+                         generation={"steps": 3, "width": 64, "height": 64})
+    result = run("a red circle left of a blue square", model="gligen", seed=1, out=tmp_path, policy=policy)
+    m = manifest(result)
+    assert m["model"]["family"] == "gligen" and result.nfe == 2 * 3 * 2
+    (rnd,) = m["rounds"]
+    assert rnd["grounded"] and not rnd["regional"] and rnd["layout"].startswith("grounded generation: 2 boxes")
+    for c in m["candidates"]:
+        boxes = [r["box"] for r in c["grounded"]["regions"]]
+        assert [r["phrase"] for r in c["grounded"]["regions"]] == ["a red circle", "a blue square"]
+        assert boxes[0][2] <= boxes[1][0]  # left of
+        again = regenerate(c, result.run_dir)
+        with Image.open(Path(result.run_dir) / c["path"]) as saved:
+            assert (np.asarray(again) == np.asarray(saved.convert("RGB"))).all()
+
+
+def test_a_model_that_ignores_boxes_is_not_given_the_layout_under_auto(tmp_path):
+    from helpers import manifest, policy_file
+    from limner import run
+
+    policy = policy_file(tmp_path, max_rounds=1, candidates_per_round=1, layout="auto")
+    m = manifest(run("a red circle left of a blue square", model="tiny-random-sd", seed=1, out=tmp_path,
+                     policy=policy))
+    assert not m["rounds"][0]["grounded"] and not m["rounds"][0]["regional"] and m["rounds"][0]["layout"] is None
