@@ -126,7 +126,8 @@ def _redo_edit(gen, entry: dict, run_dir):
     else:
         mask = box_mask_image(size, edit["box"])
     result = inpaint(gen, image, mask, edit["prompt"], edit["seeds"], negative_prompt=edit.get("negative_prompt", ""),
-                     strength=edit["strength"], feather=edit["feather"], steps=edit["steps"])
+                     strength=edit["strength"], feather=edit["feather"], steps=edit["steps"],
+                     grounding=edit.get("grounding"))
     return result.images[edit["seeds"].index(entry["seed"])]
 
 

@@ -20,7 +20,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from tiny_pipelines import (  # noqa: E402
-    place_in_hf_cache, save_tiny_flux, save_tiny_pixart_sigma, save_tiny_sd, save_tiny_sd3, save_tiny_sdxl,
+    place_in_hf_cache, save_tiny_flux, save_tiny_gligen, save_tiny_pixart_sigma, save_tiny_sd, save_tiny_sd3,
+    save_tiny_sdxl,
 )
 
 FAMILY_REPOS = {
@@ -29,6 +30,7 @@ FAMILY_REPOS = {
     "sd3": ("stabilityai/stable-diffusion-3.5-medium", save_tiny_sd3),
     "flux": ("black-forest-labs/FLUX.1-schnell", save_tiny_flux),
     "pixart": ("PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", save_tiny_pixart_sigma),
+    "gligen": ("masterful/gligen-1-4-generation-text-box", save_tiny_gligen),
 }
 EXTRA_REPOS = {"stabilityai/sdxl-turbo": "sdxl"}  # README examples use it too
 REAL_CLIP = "openai/clip-vit-large-patch14"
@@ -158,7 +160,8 @@ class Contract:
 
     @staticmethod
     def fallbacks(manifest: dict) -> list[str]:
-        notes = [r["layout"] for r in manifest["rounds"] if r.get("layout") and not r.get("regional")]
+        notes = [r["layout"] for r in manifest["rounds"]
+                 if r.get("layout") and not r.get("regional") and not r.get("grounded")]
         for d in manifest["decisions"]:
             notes += d.get("skipped", [])
             if "cannot run" in d.get("reason", "") or "no allowed action" in d.get("reason", ""):
@@ -227,7 +230,8 @@ class Contract:
         row["search"] = self._feature(family, search, lambda m: ", ".join(
             s for s in dict.fromkeys(self.strategies(m)) if s != "random") or None)
         layout = manifests["layout"]
-        row["layout"] = self._feature(family, layout, lambda m: "regional rounds from the plan's layout" if any(
+        row["layout"] = self._feature(family, layout, lambda m: "grounded rounds from the plan's boxes" if any(
+            r.get("grounded") for r in m["rounds"]) else "regional rounds from the plan's layout" if any(
             r.get("regional") for r in m["rounds"]) else None)
         row["edit"] = self.edit_cell(family, offline)
         row["verify"] = self.verify_cell(family, offline)

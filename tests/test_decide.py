@@ -15,6 +15,7 @@ from limner.tools.generators.models import ModelSpec
 
 SD = ModelSpec("tiny", "builtin:tiny-random-sd", "sd", 10, 5.0, 64, 64)  # 20 NFE per candidate
 FLUX = ModelSpec("flux", "black-forest-labs/FLUX.1-schnell", "flux", 4, 0.0, 64, 64)  # 4 NFE per candidate
+PIXART = ModelSpec("pixart", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart", 4, 4.5, 64, 64)
 
 
 class Box:
@@ -89,9 +90,9 @@ def test_what_the_model_cannot_do_is_recorded_with_the_decision():
     assert d["action"] == "random"
     assert any(s.startswith("zero_order: FLUX.1 pipelines draw their own") for s in d["skipped"])
     assert any(s.startswith("paths: Limner's denoising loop") for s in d["skipped"])
-    d = decide(state(), Box(spec=FLUX, actions=["layout", "random"]))
-    assert d["skipped"] == ["layout: regional attention is implemented for UNet cross-attention; FLUX.1 is a "
-                            "transformer model: generated from the prompt alone"]
+    d = decide(state(), Box(spec=PIXART, actions=["layout", "random"]))
+    assert d["skipped"] == ["layout: regional attention is implemented for UNet cross-attention and MMDiT joint "
+                            "attention; PixArt is neither: generated from the prompt alone"]
 
 
 def test_a_persons_directive_is_obeyed_within_the_budgets():

@@ -52,9 +52,11 @@ def test_every_cell_works_or_says_why_not(contract, family):
 def test_what_each_family_lacks_is_stated_not_skipped(contract):
     r = contract.results
     assert "zero_order" in r["sd"]["search"] and "regional" in r["sdxl"]["layout"]
+    assert r["gligen"]["layout"] == "works (grounded rounds from the plan's boxes)"
     assert r["flux"]["search"].startswith("falls back: zero_order: FLUX.1 pipelines draw their own")
-    for family in ("sd3", "flux", "pixart"):
-        assert r[family]["layout"].startswith("falls back: regional attention is implemented for UNet")
+    for family in ("sd3", "flux"):  # MMDiT: regional by a joint-attention mask
+        assert r[family]["layout"].startswith("works (regional rounds from the plan's layout)")
+    assert r["pixart"]["layout"].startswith("falls back: regional attention is implemented for UNet")
     assert "box: falls back: pixart-sigma: diffusers has no inpainting pipeline for PixArt" in r["pixart"]["edit"]
     for family in ("sd", "sdxl", "sd3", "flux"):
         assert "box: best_effort" in r[family]["edit"] or "box: passed" in r[family]["edit"]

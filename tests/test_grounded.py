@@ -67,20 +67,6 @@ def test_grounding_is_refused_with_the_reason_where_the_family_has_none():
             pass
 
 
-def test_ungrounded_calls_of_the_grounded_shapes_model_are_shapes_tinys_bit_for_bit():
-    from limner.tools.generators import resolve_model
-    from limner.tools.generators.diffusers_backend import DiffusersGenerator
-    from limner.tools.shapes.weights import HERE
-
-    if not (HERE / "shapes-tiny-grounded").is_dir():
-        pytest.skip("shapes-tiny-grounded is not trained in this checkout")
-    grounded = DiffusersGenerator(resolve_model("shapes-tiny-grounded").with_overrides(steps=4), device="cpu")
-    base = DiffusersGenerator(resolve_model("shapes-tiny").with_overrides(steps=4), device="cpu")
-    a = grounded.generate("a red circle", seeds=[7, 8])
-    b = base.generate("a red circle", seeds=[7, 8])
-    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a.images, b.images))
-
-
 def test_the_agent_generates_grounded_rounds_from_the_plans_boxes_and_they_reproduce(gen, tmp_path):
     """The default policy (``layout: auto``) on a grounded model: every round takes the plan's boxes; each
     candidate records them and regenerates bit for bit; NFE is exact."""
@@ -114,3 +100,23 @@ def test_a_model_that_ignores_boxes_is_not_given_the_layout_under_auto(tmp_path)
     m = manifest(run("a red circle left of a blue square", model="tiny-random-sd", seed=1, out=tmp_path,
                      policy=policy))
     assert not m["rounds"][0]["grounded"] and not m["rounds"][0]["regional"] and m["rounds"][0]["layout"] is None
+
+
+def test_grounded_inpainting_tells_the_model_the_box_and_repeats_exactly(gen):
+    """A repair on a grounded model passes the phrase and box to the gated layers (GLIGEN's inputs, built as
+    its pipeline builds them): the result differs from ungrounded inpainting, keeps the outside, repeats."""
+    from PIL import Image
+
+    from limner.tools.editing import box_mask_image, inpaint
+
+    image = Image.new("RGB", (64, 64), (250, 250, 250))
+    mask = box_mask_image(image.size, [0.1, 0.1, 0.5, 0.5])
+    region = [{"phrase": "a green circle", "box": [0.1, 0.1, 0.5, 0.5]}]
+    a = inpaint(gen, image, mask, "a green circle", [3, 4], grounding=region)
+    b = inpaint(gen, image, mask, "a green circle", [3, 4], grounding=region)
+    plain = inpaint(gen, image, mask, "a green circle", [3, 4])
+    assert a.params["grounding"] == region and a.nfe == plain.nfe == 2 * 3 * 2
+    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a.images, b.images))
+    assert any((np.asarray(x) != np.asarray(y)).any() for x, y in zip(a.images, plain.images))
+    outside = np.asarray(a.images[0])[48:, 48:]
+    assert (outside == 250).all()

@@ -89,17 +89,20 @@ def test_edit_inputs_are_checked_before_anything_is_written(tmp_path):
         run("a red circle", box=[0, 0, 0.5, 0.5], out=tmp_path / "runs")
 
 
-def test_regional_generation_falls_back_to_the_prompt_on_transformer_pipelines():
+def test_regional_generation_falls_back_to_the_prompt_where_the_family_has_no_way_to_use_a_layout():
     from types import SimpleNamespace
 
     from limner.agent._graph.nodes.core import layout_use
-
+    from limner.agent.policy import load_policy
     from limner.tools.generators.families import FAMILIES
 
-    tb = SimpleNamespace(policy=SimpleNamespace(layout=True), spec=SimpleNamespace(family="flux", caps=FAMILIES["flux"]))
     state = {"plan": {"layout": {"regions": [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}], "base_ratio": 0.3}}}
-    regional, note = layout_use(tb, state, "random")
-    assert regional is None and "FLUX.1 is a transformer model: generated from the prompt alone" in note
+    tb = SimpleNamespace(policy=load_policy("layout"), spec=SimpleNamespace(family="pixart", caps=FAMILIES["pixart"]))
+    mode, args, note = layout_use(tb, state, "random")
+    assert mode is None and args is None and "PixArt is neither: generated from the prompt alone" in note
+    tb.spec = SimpleNamespace(family="flux", caps=FAMILIES["flux"])  # MMDiT: regional by a joint-attention mask
+    mode, args, note = layout_use(tb, state, "random")
+    assert mode == "regional" and args["regions"] == [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}]
 
 
 def test_bench_shapes_runs_the_agent_under_a_policy(shapes_defaults, tmp_path):

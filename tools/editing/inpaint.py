@@ -14,11 +14,14 @@ FEATHER_PX = 2
 
 
 def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_prompt: str = "",
-            strength: float = 1.0, feather: int = FEATHER_PX, steps: int | None = None) -> EditResult:
+            strength: float = 1.0, feather: int = FEATHER_PX, steps: int | None = None,
+            grounding: list[dict] | None = None) -> EditResult:
     """One image per seed: ``prompt`` painted inside ``mask`` (PIL ``L``, white = change), the rest kept.
 
     ``image`` is one image for every seed, or a list with one image per seed. ``strength`` 1.0 repaints the
-    masked area from pure noise; lower values keep some of what was there.
+    masked area from pure noise; lower values keep some of what was there. ``grounding``: regions (phrase, box
+    as fractions) a grounded model (GLIGEN) is told, so that it places what it paints (``ValueError`` with the
+    reason for a family that is not grounded).
     """
     from limner.tools.generators.diffusers_backend import counted_call, seeded
 
@@ -41,8 +44,16 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
                   generator=seeded(seeds), output_type="pil", **text_kwargs(spec))
     if negative_prompt and spec.uses_cfg:
         kwargs["negative_prompt"] = [negative_prompt] * n
+    if grounding:
+        if spec.caps.lacks("grounded"):
+            raise ValueError(spec.caps.lacks("grounded"))
+        from limner.tools.generators.grounding import enable_fusers, gligen_inputs
+
+        enable_fusers(pipe.unet)  # a grounded generation before may have left them closed
+        kwargs["cross_attention_kwargs"] = gligen_inputs(pipe, grounding, n, spec.uses_cfg)
     raw, nfe, seconds = counted_call(pipe, kwargs)
     images = [composite(before, out, soft) for before, out in zip(images, raw)]
     params = {"editor": "inpaint", "prompt": prompt, "negative_prompt": negative_prompt, "strength": strength,
-              "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds)}
+              "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds),
+              **({"grounding": [dict(r) for r in grounding]} if grounding else {})}
     return EditResult(images=images, nfe=nfe, seconds=seconds, params=params)

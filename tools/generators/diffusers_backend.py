@@ -207,6 +207,7 @@ class DiffusersGenerator:
         self._dtype_name = dtype
         self._pipe = None
         self._grounding: dict | None = None  # set inside ``grounded()``
+        self._joint = None  # set inside ``regional()`` on MMDiT families
         self.prompts = prompt_cache.SHARED  # prompt embeddings, encoded once per prompt and batch size
 
     @property
@@ -223,11 +224,15 @@ class DiffusersGenerator:
         """The text-to-image pipeline plain calls use: the loaded one, or the family's plain class sharing its
         modules (``from_pipe``) when the loaded one needs more than a prompt (GLIGEN's phrases and boxes)."""
         if self._pipe is None:
+            from limner.tools.generators.families import FAMILY_BY_PIPELINE
+
             loaded = self.loaded
-            if self.spec.caps.text_pipeline and type(loaded).__name__ != self.spec.caps.text_pipeline:
+            # what the loaded class is decides (a manifest may name an older family for the same weights)
+            text_class = family_info(FAMILY_BY_PIPELINE.get(type(loaded).__name__, self.spec.family)).text_pipeline
+            if text_class and type(loaded).__name__ != text_class:
                 import diffusers
 
-                plain = getattr(diffusers, self.spec.caps.text_pipeline).from_pipe(loaded)
+                plain = getattr(diffusers, text_class).from_pipe(loaded)
                 plain.set_progress_bar_config(disable=True)
                 self._pipe = plain
             else:
@@ -245,10 +250,27 @@ class DiffusersGenerator:
 
     def regional(self, regions: list[dict], *, base_ratio: float = 0.3, background: str | None = None):
         """A ``with`` block in which every generation is regional (``limner.tools.generators.regional``)."""
+        if self.spec.caps.joint_attention:
+            return self._joint_regional(regions)
         from limner.tools.generators.regional import regional_attention
 
         return regional_attention(self.pipe, self.spec.family, regions, base_ratio=base_ratio, background=background,
                                   cfg=self.spec.uses_cfg, aspect=self.spec.height / self.spec.width)
+
+    @contextmanager
+    def _joint_regional(self, regions: list[dict]):
+        """SD3 / FLUX: each region's phrase joined to the image tokens in its box by a joint-attention mask
+        (``limner.tools.generators.joint_regional``; the base ratio and background are UNet regional settings)."""
+        from limner.tools.generators.joint_regional import JointRegions, masked_processors
+
+        previous = self._joint
+        self._joint = JointRegions(self.pipe, self.spec.family, regions, height=self.spec.height,
+                                   width=self.spec.width, cfg=self.spec.uses_cfg)
+        try:
+            with masked_processors(self.pipe, self.spec.family):
+                yield self
+        finally:
+            self._joint = previous
 
     @contextmanager
     def grounded(self, regions: list[dict], *, beta: float = 1.0, **_layout):
@@ -340,9 +362,17 @@ class DiffusersGenerator:
             args = kwargs | {k: v[lo:hi] for k, v in per_sample.items()}
             args |= self.prompts.kwargs(pipe, spec.family, prompt, negative_prompt, hi - lo, cfg, self.device,
                                         max_tokens=spec.max_text_tokens)
+            if self._joint is not None:
+                args = self._joint.call_kwargs(args, hi - lo)
             return counted_call(pipe, args)
 
-        images, nfe, seconds, lost, chunks = split_on_oom(call, n, self._fits_key())
+        try:
+            images, nfe, seconds, lost, chunks = split_on_oom(call, n, self._fits_key())
+        finally:
+            if self._grounding:  # GLIGEN's pipeline leaves its gated layers closed after scheduled sampling
+                from limner.tools.generators.grounding import enable_fusers
+
+                enable_fusers(pipe.unet)
         return GenerationResult(images=images, nfe=nfe, seconds=seconds, noise=made, oom_lost_nfe=lost,
                                 batch=fitting_batch(self._fits_key()), chunks=chunks)
 

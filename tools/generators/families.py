@@ -32,6 +32,7 @@ class Family:
     regional: bool = False  # Limner's regional attention (limner.tools.generators.regional)
     loop: bool = False  # Limner's own denoising loop (paths, reno)
     text_to_image: bool = True
+    joint_attention: bool = False  # MMDiT: image and text tokens in one softmax (regional by an attention mask)
     grounded: bool = False  # trained to take boxes: GLIGEN's gated self-attention (gligen_phrases, gligen_boxes)
     text_pipeline: str | None = None  # the plain text-to-image class, when the family's own pipeline needs more
     pooled_text: bool = False  # a second text encoder's pooled embedding and size conditioning (SDXL's encode_prompt)
@@ -62,8 +63,8 @@ class Family:
                               "(zero_order) cannot set it: fresh seeds instead",
             "loop": f"Limner's denoising loop (paths, reno) drives UNet pipelines; {self.label} is a "
                     f"{self.denoiser} model",
-            "regional": f"regional attention is implemented for UNet cross-attention; {self.label} is a "
-                        f"{self.denoiser} model: generated from the prompt alone",
+            "regional": f"regional attention is implemented for UNet cross-attention and MMDiT joint attention; "
+                        f"{self.label} is neither: generated from the prompt alone",
             "inpaint": f"diffusers has no inpainting pipeline for {self.label}: region repair is not available",
             "img2img": f"diffusers has no image-to-image pipeline for {self.label}: variations are not available",
             "negative_prompt": f"{self.label} takes no negative prompt in its ordinary call: it is dropped",
@@ -83,10 +84,11 @@ FAMILIES: dict[str, Family] = {
                "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline", regional=True, loop=True,
                pooled_text=True),
         Family("sd3", "Stable Diffusion 3", ("StableDiffusion3Pipeline",), "transformer", True, 256, "natural", True,
-               "cfg", 28, 4.5, "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline"),
+               "cfg", 28, 4.5, "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline", regional=True,
+               joint_attention=True),
         # FLUX.1 [dev] embeds guidance and reads 512 T5 tokens; [schnell] has no guidance embedding and 256
         Family("flux", "FLUX.1", ("FluxPipeline",), "transformer", False, 256, "natural", False, "distilled", 4, 0.0,
-               "FluxImg2ImgPipeline", "FluxInpaintPipeline", latent_sample=128,
+               "FluxImg2ImgPipeline", "FluxInpaintPipeline", latent_sample=128, regional=True, joint_attention=True,
                notes={"dev_text_tokens": 512, "dev_steps": 28, "dev_guidance": 3.5}),
         Family("pixart", "PixArt", ("PixArtSigmaPipeline", "PixArtAlphaPipeline"), "transformer", True, 300, "natural",
                True, "cfg", 20, 4.5, sequence_length_arg=True, notes={"alpha_text_tokens": 120}),

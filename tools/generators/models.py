@@ -39,7 +39,7 @@ class ModelSpec:
     def draws_shapes(self) -> bool:
         """The embedded shapes models: their images are drawn as the shapes renderer draws, so the exact parser
         reads them."""
-        return self.source in {"builtin:shapes-tiny", "builtin:shapes-tiny-grounded"}
+        return self.source == "builtin:shapes-tiny"
 
     @property
     def max_text_tokens(self) -> int:
@@ -69,11 +69,6 @@ BUILTIN: dict[str, ModelSpec] = {
             "shapes-tiny", "builtin:shapes-tiny", "sd", 20, 4.0, 64, 64,
             description="The embedded shapes world: a tiny SD-architecture model trained here on coloured "
             "circles, squares and triangles (offline, CPU-friendly; see tools/shapes/weights/shapes-tiny).",
-        ),
-        ModelSpec(
-            "shapes-tiny-grounded", "builtin:shapes-tiny-grounded", "gligen", 20, 4.0, 64, 64, grounding_beta=1.0,
-            description="shapes-tiny with GLIGEN's gated layers trained here to take boxes: layouts place its "
-            "objects (ungrounded calls are shapes-tiny's, bit for bit; see tools/shapes/weights).",
         ),
         ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,

@@ -67,8 +67,9 @@ def repair(state: dict, tb) -> dict:
             image = erased.images
             extra["erase"] = {**erased.params, "box": erase["box"]}
             params["erase_box"] = erase["box"]
+        grounding = None if tb.spec.caps.lacks("grounded") else [{"phrase": target["phrase"], "box": target["box"]}]
         result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
-                         batch, negative_prompt=negative)
+                         batch, negative_prompt=negative, grounding=grounding)
         if erased is not None:
             result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
                                 seconds=erased.seconds + result.seconds, params=result.params)
