@@ -68,6 +68,9 @@ class Policy(BaseModel):
     max_repairs: int = Field(default=4, ge=0, description="most rounds of the `repair` action (inpainting a failing region)")
     variation_strength: float = Field(default=0.6, gt=0.0, le=1.0, description=(
         "how far the `variation` action re-noises the best candidate (img2img strength)"))
+    recolor_strength: float = Field(default=0.7, gt=0.0, le=1.0, description=(
+        "inpainting strength of a repair that only changes an object's colour (it keeps some of the object, so "
+        "its shape survives; `python -m limner.agent.bench.recolor` measured 0.7 best on the embedded model)"))
     replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
     max_replans: int = Field(default=2, ge=0)
     generation: GenerationOverrides = Field(default_factory=GenerationOverrides)

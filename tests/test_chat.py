@@ -95,6 +95,23 @@ def test_an_interactive_run_waits_for_the_person_and_obeys(tmp_path, shapes_defa
         answer(r.run_id, "more")
 
 
+def test_the_readme_chat_edit_ends_with_the_green_circle_it_asked_for(tmp_path, shapes_defaults):
+    """README's interactive example, through the API: "make the circle green", then "accept" keeps a green circle
+    (a recolour repaints the circle's box at ``recolor_strength``, so the circle survives; at strength 1 both
+    repairs erased it)."""
+    from PIL import Image
+
+    from limner.tools.shapes.parser import parse
+
+    r = run("a blue circle left of a red square", out=tmp_path, seed=3, interactive=True, policy="chat", candidates=2)
+    r = answer(answer(answer(r.run_id, "yes").run_id, "make the circle green").run_id, "accept")
+    m = json.loads(Path(r.manifest_path).read_text())
+    best = next(c for c in m["candidates"] if c["id"] == m["best"]["id"])
+    assert best["round"] == 2 and best["edit"]["strength"] == 0.7
+    with Image.open(r.final_path) as im:
+        assert any(o["shape"] == "circle" and o["color"] == "green" for o in parse(im.convert("RGB")))
+
+
 def test_a_person_can_change_the_plan_pick_a_candidate_or_cancel(tmp_path, shapes_defaults):
     r = run("a red circle", out=tmp_path, seed=1, interactive=True, policy="chat", candidates=2)
     r = answer(r.run_id, "two green triangles")  # a new description at the plan: a new plan, asked again

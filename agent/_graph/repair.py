@@ -137,7 +137,8 @@ def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0) -> l
             continue
         phrase = _phrase(plan, f["index"])
         out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box, "phrase": phrase,
-                    "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}"})
+                    "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
+                    **({"recolor": True} if f["status"] == "wrong_color" else {})})
     if nfe_left is None or nfe_left >= 2 * cost:
         out += _moves(state, best, tries)
     return out

@@ -94,6 +94,8 @@ def edit_target(state: dict, fb, plan: dict) -> dict | None:
     target = {"parent": parent_id, "object": f"person:{fb.object}", "status": "requested",
               "box": _scaled(box, fb.scale), "phrase": phrase,
               "why": f"the person asked to repaint the {plan['objects'][fb.object]['name']}"}
+    if fb.color and fb.scale == 1.0:  # the object stays where and what it is: only its colour changes
+        target["recolor"] = True
     if fb.scale < 1.0:  # the old, larger object must go first
         rest = [_phrase(plan, i) for i in range(len(plan["objects"])) if i != fb.object]
         target["erase"] = {"box": _grow(box, SCALE_MARGIN),
