@@ -44,20 +44,17 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         plan = make_planner(planner, llm=llm).plan(prompt).model_dump()
         # the shapes world's exact parser answers only prompts of that world; real images need a VLM
         world = "shapes" if in_shapes_world([PlanObject(**o) for o in plan["objects"]]) else "real"
-        from limner.tools.verifiers import VERIFIERS, Where
+        from limner.tools.verifiers import Where, declaration
 
         where = Where(world=world, parseable=world == "shapes", llm=llm is not None)
         made = []
         for n in names:
-            if n not in VERIFIERS:
-                raise ValueError(f"unknown verifier '{n}': choose from {', '.join(VERIFIERS)}")
-            prepared = VERIFIERS[n].prepare({}, where)
+            prepared = declaration(n).prepare({}, where)
             if prepared.notice:
                 notices.append(prepared.notice)
             if prepared.options is None:
                 continue
-            made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)
-                         if VERIFIERS[n].needs_plan else make_verifier(n, llm=llm, **prepared.options)))
+            made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)))
         _check_weights(made)
         results = score_all(made, [image], [prompt])
     except ValueError as exc:

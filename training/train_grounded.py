@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,8 @@ import numpy as np
 from limner.tools.shapes.captions import caption, phrase
 from limner.tools.shapes.tokenizer import MAX_LENGTH
 
-from training.train_shapes import ema_update, encode_pool, log, noise_scheduler_config, optimizer_step
+from training.train_shapes import (ema_update, encode_pool, log, noise_scheduler_config, optimizer_step,
+                                   save_folder)
 
 MAX_OBJS = 30  # diffusers' GLIGEN pipeline pads every call to 30 grounding tokens
 
@@ -139,19 +139,12 @@ def train(args, rng, device, unet, new_params: set, text_encoder, tokenizer, lat
 
 
 def save(folder: Path, base, unet, info: dict) -> None:
-    import shutil
-
     from diffusers import StableDiffusionGLIGENPipeline
 
     pipe = StableDiffusionGLIGENPipeline(vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer,
                                          unet=unet, scheduler=base.scheduler, safety_checker=None,
                                          feature_extractor=None, requires_safety_checker=False)
-    tmp = folder.with_name(folder.name + ".tmp")
-    pipe.save_pretrained(tmp)
-    (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    save_folder(pipe, folder, info)
 
 
 def parse_args(argv=None):

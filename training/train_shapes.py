@@ -204,6 +204,11 @@ def save_pipeline(folder: Path, vae, unet, text_encoder, tokenizer, info: dict):
         scheduler=DPMSolverMultistepScheduler(**noise_scheduler_config()),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
+    save_folder(pipe, folder, info)
+
+
+def save_folder(pipe, folder: Path, info: dict) -> None:
+    """``pipe`` saved as ``folder`` with ``train_info.json``, written beside it first and swapped in whole."""
     tmp = folder.with_name(folder.name + ".tmp")
     pipe.save_pretrained(tmp)
     (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")

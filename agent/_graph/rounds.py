@@ -16,7 +16,7 @@ from typing import Callable
 from limner.agent._graph.nodes.kit import _charge, _emit, _record, _settings
 
 
-def run_round(tb, state: dict, make: Callable, *, strategy: str) -> dict:
+def run_round(tb, state: dict, make: Callable) -> dict:
     """Run (or reuse) round ``state["round"] + 1``; ``make(rnd, seeds) -> (records, log)``. Returns the update."""
     from limner.tools.search import SeedSource
 
@@ -58,8 +58,15 @@ def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, layout: 
     def make(rnd: int, seeds) -> tuple[list[dict], dict]:
         start = time.perf_counter()
         ids = [f"r{rnd:02d}-c{i:02d}" for i in range(n)]
+        on_disk: dict[int, dict | None] = {}  # what a killed run saved of this round, read once per candidate
+
+        def saved(i: int) -> dict | None:
+            if i not in on_disk:
+                on_disk[i] = tb.store.saved_candidate(ids[i]) if i < n else None
+            return on_disk[i]
+
         ctx.seeds = seeds
-        ctx.saved = lambda i: i < n and tb.store.saved_candidate(ids[i]) is not None
+        ctx.saved = lambda i: saved(i) is not None
         nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
         history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
         memo = (state.get("search_memo") or {}).get(strategy.name, {})
@@ -71,7 +78,7 @@ def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, layout: 
         for i, found in enumerate(result.found):
             cid = f"r{rnd:02d}-c{i:02d}"
             if found is None:  # saved before a kill: reused as it is
-                records.append(tb.store.saved_candidate(cid))
+                records.append(saved(i))
                 continue
             noise = found.noise
             if found.tensor is not None:

@@ -2,8 +2,8 @@
 (grounded generation, regional attention, or the prompt alone), the image is read by the exact parser, and an
 object obeys when a parsed object of its shape and colour has its centre inside the box it was given.
 
-    limner bench grounding --model MODEL --scenes 64          # a grounded model, e.g. one trained by
-    python -m limner.agent.bench.grounding --model MODEL --grid grid.png   # training/train_grounded.py
+    limner bench grounding --model MODEL --scenes 64     # a grounded model, e.g. one trained by training/
+    limner bench grounding --model MODEL --grid grid.png # the same prompt with its boxes moved around
 
 Scenes come from seeds disjoint from training (``training/train_grounded.py`` draws its pool from
 ``[seed, 12]``; these from ``[1000 + seed, 21]``).
@@ -38,8 +38,7 @@ def obeys(parsed: list[dict], region: dict, canvas: int = 64) -> bool:
                and x0 <= o["centroid"][0] <= x1 and y0 <= o["centroid"][1] <= y1 for o in parsed)
 
 
-def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: int | None = None,
-            batch: int = 8) -> dict:
+def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: int | None = None) -> dict:
     """Obedience of ``model`` with ``mode`` ``grounded``, ``regional`` or ``prompt`` over ``scenes``."""
     from contextlib import nullcontext
 
@@ -105,31 +104,3 @@ def grid(model: str, out: str, *, seed: int = 3) -> str:
         x += t.width + 4
     sheet.save(out)
     return out
-
-
-def main(argv=None) -> None:
-    import argparse
-    import json
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--scenes", type=int, default=64)
-    ap.add_argument("--modes", default="grounded,prompt")
-    ap.add_argument("--grid", default=None, help="write the moved-boxes grid PNG here instead")
-    ap.add_argument("--results", default=None)
-    args = ap.parse_args(argv)
-    if args.grid:
-        print(grid(args.model, args.grid))
-        return
-    scenes = heldout_scenes(args.scenes)
-    rows = [measure(args.model if m != "regional" else "shapes-tiny", m, scenes) for m in args.modes.split(",")]
-    for r in rows:
-        print(f"{r['model']:22s} {r['mode']:9s} objects in their box {r['obeyed']:.3f}  scenes all placed "
-              f"{r['scenes_exact']:.3f}  ({r['objects']} objects, {r['scenes']} scenes, {r['seconds']}s)")
-    if args.results:
-        with open(args.results, "w") as f:
-            json.dump(rows, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()

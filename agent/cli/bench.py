@@ -217,18 +217,34 @@ def grounding_bench(
     scenes: int = typer.Option(64, min=1, help="Held-out shapes scenes (1-4 objects each)."),
     mode: Optional[list[str]] = typer.Option(None, "--mode", help="grounded, regional, prompt (default: all three)."),
     out: Path = typer.Option(Path("grounding.json"), "--results", help="The results JSON file to write."),
+    grid_png: Optional[Path] = typer.Option(None, "--grid", help="Instead: write a PNG of one prompt, boxes moved."),
 ):
     """Do objects land in the boxes they are given? The exact parser reads each image (an upper bound on what a
-    detector would say); regional and prompt-only rounds run on shapes-tiny for comparison."""
-    from limner.agent.bench.grounding import heldout_scenes, measure
+    detector would say); the same model's regional and prompt-only generations for comparison."""
+    from limner.agent.bench.grounding import grid, heldout_scenes, measure
     from limner.agent.cli.common import _fail
 
+    from limner.tools.generators import resolve_model
+
+    modes = mode or ["grounded", "regional", "prompt"]
+    unknown = [m for m in modes if m not in {"grounded", "regional", "prompt"}]
+    if unknown:
+        _fail(f"unknown mode '{unknown[0]}': grounded, regional or prompt")
+    try:
+        caps = resolve_model(model).caps
+    except ValueError as exc:
+        _fail(str(exc))
+    why = caps.lacks("grounded") if "grounded" in modes or grid_png else None
+    why = why or (caps.lacks("regional") if "regional" in modes else None)
+    if why:
+        _fail(f"{model}: {why}")
+    if grid_png is not None:
+        typer.echo(f"wrote {grid(model, str(grid_png))}")
+        return
     held = heldout_scenes(scenes)
     rows = []
-    for m in mode or ["grounded", "regional", "prompt"]:
-        if m not in {"grounded", "regional", "prompt"}:
-            _fail(f"unknown mode '{m}': grounded, regional or prompt")
-        r = measure(model if m == "grounded" else "shapes-tiny", m, held)
+    for m in modes:
+        r = measure(model, m, held)
         rows.append(r)
         typer.echo(f"{r['model']:22s} {m:9s} in their box {r['obeyed']:.3f}  whole scene {r['scenes_exact']:.3f}  "
                    f"({r['objects']} objects, {r['nfe']} NFE, {r['seconds']:.0f}s)")

@@ -265,7 +265,7 @@ class DiffusersGenerator:
 
         previous = self._joint
         self._joint = JointRegions(self.pipe, self.spec.family, regions, height=self.spec.height,
-                                   width=self.spec.width, cfg=self.spec.uses_cfg)
+                                   width=self.spec.width, cfg=self.spec.uses_cfg, max_tokens=self.spec.max_text_tokens)
         try:
             with masked_processors(self.pipe, self.spec.family):
                 yield self

@@ -93,32 +93,19 @@ class MaskedJointAttnProcessor:
         return attn.to_out[1](attn.to_out[0](out)), text
 
 
-def _encode(pipe, family: str, phrases: list[str], device, tokens: int):
-    """Each phrase's text embeddings (1, L, D) as the pipeline encodes a prompt (no guidance)."""
-    out = []
-    for phrase in phrases:
-        if family == "flux":
-            embeds = pipe.encode_prompt(prompt=phrase, prompt_2=None, device=device, num_images_per_prompt=1,
-                                        max_sequence_length=tokens)[0]
-        else:
-            embeds = pipe.encode_prompt(prompt=phrase, prompt_2=None, prompt_3=None, device=device,
-                                        num_images_per_prompt=1, do_classifier_free_guidance=False,
-                                        max_sequence_length=tokens)[0]
-        out.append(embeds)
-    return out
-
-
 class JointRegions:
     """The regions of one ``with`` block: encoded once, appended to every call's prompt embeddings."""
 
     def __init__(self, pipe, family: str, regions: list[dict], *, height: int, width: int, cfg: bool,
-                 region_tokens: int = REGION_TOKENS):
-        self.family, self.cfg = family, cfg
+                 max_tokens: int):
+        from limner.tools.generators.prompt_cache import encode
+
+        self.cfg, self.text_first = cfg, family == "flux"  # FLUX puts the text tokens first, SD3 the image's
         self.grid = token_grid(pipe, family, height, width)
         self.boxes = [r["box"] for r in regions]
-        device = pipe.transformer.device
-        tokens = min(region_tokens, getattr(pipe, "tokenizer_max_length", 77) if family == "flux" else region_tokens)
-        self.embeds = _encode(pipe, family, [r["phrase"] for r in regions], device, max(1, tokens))
+        tokens = min(REGION_TOKENS, max_tokens)  # each phrase encoded as the pipeline encodes a prompt
+        self.embeds = [encode(pipe, family, [r["phrase"]], pipe.transformer.device, tokens)["prompt_embeds"]
+                       for r in regions]
 
     def call_kwargs(self, kwargs: dict, n: int) -> dict:
         """``kwargs`` (a call's prompt embeddings for ``n`` images) with the regions' tokens and the mask."""
@@ -130,7 +117,7 @@ class JointRegions:
         for e in self.embeds:
             spans.append((start, start + e.shape[1]))
             start += e.shape[1]
-        mask = joint_mask(start, spans, self.boxes, self.grid, text_first=self.family == "flux").to(base.device)
+        mask = joint_mask(start, spans, self.boxes, self.grid, text_first=self.text_first).to(base.device)
         out = dict(kwargs, prompt_embeds=torch.cat([base, extra], dim=1))
         masks = mask[None].expand(n, -1, -1)
         if self.cfg and "negative_prompt_embeds" in kwargs:  # SD3: the negative half sees no region

@@ -52,6 +52,18 @@ def _flux(pipe, prompts, negatives, cfg, device, max_tokens) -> dict:
 _ENCODERS = {"sd": _sd, "gligen": _sd, "sdxl": _sdxl, "sd3": _sd3, "flux": _flux}
 
 
+def encode(pipe, family: str, prompts: list[str], device, max_tokens: int, negatives: list[str] | None = None,
+           cfg: bool = False) -> dict:
+    """Prompt embeddings as ``family``'s pipeline encodes ``prompts``, uncached (regional generation encodes each
+    region's phrase with it). Normal tensors, not inference tensors, so that a gradient-enabled caller may use
+    them too."""
+    import torch
+
+    with torch.inference_mode(False), torch.no_grad():
+        made = _ENCODERS[family](pipe, prompts, negatives, cfg, device, max_tokens)
+    return {k: v for k, v in made.items() if v is not None}
+
+
 class PromptCache:
     """Embeddings by (pipeline, prompt, negative prompt, batch size, guidance on/off), the oldest dropped past
     ``size``. ``SHARED`` is the process's cache: pipelines are loaded once per process, so every generator
@@ -70,8 +82,7 @@ class PromptCache:
         """Pipeline-call arguments for ``n`` copies of the prompt: embeddings where the family allows,
         else the text itself."""
         negatives = [negative_prompt] * n if negative_prompt and cfg else None
-        encoder = _ENCODERS.get(family)
-        if encoder is None:
+        if family not in _ENCODERS:
             text = {"prompt": [prompt] * n} | ({"negative_prompt": negatives} if negatives else {})
             if family_info(family).sequence_length_arg:
                 text["max_sequence_length"] = max_tokens
@@ -83,12 +94,7 @@ class PromptCache:
             entries.move_to_end(key)
             return dict(entries[key])
         self.misses += 1
-        import torch
-
-        # normal tensors, not inference tensors, so that a gradient-enabled caller may use them too
-        with torch.inference_mode(False), torch.no_grad():
-            made = encoder(pipe, [prompt] * n, negatives, cfg, device, max_tokens)
-        made = {k: v for k, v in made.items() if v is not None}
+        made = encode(pipe, family, [prompt] * n, device, max_tokens, negatives, cfg)
         entries[key] = made
         while len(entries) > self.size:
             entries.popitem(last=False)

@@ -121,14 +121,24 @@ def required_weights(name: str, options: dict | None = None, world: str = "real"
     return VERIFIERS[name].required_weights(options, world) if name in VERIFIERS else []
 
 
-def make_verifier(name: str, *, llm=None, **options) -> Verifier:
+def declaration(name: str) -> Declared:
+    """Verifier ``name``'s declaration (``ValueError`` naming the known ones for an unknown name)."""
     try:
-        declared = VERIFIERS[name]
+        return VERIFIERS[name]
     except KeyError:
         raise ValueError(f"unknown verifier '{name}': choose from {', '.join(VERIFIERS)}") from None
+
+
+def make_verifier(name: str, *, llm=None, plan_fn=None, **options) -> Verifier:
+    """Verifier ``name`` made with ``options``; it is given the endpoint (``llm``) and the plan (``plan_fn``)
+    only if its declaration says it takes them."""
+    declared = declaration(name)
     if declared.takes_llm:
-        return declared(llm=llm, **options)
+        options["llm"] = llm
+    if declared.needs_plan:
+        options["plan_fn"] = plan_fn
     return declared(**options)
 
 
-__all__ = ["VERIFIERS", "Declared", "Prepared", "Score", "Verifier", "Where", "make_verifier", "required_weights"]
+__all__ = ["VERIFIERS", "Declared", "Prepared", "Score", "Verifier", "Where", "declaration", "make_verifier",
+           "required_weights"]

@@ -127,7 +127,7 @@ def generate(state: dict, tb) -> dict:
     if state["brief"].get("image") and state["round"] == 0:
         from limner.agent._graph.nodes.edit import input_round
 
-        return {**run_round(tb, state, input_round(tb, state, n), strategy="input"), "strategy": None}
+        return {**run_round(tb, state, input_round(tb, state, n)), "strategy": None}
     rnd = state["round"] + 1
     ctx = SearchContext(
         generator=tb.generator, prompt=plan["rewritten_prompt"], seeds=None,
@@ -146,7 +146,7 @@ def generate(state: dict, tb) -> dict:
         return records, {**log, **({"layout": layout_note} if layout_note else {}), "regional": mode == "regional",
                          "grounded": mode == "grounded"}
 
-    update = run_round(tb, state, made_here, strategy=strategy.name)
+    update = run_round(tb, state, made_here)
     memo = dict(state.get("search_memo") or {})
     log = update["rounds_log"][0]
     memo[strategy.name] = {**log.get("memo", {}), "last_ids": log["candidates"]}

@@ -42,7 +42,7 @@ def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 
                          "nfe_charged": result.nfe, "seconds": round(result.seconds, 4),
                          "params": {**params, "candidates": n}}
 
-    return run_round(tb, state, make, strategy=name)
+    return run_round(tb, state, make)
 
 
 @_node("repair")
@@ -144,7 +144,7 @@ def input_round(tb, state, n: int):
             nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"],
                                        "candidates": n}
         return records, {"round": rnd, "strategy": "input", "action": "input", "params": params, "nfe": nfe,
-                         "nfe_charged": nfe, "seconds": round(time.perf_counter() - start, 4), "regional": False}
+                         "nfe_charged": nfe, "seconds": round(time.perf_counter() - start, 4)}
 
     return make
 
