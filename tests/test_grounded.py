@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiny_pipelines import place_in_hf_cache, save_tiny_gligen
+from tiny_pipelines import place_in_hf_cache, save_tiny_gligen, save_tiny_gligen_inpaint
 
 pytestmark = pytest.mark.slow  # diffusion end to end
 
 REPO = "masterful/gligen-1-4-generation-text-box"
+INPAINT_REPO = "masterful/gligen-1-4-inpainting-text-box"
 REGIONS = [{"phrase": "a red circle", "box": [0.05, 0.3, 0.45, 0.7]},
            {"phrase": "a blue square", "box": [0.55, 0.3, 0.95, 0.7]}]
 
@@ -21,6 +22,7 @@ REGIONS = [{"phrase": "a red circle", "box": [0.05, 0.3, 0.45, 0.7]},
 def gligen_cache(tmp_path_factory):
     root = tmp_path_factory.mktemp("gligen")
     place_in_hf_cache(save_tiny_gligen(root / "tiny-gligen"), root / "hf", REPO)
+    place_in_hf_cache(save_tiny_gligen_inpaint(root / "tiny-gligen-inpaint"), root / "hf", INPAINT_REPO)
     return root / "hf"
 
 
@@ -120,3 +122,69 @@ def test_grounded_inpainting_tells_the_model_the_box_and_repeats_exactly(gen):
     assert any((np.asarray(x) != np.asarray(y)).any() for x, y in zip(a.images, plain.images))
     outside = np.asarray(a.images[0])[48:, 48:]
     assert (outside == 250).all()
+
+
+@pytest.fixture
+def inpainter(gen):  # the same offline cache as ``gen``
+    from limner.tools.generators import resolve_model
+    from limner.tools.generators.diffusers_backend import DiffusersGenerator
+
+    return DiffusersGenerator(resolve_model("gligen-inpaint").with_overrides(steps=3, width=64, height=64),
+                              device="cpu")
+
+
+def test_the_gligen_inpainting_checkpoint_is_told_apart_by_its_unet_and_only_edits(inpainter):
+    spec = inpainter.spec
+    assert spec.family == "gligen-inpaint" and spec.caps.grounded and type(inpainter.loaded).__name__ == \
+        "StableDiffusionGLIGENPipeline" and inpainter.loaded.unet.config.in_channels == 9
+    with pytest.raises(ValueError, match="edits images by painting phrases into boxes; it does not draw"):
+        inpainter.generate("a red circle", seeds=[1])
+
+
+def test_gligen_inpainting_paints_the_box_keeps_the_rest_and_repeats_exactly(inpainter):
+    from PIL import Image
+
+    from limner.tools.editing import box_mask_image, inpaint
+
+    image = Image.new("RGB", (64, 64), (250, 250, 250))
+    mask = box_mask_image(image.size, [0.1, 0.1, 0.5, 0.5])
+    region = [{"phrase": "a green circle", "box": [0.1, 0.1, 0.5, 0.5]}]
+    a = inpaint(inpainter, image, mask, "a green circle", [3, 4], grounding=region)
+    b = inpaint(inpainter, image, mask, "a green circle", [3, 4], grounding=region)
+    plain = inpaint(inpainter, image, mask, "a green circle", [3, 4])  # the prompt into the mask's box
+    assert a.params["pipeline"] == "StableDiffusionGLIGENPipeline" and a.params["grounding"] == region
+    assert plain.params["grounding"][0]["phrase"] == "a green circle" and a.nfe == plain.nfe == 2 * 3 * 2
+    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a.images, b.images))
+    assert (np.asarray(a.images[0]) != np.asarray(a.images[1])).any()  # each seed its own noise
+    inside, outside = np.asarray(a.images[0])[8:30, 8:30], np.asarray(a.images[0])[40:, 40:]
+    assert (outside == 250).all() and (inside != 250).any()
+
+
+def test_limner_edit_with_the_gligen_inpainting_checkpoint_repaints_the_box_and_reproduces(gen, tmp_path):
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from limner.agent.cli import app
+    from limner.agent.reproduce import regenerate
+
+    image = tmp_path / "in.png"
+    Image.new("RGB", (64, 64), (250, 250, 250)).save(image)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nplanner: rules\nthreshold: 1.0\nmax_rounds: 1\ncandidates_per_round: 2\n"
+                      "budgets: {nfe: 1000}\nverifiers: [{name: clipscore}]\nactions: [repair]\n"
+                      "generation: {steps: 3}\n")
+    out = CliRunner().invoke(app, ["edit", str(image), "a red circle", "--box", "0.1,0.1,0.5,0.5", "--model",
+                                   "gligen-inpaint", "--policy", str(policy), "--seed", "2", "-o",
+                                   str(tmp_path / "runs"), "--json"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output[out.output.index("{"):])
+    m = json.loads(open(result["manifest_path"]).read())
+    assert m["model"]["family"] == "gligen-inpaint" and m["rounds"][0]["nfe"] == 2 * 3 * 2
+    for c in m["candidates"]:
+        assert c["edit"]["pipeline"] == "StableDiffusionGLIGENPipeline" and c["edit"]["box"] == [0.1, 0.1, 0.5, 0.5]
+        with Image.open(f"{result['run_dir']}/{c['path']}") as saved:
+            assert (np.asarray(regenerate(c, result["run_dir"])) == np.asarray(saved.convert("RGB"))).all()
+    refused = CliRunner().invoke(app, ["run", "a red circle", "--model", "gligen-inpaint"])
+    assert refused.exit_code == 2 and "does not draw from text alone" in refused.output

@@ -190,3 +190,28 @@ def place_in_hf_cache(folder: Path, cache: Path, repo_id: str, revision: str = "
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / "main").write_text(revision)
     return snapshot
+
+
+def save_tiny_gligen_inpaint(folder: Path) -> Path:
+    """GLIGEN's inpainting checkpoint: the tiny gated UNet with 9 input channels (latents, the image's latents
+    outside the boxes, the mask), its gates opened; the VAE's sample size is the image size the pipeline crops to."""
+    import torch
+    from diffusers import StableDiffusionGLIGENPipeline, UNet2DConditionModel
+
+    from limner.tools.generators.tiny import build_tiny_sd
+
+    sd = build_tiny_sd()
+    torch.manual_seed(0)
+    config = {k: v for k, v in sd.unet.config.items() if not k.startswith("_")}
+    unet = UNet2DConditionModel(**{**config, "attention_type": "gated", "in_channels": 9})
+    with torch.no_grad():
+        for name, param in unet.named_parameters():
+            if name.endswith(("alpha_attn", "alpha_dense")):
+                param.fill_(1.0)
+    sd.vae.register_to_config(sample_size=64)
+    pipe = StableDiffusionGLIGENPipeline(
+        vae=sd.vae, text_encoder=sd.text_encoder, tokenizer=sd.tokenizer, unet=unet, scheduler=sd.scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder

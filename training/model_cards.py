@@ -1,7 +1,8 @@
 """Write the model cards of the shipped shapes models from their training records and a fresh ShapesEval run.
 
     limner bench shapes --results results.json --grid grid.png
-    python -m training.model_cards --results results.json     # writes both cards from that run
+    limner bench grounding --model shapes-tiny --scenes 64 --results grounding.json
+    python -m training.model_cards --results results.json --grounding grounding.json   # writes both cards
 """
 
 from __future__ import annotations
@@ -17,7 +18,41 @@ def _size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*.safetensors")) / 1e6
 
 
-def tiny_card(folder: Path, summary: dict) -> str:
+def grounding_section(info: dict, obedience: dict | None) -> str:
+    """The gated layers' training and what they give (``limner bench grounding`` rows), when the folder has them."""
+    g = info.get("grounding")
+    if not g:
+        return ""
+    rows = "\n".join(f"| {r['mode']} | {r['obeyed']:.3f} | {r['scenes_exact']:.3f} | {r['nfe'] // r['scenes']} |"
+                     for r in (obedience or {}).get("rows", []))
+    table = (f"""
+Held-out scenes (`limner bench grounding --model shapes-tiny --scenes {obedience['scenes']}`; the exact parser reads
+each image, so this is what a perfect detector would say): the share of objects whose centre lies in the box
+they were given, and of scenes with every object in its box and nothing else.
+
+| mode | objects in their box | whole scenes | NFE per image |
+|---|---|---|---|
+{rows}
+""" if rows else "")
+    return f"""
+## Grounding (GLIGEN's gated layers)
+
+The UNet has diffusers' gated self-attention in every transformer block and its text-box position network
+(`attention_type="gated"`; the folder is a `StableDiffusionGLIGENPipeline`), trained on every object's phrase
+and box with the base weights frozen. The UNet runs the gated layers only when a call passes boxes, so plain
+generation is the base model's, bit for bit (the ShapesEval table above).
+
+```
+{g['command']}
+```
+
+- {g['steps']} steps of batch {g['settings']['batch']}, {g['seconds'] / 60:.1f} min on {g['threads']} CPU threads
+  (latent pool: {g['settings']['pool']} scenes, {g['pool_seconds'] / 60:.1f} min); final x0-weighted loss
+  {g['final_loss']:.4f}, routing loss {g['final_routing_loss']:.3f}; {g['trained_parameters']:,} trained parameters.
+{table}"""
+
+
+def tiny_card(folder: Path, summary: dict, obedience: dict | None = None) -> str:
     info = json.loads((folder / "train_info.json").read_text())
     unet, vae = info["unet"], info["vae"]
     rows = "\n".join(f"| {t} | {a:.3f} | {summary['counts'][t][0]}/{summary['counts'][t][1]} |"
@@ -26,8 +61,8 @@ def tiny_card(folder: Path, summary: dict) -> str:
     return f"""# shapes-tiny
 
 A tiny text-to-image model of the Stable Diffusion architecture (diffusers `StableDiffusionPipeline`:
-`AutoencoderKL`, `CLIPTextModel` with a CLIP BPE tokenizer, `UNet2DConditionModel`, DPM-Solver++ scheduler),
-trained from scratch on Limner's synthetic shapes world: 64x64 white canvases with 1-4 circles, squares and
+`AutoencoderKL`, `CLIPTextModel` with a CLIP BPE tokenizer, `UNet2DConditionModel`, DPM-Solver++ scheduler;
+with GLIGEN's gated layers it is a `StableDiffusionGLIGENPipeline` folder and takes boxes), trained from scratch on Limner's synthetic shapes world: 64x64 white canvases with 1-4 circles, squares and
 upright triangles in six exact colours, captioned in GenEval's phrasing and freer ones.
 
 ## Training (reproducible)
@@ -57,7 +92,7 @@ shipped suite, {summary['prompts']} prompts, {summary['images']} images, {summar
 
 Single objects and colours are what the model is for; counting, position and colour attribution are
 weaker, and are the room the agent's search, layouts and edits are meant to fill.
-"""
+{grounding_section(info, obedience)}"""
 
 
 def clip_card(folder: Path) -> str:
@@ -93,11 +128,13 @@ Calibration (`limner_calibration.json`): cosine {h['calibration'][0]:.3f} (5th p
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--results", required=True, help="results.json of `limner bench shapes` on shapes-tiny")
+    ap.add_argument("--grounding", help="grounding.json of `limner bench grounding --model shapes-tiny`")
     args = ap.parse_args(argv)
     summary = json.loads(Path(args.results).read_text())
+    obedience = json.loads(Path(args.grounding).read_text()) if args.grounding else None
     if summary.get("model", {}).get("alias") != "shapes-tiny":
         raise SystemExit("error: the results are not of shapes-tiny")
-    (HERE / "shapes-tiny" / "MODEL_CARD.md").write_text(tiny_card(HERE / "shapes-tiny", summary))
+    (HERE / "shapes-tiny" / "MODEL_CARD.md").write_text(tiny_card(HERE / "shapes-tiny", summary, obedience))
     (HERE / "shapes-clip" / "MODEL_CARD.md").write_text(clip_card(HERE / "shapes-clip"))
     print(json.dumps({k: summary[k] for k in ("overall", "tags")}, indent=1))
 

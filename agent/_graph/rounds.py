@@ -33,7 +33,7 @@ def run_round(tb, state: dict, make: Callable) -> dict:
                "seed_cursor": seeds.cursor}
         tb.store.save_round(rnd, records, log)
     _emit({"event": "generated", "round": rnd, "n": len(records), "strategy": log["strategy"],
-           "reused": len(records) if saved is not None else 0})
+           "reused": len(records) if saved is not None else 0, "layout": log.get("layout")})
     # a reused round is charged what it cost when it ran: budgets count all work
     return {"pending": records, "round": rnd, "seed_cursor": seeds.cursor, "rounds_log": [log],
             "last_round": {"n": max(1, len(records)), "start": state["spent"]["seconds"]},

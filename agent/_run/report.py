@@ -83,6 +83,21 @@ td,th{padding:2px 8px;text-align:left;vertical-align:top} .trail td{border-top:1
 """
 
 
+def _made_how(log: dict) -> str:
+    """How a round's candidates were made: from the plan's layout (grounded or regional), the prompt, or by
+    editing a candidate."""
+    params = log.get("params") or {}
+    if log.get("action") == "repair":
+        return (f"inpainted '{params.get('phrase')}' in box {params.get('box')} of {params.get('parent')}"
+                + (", grounded on that box" if params.get("grounded") else ""))
+    if log.get("action") == "variation":
+        return f"variation of {params.get('parent')}"
+    if log.get("layout"):
+        return log["layout"]
+    return "grounded on the plan's boxes" if log.get("grounded") else (
+        "regional attention on the plan's layout" if log.get("regional") else "from the prompt")
+
+
 def render_report(state: dict) -> str:
     """The page for a run's state (as stored in its checkpoint or manifest)."""
     brief, spent = state.get("brief", {}), state.get("spent", {})
@@ -100,12 +115,17 @@ def render_report(state: dict) -> str:
     grid = "".join(_candidate_html(c, best_id) for c in state.get("candidates", []))
     chat = "".join(f"<tr><td>{_e(t['stage'])}</td><td>{_e(t['answer'])}</td><td><code>{_e(json.dumps(t['read_as']))}"
                    f"</code></td></tr>" for t in state.get("chat", []))
+    rounds = "".join(f"<tr><td>{_e(r.get('round'))}</td><td>{_e(r.get('action'))}</td><td>{_e(r.get('strategy'))}</td>"
+                     f"<td>{_e(r.get('nfe'))}</td><td>{_e(_made_how(r))}</td></tr>"
+                     for r in state.get("rounds_log") or state.get("rounds") or [])
     trail = "".join(f"<tr><td>{_e(d.get('step'))}</td><td>{_e(d.get('action'))}</td><td>{_e(d.get('reason'))}</td></tr>"
                     for d in state.get("decisions", []))
     return ("<!doctype html><html><head><meta charset=utf-8><title>Limner "
             f"{_e(state.get('run_id', ''))}</title><style>{STYLE}</style></head><body>{head}"
             f"<div class=top>{images}<div><h2>plan</h2>{_plan_html(state.get('plan'))}</div></div>"
             f"<h2>candidates</h2><div class=grid>{grid}</div>"
+            + (f"<h2>rounds</h2><table class=trail><tr><th>round</th><th>action</th><th>strategy</th><th>NFE</th>"
+               f"<th>made</th></tr>{rounds}</table>" if rounds else "")
             + (f"<h2>conversation</h2><table>{chat}</table>" if chat else "")
             + f"<h2>decisions</h2><table class=trail>{trail}</table></body></html>")
 

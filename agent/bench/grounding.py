@@ -38,8 +38,10 @@ def obeys(parsed: list[dict], region: dict, canvas: int = 64) -> bool:
                and x0 <= o["centroid"][0] <= x1 and y0 <= o["centroid"][1] <= y1 for o in parsed)
 
 
-def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: int | None = None) -> dict:
-    """Obedience of ``model`` with ``mode`` ``grounded``, ``regional`` or ``prompt`` over ``scenes``."""
+def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: int | None = None,
+            beta: float | None = None) -> dict:
+    """Obedience of ``model`` with ``mode`` ``grounded``, ``regional`` or ``prompt`` over ``scenes``; ``beta``: the
+    share of steps that take the boxes (default: the model's ``grounding_beta``)."""
     from contextlib import nullcontext
 
     from limner.tools.generators import resolve_model
@@ -55,7 +57,7 @@ def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: 
     for k, scene in enumerate(scenes):
         regions = [{"phrase": r["phrase"], "box": r["box"]} for r in scene["regions"]]
         if mode == "grounded":
-            ctx = gen.grounded(regions, beta=spec.grounding_beta)
+            ctx = gen.grounded(regions, beta=spec.grounding_beta if beta is None else beta)
         elif mode == "regional":
             ctx = gen.regional(regions, base_ratio=0.3)
         else:
@@ -69,12 +71,14 @@ def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: 
         obeyed += sum(hits)
         exact += all(hits) and len(parsed) == len(scene["regions"])
     return {"model": model, "mode": mode, "scenes": len(scenes), "objects": given,
+            **({"beta": spec.grounding_beta if beta is None else beta} if mode == "grounded" else {}),
             "obeyed": round(obeyed / max(1, given), 4), "scenes_exact": round(exact / max(1, len(scenes)), 4),
             "nfe": nfe, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def grid(model: str, out: str, *, seed: int = 3) -> str:
-    """A PNG: one prompt, the same noise, its two objects' boxes moved around (outlined)."""
+def grid(model: str, out: str, *, seeds: tuple[int, ...] = (3, 4, 5), beta: float | None = None) -> str:
+    """A PNG: one prompt, its two objects' boxes moved around (columns, outlined), the same noise along each row
+    (one row per seed); the last column is the prompt alone, for comparison."""
     from PIL import Image, ImageDraw
 
     from limner.tools.generators import resolve_model
@@ -85,22 +89,24 @@ def grid(model: str, out: str, *, seed: int = 3) -> str:
     prompt = "a photo of a red circle and a blue square"
     placements = [([0.05, 0.3, 0.4, 0.65], [0.6, 0.3, 0.95, 0.65]), ([0.6, 0.3, 0.95, 0.65], [0.05, 0.3, 0.4, 0.65]),
                   ([0.05, 0.05, 0.4, 0.4], [0.6, 0.6, 0.95, 0.95]), ([0.3, 0.6, 0.65, 0.95], [0.3, 0.05, 0.65, 0.4]),
-                  ([0.6, 0.05, 0.95, 0.4], [0.05, 0.6, 0.4, 0.95])]
-    scale, tiles = 3, []
-    for circle, square in placements:
-        regions = [{"phrase": "a red circle", "box": circle}, {"phrase": "a blue square", "box": square}]
-        with gen.grounded(regions, beta=spec.grounding_beta):
-            image = gen.generate(prompt, seeds=[seed]).images[0]
-        tile = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-        draw = ImageDraw.Draw(tile)
-        for r, colour in zip(regions, ((200, 0, 0), (0, 0, 200))):
-            x0, y0, x1, y1 = (v * tile.width for v in r["box"])
-            draw.rectangle([x0, y0, x1, y1], outline=colour, width=1)
-        tiles.append(tile)
-    sheet = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), (40, 40, 40))
-    x = 0
-    for t in tiles:
-        sheet.paste(t, (x, 0))
-        x += t.width + 4
+                  ([0.6, 0.05, 0.95, 0.4], [0.05, 0.6, 0.4, 0.95]), None]
+    scale, gap = 3, 4
+    side = spec.width * scale
+    sheet = Image.new("RGB", (len(placements) * (side + gap) - gap, len(seeds) * (side + gap) - gap), (40, 40, 40))
+    for col, placement in enumerate(placements):
+        regions = [] if placement is None else [{"phrase": "a red circle", "box": placement[0]},
+                                                {"phrase": "a blue square", "box": placement[1]}]
+        if regions:
+            with gen.grounded(regions, beta=spec.grounding_beta if beta is None else beta):
+                images = gen.generate(prompt, seeds=list(seeds)).images
+        else:
+            images = gen.generate(prompt, seeds=list(seeds)).images
+        for row, image in enumerate(images):
+            tile = image.resize((side, side), Image.NEAREST)
+            draw = ImageDraw.Draw(tile)
+            for r, colour in zip(regions, ((200, 0, 0), (0, 0, 200))):
+                x0, y0, x1, y1 = (v * side for v in r["box"])
+                draw.rectangle([x0, y0, x1, y1], outline=colour, width=1)
+            sheet.paste(tile, (col * (side + gap), row * (side + gap)))
     sheet.save(out)
     return out

@@ -218,6 +218,8 @@ def grounding_bench(
     mode: Optional[list[str]] = typer.Option(None, "--mode", help="grounded, regional, prompt (default: all three)."),
     out: Path = typer.Option(Path("grounding.json"), "--results", help="The results JSON file to write."),
     grid_png: Optional[Path] = typer.Option(None, "--grid", help="Instead: write a PNG of one prompt, boxes moved."),
+    beta: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="Share of steps that take the boxes "
+                                         "(default: the model's grounding_beta)."),
 ):
     """Do objects land in the boxes they are given? The exact parser reads each image (an upper bound on what a
     detector would say); the same model's regional and prompt-only generations for comparison."""
@@ -239,14 +241,14 @@ def grounding_bench(
     if why:
         _fail(f"{model}: {why}")
     if grid_png is not None:
-        typer.echo(f"wrote {grid(model, str(grid_png))}")
+        typer.echo(f"wrote {grid(model, str(grid_png), beta=beta)}")
         return
     held = heldout_scenes(scenes)
     rows = []
     for m in modes:
-        r = measure(model, m, held)
+        r = measure(model, m, held, beta=beta)
         rows.append(r)
-        typer.echo(f"{r['model']:22s} {m:9s} in their box {r['obeyed']:.3f}  whole scene {r['scenes_exact']:.3f}  "
+        typer.echo(f"{r['model']:22s} {m:9s}" + (f" beta {r['beta']:g}" if "beta" in r else "") + f" in their box {r['obeyed']:.3f}  whole scene {r['scenes_exact']:.3f}  "
                    f"({r['objects']} objects, {r['nfe']} NFE, {r['seconds']:.0f}s)")
     _write({"scenes": scenes, "rows": rows}, out)
 

@@ -50,6 +50,8 @@ class ConsoleProgress:
             reused = f" ({event['reused']} reused from disk)" if event["reused"] else ""
             strategy = f" by {event['strategy']}" if event.get("strategy") else ""
             self.console.print(f"round {event['round']}: {event['n']} candidates{strategy}{reused}")
+            if event.get("layout"):
+                self.console.print(f"  {event['layout']}", style="dim")
         elif kind == "candidate":
             self.console.print(f"  {event['id']}  score {event['score']:.3f}")
         elif kind == "decision":

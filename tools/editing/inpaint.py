@@ -39,6 +39,9 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
     pipe = editing_pipe(generator, "inpaint")  # the family's inpainting class, sharing the loaded modules
     soft = soften(mask, feather)
     width, height = images[0].size
+    if type(pipe).__name__ == "StableDiffusionGLIGENPipeline":  # GLIGEN's inpainting checkpoint
+        return _gligen_inpaint(generator, pipe, images, mask, soft, prompt, seeds, negative_prompt=negative_prompt,
+                               feather=feather, steps=steps, grounding=grounding)
     kwargs = dict(prompt=[prompt] * n, image=images, mask_image=[soft] * n, strength=strength,
                   num_inference_steps=steps or spec.steps, guidance_scale=spec.guidance, height=height, width=width,
                   generator=seeded(seeds), output_type="pil", **text_kwargs(spec))
@@ -57,3 +60,45 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
               "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds),
               **({"grounding": [dict(r) for r in grounding]} if grounding else {})}
     return EditResult(images=images, nfe=nfe, seconds=seconds, params=params)
+
+
+def _gligen_inpaint(generator, pipe, images, mask, soft, prompt: str, seeds: list[int], *, negative_prompt: str,
+                    feather: int, steps: int | None, grounding: list[dict] | None) -> EditResult:
+    """GLIGEN's inpainting checkpoint through its own pipeline (``gligen_inpaint_image``): it keeps the image
+    outside the boxes and paints each phrase into its box. Without ``grounding`` the prompt goes into the mask's
+    bounding box. The pipeline works at its VAE's sample size (it crops there), so the image is resized to it
+    and the result back; it draws the re-noised image with torch's global generator, so each seed's call runs
+    with that generator seeded by the seed (and restored after), and repeats exactly. It repaints from noise:
+    the strength it ran at, 1.0, is what the result records."""
+    import torch
+    from PIL import Image
+
+    from limner.tools.generators.diffusers_backend import counted_call, seeded
+
+    spec = generator.spec
+    box = mask.getbbox()
+    if box is None:
+        raise ValueError("the mask is empty: nothing to inpaint")
+    regions = grounding or [{"phrase": prompt, "box": [box[0] / mask.width, box[1] / mask.height,
+                                                       box[2] / mask.width, box[3] / mask.height]}]
+    side = int(pipe.vae.config.sample_size)
+    devices = [torch.device(generator.device)] if str(generator.device).startswith("cuda") else []
+    out, nfe, seconds = [], 0, 0.0
+    for image, seed in zip(images, seeds):
+        kwargs = dict(prompt=prompt, gligen_phrases=[r["phrase"] for r in regions],
+                      gligen_boxes=[[float(v) for v in r["box"]] for r in regions],
+                      gligen_inpaint_image=image.resize((side, side), Image.BICUBIC),
+                      gligen_scheduled_sampling_beta=spec.grounding_beta, num_inference_steps=steps or spec.steps,
+                      guidance_scale=spec.guidance, height=side, width=side, generator=seeded([seed]),
+                      output_type="pil")
+        if negative_prompt and spec.uses_cfg:
+            kwargs["negative_prompt"] = negative_prompt
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            raw, n, sec = counted_call(pipe, kwargs)
+        out.append(composite(image, raw[0].resize(image.size, Image.BICUBIC), soft))
+        nfe, seconds = nfe + n, seconds + sec
+    params = {"editor": "inpaint", "pipeline": type(pipe).__name__, "prompt": prompt, "negative_prompt": negative_prompt, "strength": 1.0,
+              "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds),
+              "grounding": [dict(r) for r in regions], "beta": spec.grounding_beta}
+    return EditResult(images=out, nfe=nfe, seconds=seconds, params=params)

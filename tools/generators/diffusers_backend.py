@@ -315,8 +315,9 @@ class DiffusersGenerator:
         if (seeds is None) == (noises is None):
             raise ValueError("generate() takes either seeds or noises")
         if self.spec.caps.lacks("text_to_image"):
-            raise ValueError(f"{self.spec.alias} edits images by instruction: use limner.tools.editing.instruct "
-                             "(or `limner edit`), not generate()")
+            tool = "inpaint" if self.spec.caps.inpaint else "instruct"
+            raise ValueError(f"{self.spec.alias}: {self.spec.caps.lacks('text_to_image')}: use "
+                             f"limner.tools.editing.{tool} (or `limner edit`), not generate()")
         if noises is None:
             noises = [gaussian_spec(s) for s in seeds]
         spec = self.spec

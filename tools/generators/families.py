@@ -38,6 +38,7 @@ class Family:
     pooled_text: bool = False  # a second text encoder's pooled embedding and size conditioning (SDXL's encode_prompt)
     sequence_length_arg: bool = False  # the call takes ``max_sequence_length`` (T5 pipelines that encode text)
     latent_sample: int | None = None  # latent side when the denoiser's config gives no ``sample_size``
+    in_channels: int | None = None  # a variant of a pipeline class told apart by its denoiser (GLIGEN inpainting: 9)
     notes: dict = field(default_factory=dict)  # a family's variants: "dev_*" (guidance embedded), "alpha_*"
 
     @property
@@ -70,7 +71,8 @@ class Family:
             "negative_prompt": f"{self.label} takes no negative prompt in its ordinary call: it is dropped",
             "grounded": f"{self.label} is not trained to take boxes (GLIGEN's grounding): a layout can only steer it "
                         "by regional attention, where the family has it",
-            "text_to_image": f"{self.label} edits images by instruction; it does not draw from text alone",
+            "text_to_image": f"{self.label} edits images {self.notes.get('edits', 'by instruction')}; it does not "
+                             "draw from text alone",
         }[feature]
 
 
@@ -96,6 +98,11 @@ FAMILIES: dict[str, Family] = {
         Family("gligen", "GLIGEN (Stable Diffusion 1.x, grounded)", ("StableDiffusionGLIGENPipeline",), "unet", True,
                77, "clip", True, "cfg", 50, 7.5, "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
                regional=True, loop=True, grounded=True, text_pipeline="StableDiffusionPipeline"),
+        # GLIGEN's inpainting checkpoint: the same pipeline class, a 9-channel UNet (latents, the image's latents
+        # outside the boxes, the mask); it paints each phrase into its box of a given image, and only that
+        Family("gligen-inpaint", "GLIGEN inpainting (Stable Diffusion 1.x, grounded)", ("StableDiffusionGLIGENPipeline",),
+               "unet", True, 77, "clip", True, "cfg", 50, 7.5, inpaint="StableDiffusionGLIGENPipeline", grounded=True,
+               text_to_image=False, in_channels=9, notes={"edits": "by painting phrases into boxes"}),
         # its own pipeline is image-to-image: a variation applies the instruction again with fresh seeds
         Family("ip2p", "InstructPix2Pix", ("StableDiffusionInstructPix2PixPipeline",), "unet", True, 77, "clip", True,
                "instruction", 20, 7.5, img2img="StableDiffusionInstructPix2PixPipeline", text_to_image=False),
@@ -127,7 +134,7 @@ def text_kwargs(spec) -> dict:
     return {}
 
 
-FAMILY_BY_PIPELINE = {cls: f.name for f in FAMILIES.values() for cls in f.pipelines}
+FAMILY_BY_PIPELINE = {cls: f.name for f in FAMILIES.values() for cls in f.pipelines if f.in_channels is None}
 
 
 def family(name: str) -> Family:
@@ -137,8 +144,14 @@ def family(name: str) -> Family:
         raise ValueError(f"unknown model family '{name}': one of {', '.join(FAMILIES)}") from None
 
 
-def family_of_pipeline(class_name: str, where: str) -> str:
-    """The family of a ``model_index.json`` ``_class_name`` (``ValueError``, one line, when Limner has none)."""
+def family_of_pipeline(class_name: str, where: str, denoiser: dict | None = None) -> str:
+    """The family of a ``model_index.json`` ``_class_name`` and its denoiser's config (a variant with its own
+    ``in_channels``, e.g. GLIGEN's inpainting UNet); ``ValueError``, one line, when Limner has none."""
+    channels = (denoiser or {}).get("in_channels")
+    variant = next((f.name for f in FAMILIES.values() if class_name in f.pipelines and f.in_channels is not None
+                    and f.in_channels == channels), None)
+    if variant:
+        return variant
     if class_name in FAMILY_BY_PIPELINE:
         return FAMILY_BY_PIPELINE[class_name]
     known = ", ".join(sorted(FAMILY_BY_PIPELINE))

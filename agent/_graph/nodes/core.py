@@ -163,12 +163,13 @@ def layout_use(tb, state: dict, action: str) -> tuple[str | None, dict | None, s
     if not layout:
         return None, None, "the plan has no layout: generated from the prompt alone"
     regions = [{"phrase": r["phrase"], "box": r["box"]} for r in layout["regions"]]
-    if not tb.spec.caps.lacks("grounded"):
+    mode, caps = tb.policy.layout_mode, tb.spec.caps
+    if mode != "regional" and not caps.lacks("grounded"):
         beta = tb.spec.grounding_beta
         return "grounded", {"regions": regions, "beta": beta}, (
             f"grounded generation: {len(regions)} boxes from the plan's layout, for the first {beta:g} of the steps")
-    if tb.spec.caps.lacks("regional"):
-        return None, None, tb.spec.caps.lacks("regional")
+    if mode == "grounded" or caps.lacks("regional"):
+        return None, None, caps.lacks("grounded") if mode == "grounded" else caps.lacks("regional")
     args = {"regions": regions, "base_ratio": layout["base_ratio"], "background": layout.get("background") or None}
     return "regional", args, (f"regional generation: {len(regions)} regions from the plan's layout, base ratio "
                               f"{layout['base_ratio']}")

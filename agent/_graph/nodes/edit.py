@@ -68,6 +68,7 @@ def repair(state: dict, tb) -> dict:
             extra["erase"] = {**erased.params, "box": erase["box"]}
             params["erase_box"] = erase["box"]
         grounding = None if tb.spec.caps.lacks("grounded") else [{"phrase": target["phrase"], "box": target["box"]}]
+        params["grounded"] = grounding is not None
         strength = tb.policy.recolor_strength if target.get("recolor") else 1.0  # keep the shape, change its colour
         result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
                          batch, negative_prompt=negative, grounding=grounding, strength=strength)
