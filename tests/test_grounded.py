@@ -188,3 +188,49 @@ def test_limner_edit_with_the_gligen_inpainting_checkpoint_repaints_the_box_and_
             assert (np.asarray(regenerate(c, result["run_dir"])) == np.asarray(saved.convert("RGB"))).all()
     refused = CliRunner().invoke(app, ["run", "a red circle", "--model", "gligen-inpaint"])
     assert refused.exit_code == 2 and "does not draw from text alone" in refused.output
+
+
+def test_grounded_rounds_cache_prompts_and_split_on_out_of_memory_as_plain_ones_do(gen, monkeypatch):
+    """A grounded call's prompt is encoded once and gives the images of GLIGEN's own text call; a batch that runs
+    out of memory is split, and each part is the images of a call of its candidates alone."""
+    import torch
+
+    from limner.tools.generators.memory import forget
+    from limner.tools.generators.noise import gaussian_spec, stack
+    from limner.tools.generators.prompt_cache import PromptCache
+
+    prompt, seeds = "a red circle and a blue square", [5, 6]
+    gen.prompts = PromptCache()
+    with gen.grounded(REGIONS, beta=0.5):
+        first = gen.generate(prompt, seeds)
+        second = gen.generate(prompt, seeds)
+    assert gen.prompts.misses == 1 and gen.prompts.hits == 1
+    spec = gen.spec
+    latents = stack([gaussian_spec(s) for s in seeds], gen.latent_shape(), None)
+    direct = gen.loaded(prompt=[prompt] * 2, gligen_phrases=[r["phrase"] for r in REGIONS],
+                        gligen_boxes=[r["box"] for r in REGIONS], gligen_scheduled_sampling_beta=0.5, latents=latents,
+                        num_inference_steps=spec.steps, guidance_scale=spec.guidance, height=spec.height,
+                        width=spec.width).images
+    for a, b, c in zip(first.images, second.images, direct):
+        assert (np.asarray(a) == np.asarray(b)).all() and (np.asarray(a) == np.asarray(c)).all()
+
+    unet, forward = gen.loaded.unet, gen.loaded.unet.forward
+
+    def limited(sample, *args, **kwargs):  # one candidate (two rows under CFG) at a time
+        if sample.shape[0] > 2:
+            exc = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            exc.limner_nfe = 0
+            raise exc
+        return forward(sample, *args, **kwargs)
+
+    forget()
+    monkeypatch.setattr(unet, "forward", limited)
+    try:
+        with gen.grounded(REGIONS, beta=0.5):
+            split = gen.generate(prompt, seeds)
+    finally:
+        forget()
+    assert split.chunks == [(0, 1), (1, 2)] and split.nfe == 2 * 3 * 2 + split.oom_lost_nfe
+    with gen.grounded(REGIONS, beta=0.5):  # each chunk is the call of its own candidates (as the manifest says)
+        alone = gen.generate(prompt, seeds[:1]).images + gen.generate(prompt, seeds[1:]).images
+    assert all((np.asarray(a) == np.asarray(b)).all() for a, b in zip(split.images, alone))

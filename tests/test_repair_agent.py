@@ -26,15 +26,28 @@ def _same(image, path) -> bool:
         return np.array_equal(np.asarray(image), np.asarray(im.convert("RGB")))
 
 
-def test_layout_policy_records_boxes_and_regional_rounds_and_draws_the_layout(shapes_defaults, tmp_path):
-    result = run("a red circle left of a blue square", policy="layout", seed=3, out=tmp_path)
+@pytest.mark.parametrize("mode", ["auto", "regional"])
+def test_layout_policy_records_boxes_and_grounded_or_regional_rounds_and_draws_the_layout(shapes_defaults, tmp_path,
+                                                                                          mode):
+    """The shipped ``layout`` policy on the (grounded) embedded model makes grounded rounds; ``layout_mode:
+    regional`` makes regional-attention rounds of the same model."""
+    import yaml
+
+    from limner.policies import read
+
+    data = {**yaml.safe_load(read("layout")), "layout_mode": mode}
+    policy = tmp_path / "layout.yaml"
+    policy.write_text(yaml.safe_dump(data))
+    result = run("a red circle left of a blue square", policy=str(policy), seed=3, out=tmp_path)
     m = manifest(result)
+    made = "regional" if mode == "regional" else "grounded"
     regions = m["plan"]["layout"]["regions"]
     assert [r["phrase"] for r in regions] == ["a red circle", "a blue square"]
-    assert all(r["regional"] for r in m["rounds"] if r["strategy"] == "random")
+    generated = [r for r in m["rounds"] if r["strategy"] == "random"]
+    assert generated and all(r[made] and not r["regional" if made == "grounded" else "grounded"] for r in generated)
     assert m["report"]["layout"] == "layout.png" and (tmp_path / result.run_id / "layout.png").is_file()
     first = m["candidates"][0]
-    assert first["regional"]["regions"][0]["box"] == regions[0]["box"]
+    assert first[made]["regions"][0]["box"] == regions[0]["box"]
     assert _same(regenerate(first, result.run_dir), tmp_path / result.run_id / first["path"])
     shown = CliRunner().invoke(app, ["show", result.run_id])
     assert "region a red circle: box [0.04, 0.29, 0.46, 0.71]" in shown.output
