@@ -85,8 +85,8 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     elif brief.box is not None or brief.mask is not None:
         raise UsageError("--box and --mask mark a region of an image to edit: use them with `limner edit`")
     if spec.caps.lacks("text_to_image") and brief.image is None:
-        what = "INSTRUCTION" if spec.caps.guidance == "instruction" else "PROMPT\" --box x0,y0,x1,y1"
-        raise UsageError(f"{spec.alias}: {spec.caps.lacks('text_to_image')}: use `limner edit IMAGE \"{what}`")
+        what = '"INSTRUCTION"' if spec.caps.guidance == "instruction" else '"PROMPT" --box x0,y0,x1,y1'
+        raise UsageError(f"{spec.alias}: {spec.caps.lacks('text_to_image')}: use `limner edit IMAGE {what}`")
     if spec.caps.guidance == "instruction":
         if brief.box is not None or brief.mask is not None:
             raise UsageError(f"{spec.alias} edits the whole image: drop --box/--mask, or use a text-to-image model")

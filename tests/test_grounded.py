@@ -94,6 +94,18 @@ def test_the_agent_generates_grounded_rounds_from_the_plans_boxes_and_they_repro
             assert (np.asarray(again) == np.asarray(saved.convert("RGB"))).all()
 
 
+def test_layout_mode_regional_makes_regional_rounds_on_a_grounded_checkpoint(gen, tmp_path):
+    from helpers import manifest, policy_file
+    from limner import run
+
+    policy = policy_file(tmp_path, max_rounds=1, candidates_per_round=1, layout=True, layout_mode="regional",
+                         generation={"steps": 3, "width": 64, "height": 64})
+    m = manifest(run("a red circle left of a blue square", model="gligen", seed=1, out=tmp_path, policy=policy))
+    (rnd,) = m["rounds"]
+    assert rnd["regional"] and not rnd["grounded"] and rnd["layout"].startswith("regional generation: 2 regions")
+    assert "regional" in m["candidates"][0] and "grounded" not in m["candidates"][0]
+
+
 def test_a_model_that_ignores_boxes_is_not_given_the_layout_under_auto(tmp_path):
     from helpers import manifest, policy_file
     from limner import run

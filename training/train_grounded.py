@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from limner.tools.generators.grounding import MAX_OBJS  # diffusers' GLIGEN pipeline pads every call to 30 tokens
 from limner.tools.shapes.captions import caption, phrase
 from limner.tools.shapes.tokenizer import MAX_LENGTH
 
 from training.train_shapes import (ema_update, encode_pool, log, noise_scheduler_config, optimizer_step,
                                    save_folder)
 
-MAX_OBJS = 30  # diffusers' GLIGEN pipeline pads every call to 30 grounding tokens
 
 
 def gated_unet(base_unet):
@@ -197,7 +197,7 @@ def train(args, rng, device, unet, new_params: set, text_encoder, tokenizer, lat
             cond = text_encoder(ids)[0]
         plain = args.unfreeze and step % args.plain_every == 0  # the base keeps its ungrounded (fuser-free) job
         gligen = None if plain else {"gligen": grounding([truths[i] for i in idx], keep, table, rng, device)}
-        boxes = None if gligen is None else {k: v for k, v in gligen["gligen"].items()}  # the UNet pops its input
+        boxes = None if gligen is None else dict(gligen["gligen"])  # the UNet pops its input
         pred = unet(xt, t.to(device), encoder_hidden_states=cond, cross_attention_kwargs=gligen).sample
         # where objects go is decided at high noise, where an epsilon loss hardly sees it (it counts errors in
         # x0 times the SNR): weigh each sample as an x0 loss, 1 / SNR, capped

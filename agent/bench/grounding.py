@@ -79,6 +79,8 @@ def measure(model: str, mode: str, scenes: list[dict], *, seed: int = 0, steps: 
 def grid(model: str, out: str, *, seeds: tuple[int, ...] = (3, 4, 5), beta: float | None = None) -> str:
     """A PNG: one prompt, its two objects' boxes moved around (columns, outlined), the same noise along each row
     (one row per seed); the last column is the prompt alone, for comparison."""
+    from contextlib import nullcontext
+
     from PIL import Image, ImageDraw
 
     from limner.tools.generators import resolve_model
@@ -96,10 +98,7 @@ def grid(model: str, out: str, *, seeds: tuple[int, ...] = (3, 4, 5), beta: floa
     for col, placement in enumerate(placements):
         regions = [] if placement is None else [{"phrase": "a red circle", "box": placement[0]},
                                                 {"phrase": "a blue square", "box": placement[1]}]
-        if regions:
-            with gen.grounded(regions, beta=spec.grounding_beta if beta is None else beta):
-                images = gen.generate(prompt, seeds=list(seeds)).images
-        else:
+        with gen.grounded(regions, beta=spec.grounding_beta if beta is None else beta) if regions else nullcontext():
             images = gen.generate(prompt, seeds=list(seeds)).images
         for row, image in enumerate(images):
             tile = image.resize((side, side), Image.NEAREST)

@@ -25,10 +25,6 @@ def _box(obj: dict, grow: int = 3) -> list[float]:
             min(CANVAS, y1 + grow) / CANVAS]
 
 
-def _inside(point, box, canvas: int = 64) -> bool:
-    return box[0] * canvas <= point[0] <= box[2] * canvas and box[1] * canvas <= point[1] <= box[3] * canvas
-
-
 def measure_recolor(gen, scenes: int = 12, seeds: int = 4, strengths: tuple[float, ...] = (1.0, 0.85, 0.7, 0.55),
                     grounded: bool = False, seed: int = 5) -> dict[float, float]:
     """Share of recolourings right (the object's shape in the new colour) per strength."""
@@ -58,6 +54,7 @@ def measure_insert(gen, scenes: int = 12, seeds: int = 4, grounded: bool = False
     """Share of inserted objects found (its shape and colour, centre in the box) with the rest kept."""
     import numpy as np
 
+    from limner.agent.bench.grounding import obeys
     from limner.tools.editing import box_mask_image, inpaint
     from limner.tools.shapes.parser import parse
     from limner.tools.shapes.world import Scene, random_scene, render, render_pil
@@ -73,10 +70,10 @@ def measure_insert(gen, scenes: int = 12, seeds: int = 4, grounded: bool = False
         grounding = [{"phrase": phrase, "box": box}] if grounded else None
         out = inpaint(gen, image, box_mask_image(image.size, box), phrase, [k * 10 + j for j in range(seeds)],
                       grounding=grounding)
+        region = {"shape": missing["shape"], "color": missing["color"], "box": box}
         for im in out.images:
             found = parse(im)
-            hits += any(p["shape"] == missing["shape"] and p["color"] == missing["color"]
-                        and _inside(p["centroid"], box) for p in found) and len(found) == len(full)
+            hits += obeys(found, region) and len(found) == len(full)
     return hits / (scenes * seeds)
 
 

@@ -248,8 +248,9 @@ def grounding_bench(
     for m in modes:
         r = measure(model, m, held, beta=beta)
         rows.append(r)
-        typer.echo(f"{r['model']:22s} {m:9s}" + (f" beta {r['beta']:g}" if "beta" in r else "") + f" in their box {r['obeyed']:.3f}  whole scene {r['scenes_exact']:.3f}  "
-                   f"({r['objects']} objects, {r['nfe']} NFE, {r['seconds']:.0f}s)")
+        beta_note = f" beta {r['beta']:g}" if "beta" in r else ""
+        typer.echo(f"{r['model']:22s} {m:9s}{beta_note} in their box {r['obeyed']:.3f}  whole scene "
+                   f"{r['scenes_exact']:.3f}  ({r['objects']} objects, {r['nfe']} NFE, {r['seconds']:.0f}s)")
     _write({"scenes": scenes, "rows": rows}, out)
 
 

@@ -98,7 +98,8 @@ def _gligen_inpaint(generator, pipe, images, mask, soft, prompt: str, seeds: lis
             raw, n, sec = counted_call(pipe, kwargs)
         out.append(composite(image, raw[0].resize(image.size, Image.BICUBIC), soft))
         nfe, seconds = nfe + n, seconds + sec
-    params = {"editor": "inpaint", "pipeline": type(pipe).__name__, "prompt": prompt, "negative_prompt": negative_prompt, "strength": 1.0,
-              "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds),
-              "grounding": [dict(r) for r in regions], "beta": spec.grounding_beta}
+    params = {"editor": "inpaint", "pipeline": type(pipe).__name__, "prompt": prompt,
+              "negative_prompt": negative_prompt, "strength": 1.0, "feather": feather, "steps": steps or spec.steps,
+              "guidance": spec.guidance, "seeds": list(seeds), "grounding": [dict(r) for r in regions],
+              "beta": spec.grounding_beta}
     return EditResult(images=out, nfe=nfe, seconds=seconds, params=params)

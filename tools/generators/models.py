@@ -154,8 +154,8 @@ def spec_from_index(idx: ModelIndex, alias: str) -> ModelSpec:
 
 def _shipped_index(source: str) -> ModelIndex | None:
     """The index of a model shipped inside the package (``builtin:shapes-tiny``), so its family is what its
-    folder says it is; None for the models Limner builds on first use and for missing weights."""
-    if not source.startswith("builtin:") or source == "builtin:tiny-random-sd":
+    folder says it is; None for the models Limner builds on first use (no shipped folder) and missing weights."""
+    if not source.startswith("builtin:"):
         return None
     from limner.tools.shapes.weights import HERE
 
