@@ -236,9 +236,12 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
     config = _config(values["run_id"], tb.policy)
     with _checkpointer(store.checkpoint_path) as saver:
         graph = shared_graph(saver)
-        if graph_input is None and not graph.get_state(config).next:
-            return _result(store, graph.get_state(config).values)  # already finished
-        if graph_input is not None and not isinstance(graph_input, dict) and not graph.get_state(config).interrupts:
+        snapshot = graph.get_state(config)
+        # finished: no task left. ``next`` alone is not enough: it leaves out a task whose writes were saved
+        # before a kill took the step's checkpoint, and the stream below applies those writes and goes on
+        if graph_input is None and not snapshot.tasks:
+            return _result(store, snapshot.values)
+        if graph_input is not None and not isinstance(graph_input, dict) and not snapshot.interrupts:
             raise UsageError(f"run '{values['run_id']}' is not waiting for an answer")
         try:
             for chunk in graph.stream(graph_input, config, context=tb, stream_mode="custom", durability="sync"):

@@ -63,6 +63,41 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     assert again.returncode == 0 and json.loads(again.stdout)["best_id"] == result["best_id"]
 
 
+_KILL_AFTER_WRITES = """
+import os, sys
+from langgraph.checkpoint.sqlite import SqliteSaver
+put_writes = SqliteSaver.put_writes
+def killed_after(self, config, writes, task_id, task_path=""):
+    put_writes(self, config, writes, task_id, task_path)
+    if ("round", 2) in [(channel, value) for channel, value in writes]:  # round 2's node wrote its update
+        os._exit(9)  # the kill: after the node's writes were saved, before the step's checkpoint
+SqliteSaver.put_writes = killed_after
+from limner.agent.cli import main
+sys.argv = ["limner", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_kill_between_a_node_s_writes_and_its_checkpoint_resumes_to_the_end(tmp_path):
+    """LangGraph saves a finished node's writes before the step's checkpoint; a kill between the two leaves a
+    checkpoint whose ``next`` is empty although the run is not over. The resume must go on, not report it."""
+    out = tmp_path / "runs"
+    policy = policy_file(tmp_path, max_rounds=4, candidates_per_round=1)
+    killed = subprocess.run([sys.executable, "-c", _KILL_AFTER_WRITES, "run", "a red circle", "--seed", "3",
+                             "--out", str(out), "--policy", policy, "--quiet"], capture_output=True, text=True,
+                            timeout=300)
+    assert killed.returncode == 9, killed.stderr
+    run_dir = next(out.iterdir())
+    assert (run_dir / "candidates" / "r02-c00.png").is_file() and not (run_dir / "final.png").exists()
+    resumed = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", str(run_dir), "--json"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert (result["status"], result["rounds"]) == ("best_effort", 4), result
+    saved_events = [e["id"] for e in _events(run_dir) if e["event"] == "candidate_saved"]
+    assert sorted(saved_events) == [f"r{r:02d}-c00" for r in range(1, 5)]  # none made twice
+
+
 def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path):
     """A kill between a candidate's record and its event: the run that reuses the candidate logs it once."""
     from limner.agent._run.store import RunStore
