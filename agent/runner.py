@@ -36,6 +36,7 @@ class RunResult(BaseModel):
     llm_calls: int
     seconds: float
     question: dict | None = None  # what a waiting run asks (an interactive run stops here until ``answer``)
+    checks: dict | None = None  # the best candidate's plan checks: {"passed": n, "of": answered, "failed": [...]}
 
 
 @dataclass
@@ -207,15 +208,18 @@ def _config(run_id: str, policy: Policy) -> dict:
 
 
 def _result(store: RunStore, values: dict, question: dict | None = None) -> RunResult:
+    from limner.agent._run.checks import check_tally
+
     spent = values.get("spent") or {}
     final = values.get("final")
+    best = next((c for c in values.get("candidates") or [] if c["id"] == values.get("best_id")), None)
     return RunResult(
         run_id=values["run_id"], run_dir=str(store.dir), question=question,
         status="waiting" if question is not None else values.get("status", "running"),
         stop_reason=values.get("stop_reason"), final_path=str(store.dir / final) if final else None,
         best_id=values.get("best_id"), score=values.get("best_score"), manifest_path=str(store.manifest_path),
         rounds=spent.get("rounds", 0), nfe=spent.get("nfe", 0), llm_calls=spent.get("llm_calls", 0),
-        seconds=spent.get("seconds", 0.0),
+        seconds=spent.get("seconds", 0.0), checks=check_tally(best) if best is not None else None,
     )
 
 

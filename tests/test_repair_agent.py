@@ -178,3 +178,29 @@ def test_moved_boxes_stand_in_the_relation_or_are_refused():
         box = moved_box([0.0, 0.0, 0.2, 0.2], target, relation)
         assert relation in relative_position([v * 64 for v in box], [v * 64 for v in target])
     assert moved_box([0.7, 0.4, 0.95, 0.65], [0.05, 0.4, 0.3, 0.65], "left of") is None  # no room on the left
+
+
+def test_a_run_passes_only_when_every_check_passes_whatever_the_mean(shapes_defaults, tmp_path):
+    """A low threshold met by an image with a failed check is not `passed`: the run keeps working while it may,
+    then ends `best_effort` naming the failing checks (result, manifest, CLI summary)."""
+    from helpers import policy_file
+    from limner.agent.cli.common import _report
+
+    planted = tmp_path / "planted.png"
+    render_pil(Scene([Obj("circle", "red", 6, 22, 20), Obj("square", "green", 40, 22, 18)])).save(planted)
+    policy = policy_file(tmp_path, threshold=0.1, max_rounds=1, candidates_per_round=1, actions=["random"],
+                         verifiers=[{"name": "clipscore"}, {"name": "questions", "weight": 2.0}])
+    result = run("a red circle left of a blue square", image=str(planted), policy=policy, seed=1, out=tmp_path)
+    assert result.score >= 0.1 and result.status == "best_effort"
+    failing = ["Is the square blue?", "Is the circle left of the square?"]  # the relation is of the blue square
+    assert result.checks["failed"] == failing and result.checks["passed"] == result.checks["of"] - 2
+    assert f"2 of {result.checks['of']} checks fail: " + "; ".join(failing) in result.stop_reason
+    assert manifest(result)["best"]["checks"] == result.checks
+    from contextlib import redirect_stdout  # the summary line `limner run` prints
+    from io import StringIO
+
+    out = StringIO()
+    with redirect_stdout(out):
+        _report(result, as_json=False)
+    assert f"checks   {result.checks['passed']} of {result.checks['of']} pass (failing: {'; '.join(failing)})" \
+        in out.getvalue()

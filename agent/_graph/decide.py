@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from limner.agent._graph.actions import ACTIONS, usable_strategies
+from limner.agent._run.checks import check_tally
 from limner.tools.search import STRATEGIES
 
 
@@ -48,8 +49,11 @@ def decide(state: dict, tb) -> dict:
         return _obey(state, tb, directive)
     best = state.get("best_score")
     if best is not None and best >= policy.threshold:
-        return {"action": "finish", "reason": f"threshold reached: best score {best:.3f} >= {policy.threshold} "
-                f"({state['best_id']})", "round_size": 0}
+        tally = check_tally(next((c for c in state.get("candidates", []) if c["id"] == state["best_id"]), None))
+        if not tally["failed"]:  # a failed check keeps the run working, whatever the mean says
+            checks = f", all {tally['of']} checks pass" if tally["of"] else ""
+            return {"action": "finish", "reason": f"threshold reached: best score {best:.3f} >= {policy.threshold}"
+                    f"{checks} ({state['best_id']})", "round_size": 0}
     if state["round"] >= policy.max_rounds:
         return {"action": "finish", "reason": f"round budget spent: {state['round']} of {policy.max_rounds} rounds",
                 "round_size": 0}

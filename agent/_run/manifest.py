@@ -8,6 +8,7 @@ import platform
 import time
 from importlib import metadata
 
+from limner.agent._run.checks import check_tally
 
 _PACKAGES = ("limner", "torch", "diffusers", "transformers", "langgraph", "pydantic", "openai", "pillow")
 
@@ -48,7 +49,8 @@ def build_manifest(state: dict, tb) -> dict:
                      or [r.model_dump() for r in tb.policy.verifiers],
         "llm": tb.llm.describe() if tb.llm is not None else None,
         "candidates": state.get("candidates", []) + list(state.get("pending") or []),
-        "best": {"id": best["id"], "score": best["score"], "path": best["path"]} if best else None,
+        "best": {"id": best["id"], "score": best["score"], "path": best["path"], "checks": check_tally(best)}
+        if best else None,
         "final": state.get("final"),
         "report": state.get("report") or {},
         "rounds": rounds_summary(state),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import json
 
+from limner.agent._run.checks import check_tally
+
 THUMB = 128  # contact sheet cell size in pixels
 PER_ROW = 8
 
@@ -104,9 +106,11 @@ def render_report(state: dict) -> str:
     best_id = state.get("best_id")
     final = state.get("final") or next((c["path"] for c in state.get("candidates", []) if c["id"] == best_id), None)
     layout = (state.get("report") or {}).get("layout")
+    tally = check_tally(next((c for c in state.get("candidates", []) if c["id"] == best_id), None))
     head = (f"<h1>Limner run {_e(state.get('run_id', ''))}</h1><p class=prompt>{_e(brief.get('prompt', ''))}</p>"
             f"<p>status <b>{_e(state.get('status', 'running'))}</b>"
             + (f" · best {_e(best_id)} score <b>{state['best_score']:.3f}</b>" if best_id else "")
+            + (f" · checks <b>{tally['passed']} of {tally['of']}</b> pass" if tally["of"] else "")
             + f" · {spent.get('rounds', 0)} rounds, {spent.get('nfe', 0)} NFE, {spent.get('llm_calls', 0)} LLM calls,"
             f" {spent.get('seconds', 0):.1f}s</p>"
             + (f"<p>stop: {_e(state['stop_reason'])}</p>" if state.get("stop_reason") else ""))

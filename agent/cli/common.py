@@ -59,6 +59,9 @@ def _report(result, as_json: bool) -> None:
     typer.echo(f"reason   {result.stop_reason}")
     if result.final_path:
         typer.echo(f"final    {result.final_path}  score {result.score:.3f}  ({result.best_id})")
+    if result.checks and result.checks["of"]:
+        typer.echo(f"checks   {result.checks['passed']} of {result.checks['of']} pass"
+                   + (f" (failing: {'; '.join(result.checks['failed'])})" if result.checks["failed"] else ""))
     typer.echo(f"spent    {plural(result.rounds, 'round')}, {result.nfe} NFE, {plural(result.llm_calls, 'LLM call')}, "
                f"{result.seconds:.1f}s")
     typer.echo(f"manifest {result.manifest_path}")

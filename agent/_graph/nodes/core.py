@@ -7,6 +7,7 @@ helpers they share in ``kit``, and ``_graph.build.NODES`` maps node names to nod
 
 from __future__ import annotations
 
+from limner.agent._run.checks import check_tally, passes
 from limner.agent._graph.decide import decide, round_size
 from limner.agent._run.manifest import build_manifest, write_final, write_layout_overlay
 from limner.agent.errors import LLMError
@@ -240,8 +241,12 @@ def finish(state: dict, tb) -> dict:
     else:
         best = next(c for c in state["candidates"] if c["id"] == best_id)
         final = write_final(tb.store, best, state)
-        status = "passed" if state["best_score"] >= tb.policy.threshold else "best_effort"
+        status = "passed" if passes(best, tb.policy.threshold) else "best_effort"
     update = {"status": status, "final": final}
+    tally = check_tally(best) if best_id is not None else None
+    if status == "best_effort" and tally and tally["failed"]:  # say which checks the returned image fails
+        update["stop_reason"] = (f"{state.get('stop_reason')}; {len(tally['failed'])} of {tally['of']} checks fail: "
+                                 + "; ".join(tally["failed"]))
     from limner.agent._run.report import write_contact_sheet, write_report
 
     report = {"html": "report.html"}
@@ -253,7 +258,8 @@ def finish(state: dict, tb) -> dict:
     update["report"] = report
     write_report(tb.store, {**state, **update})
     tb.store.write_manifest(build_manifest({**state, **update}, tb))
-    tb.store.event({"event": "finished", "status": status, "stop_reason": state.get("stop_reason")})
-    _emit({"event": "finished", "status": status, "stop_reason": state.get("stop_reason"), "final": final})
+    reason = update.get("stop_reason", state.get("stop_reason"))
+    tb.store.event({"event": "finished", "status": status, "stop_reason": reason})
+    _emit({"event": "finished", "status": status, "stop_reason": reason, "final": final})
     return update
 
