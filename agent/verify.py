@@ -11,8 +11,10 @@ DEFAULT_VERIFIERS = ("clipscore", "questions")
 
 
 def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | None = None,
-                 settings: Settings | None = None, planner: str = "rules") -> dict:
-    """``{"prompt", "plan", "verifiers": {name: {"score", "raw", "detail", "describe"}}}``."""
+                 settings: Settings | None = None, planner: str = "rules",
+                 options: dict[str, dict] | None = None) -> dict:
+    """``{"prompt", "plan", "verifiers": {name: {"score", "raw", "detail", "describe"}}}``. ``options``: per
+    verifier name, its options (``{"questions": {"answerer": "detector"}}``)."""
     from PIL import Image, UnidentifiedImageError
 
     from limner.agent.planners import make_planner
@@ -47,15 +49,19 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
         from limner.tools.verifiers import Where, declaration
 
         where = Where(world=world, parseable=world == "shapes", llm=llm is not None)
-        made = []
+        made, weights = [], []
         for n in names:
-            prepared = declaration(n).prepare({}, where)
+            prepared = declaration(n).prepare((options or {}).get(n, {}), where)
             if prepared.notice:
                 notices.append(prepared.notice)
             if prepared.options is None:
                 continue
+            if prepared.uses_llm and llm is None:
+                raise UsageError(f"verifier {n} asks a VLM with these options, but no LLM endpoint is configured: "
+                                 "set LIMNER_LLM_BASE_URL")
+            weights += [(n, ref) for ref in declaration(n).required_weights(prepared.options, world)]
             made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)))
-        _check_weights(made)
+        _check_weights(made, weights)
         results = score_all(made, [image], [prompt])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -70,13 +76,15 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
     }
 
 
-def _check_weights(made: list) -> None:
-    """Weights missing offline are one line naming ``limner pull``, before anything loads."""
+def _check_weights(made: list, declared: list[tuple[str, str]]) -> None:
+    """Weights missing offline are one line naming ``limner pull``, before anything loads: those the
+    verifiers' declarations name and those the made verifiers hold."""
     from limner.tools.generators.weights import offline
     from limner.tools.verifiers.requirements import is_present
 
-    for name, verifier in made:
-        for ref in [getattr(verifier, "model_id", None), getattr(verifier, "processor_id", None)]:
-            if ref and offline() and not is_present(ref):
-                raise UsageError(f"verifier {name} needs {ref}, which is not in the local Hugging Face cache and "
-                                 f"HF_HUB_OFFLINE=1: run `limner pull --verifier {name}` once online")
+    held = [(name, ref) for name, verifier in made
+            for ref in [getattr(verifier, "model_id", None), getattr(verifier, "processor_id", None)]]
+    for name, ref in declared + held:
+        if ref and offline() and not is_present(ref):
+            raise UsageError(f"verifier {name} needs {ref}, which is not in the local Hugging Face cache and "
+                             f"HF_HUB_OFFLINE=1: run `limner pull --verifier {name}` once online")

@@ -215,3 +215,57 @@ def save_tiny_gligen_inpaint(folder: Path) -> Path:
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def save_tiny_owlv2(folder: Path, seed: int = 0) -> Path:
+    """A tiny random ``Owlv2ForObjectDetection`` with its processor (64x64 images, CLIP's tokenizer built here),
+    saved as a hub folder holds it."""
+    import torch
+    from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessor, Owlv2Processor
+
+    from limner.tools.generators.tiny import clip_tokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = clip_tokenizer()
+    ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    config = Owlv2Config(
+        text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 1, "num_attention_heads": 4, "max_position_embeddings": 77, **ids},
+        vision_config={"image_size": 64, "patch_size": 16, "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 4},
+        projection_dim=32, **ids)
+    model = Owlv2ForObjectDetection(config)
+    for head in (model.box_head, model.class_head, model.objectness_head):  # unit-variance heads saturate
+        for layer in head.modules():
+            if isinstance(layer, torch.nn.Linear):
+                layer.reset_parameters()
+    model.save_pretrained(folder)
+    Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
+                   tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_grounding_dino(folder: Path, words: tuple[str, ...] = (), seed: int = 0) -> Path:
+    """A tiny random ``GroundingDinoForObjectDetection`` (a 2-stage Swin backbone, BERT text encoder with a
+    WordPiece vocabulary of ``words`` built here) with its processor."""
+    import torch
+    from transformers import (BertConfig, BertTokenizerFast, GroundingDinoConfig, GroundingDinoForObjectDetection,
+                              GroundingDinoImageProcessor, GroundingDinoProcessor, SwinConfig)
+
+    torch.manual_seed(seed)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", *words]
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
+    text = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      intermediate_size=37, max_position_embeddings=64)
+    backbone = SwinConfig(image_size=64, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 1], window_size=4,
+                          out_features=["stage1", "stage2"])
+    config = GroundingDinoConfig(
+        backbone_config=backbone, text_config=text, d_model=32, encoder_layers=1, decoder_layers=2,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        num_queries=10, num_feature_levels=2, encoder_n_points=2, decoder_n_points=2, max_text_len=32,
+        use_timm_backbone=False)
+    GroundingDinoForObjectDetection(config).save_pretrained(folder)
+    GroundingDinoProcessor(image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}),
+                           tokenizer=tokenizer).save_pretrained(folder)
+    return folder

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # verification
     clip_model: str | None = Field(default=None, description=(
         "CLIPScore's weights (default: shapes-clip for the embedded models, openai/clip-vit-large-patch14 else)"))
+    detector_model: str | None = Field(default=None, description=(
+        "the open-vocabulary detector that answers checks (default: shapes-owl for the embedded models, "
+        "google/owlv2-base-patch16-ensemble else)"))
     # files
     home: Path | None = Field(default=None, description="where Limner keeps its files (default: "
                                                         "$XDG_DATA_HOME/limner or ~/.local/share/limner)")

@@ -159,13 +159,20 @@ def verify(
     verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v",
                                                  help="Verifier name; repeat for several (default: clipscore, questions)."),
     planner: str = typer.Option("rules", help="Who writes the questions: rules or llm."),
+    answerer: str = typer.Option("auto", help="Who answers the questions: auto, detector, vlm or parser "
+                                 "(the shapes world's exact parser)."),
+    detector: Optional[str] = typer.Option(None, help="The detector's weights, for --answerer detector "
+                                           "(default: google/owlv2-base-patch16-ensemble; shapes-owl in the "
+                                           "shapes world; LIMNER_DETECTOR_MODEL)."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ):
-    """Score an image against a prompt: per-verifier scores and, for questions, each question's answer."""
+    """Score an image against a prompt: per-verifier scores and, for questions, each question's answer (and
+    its box, where the answerer finds one)."""
     from limner.agent.cli.render import render_verification
     from limner.agent.verify import verify_image
 
-    result = verify_image(image, prompt, verifier, planner=planner)
+    questions = {"answerer": answerer, **({"detector": detector} if detector else {})}
+    result = verify_image(image, prompt, verifier, planner=planner, options={"questions": questions})
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:

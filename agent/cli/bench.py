@@ -81,7 +81,10 @@ def shapes(
             spent = source.runs
             summary["agent"] = {"runs": len(spent), "mean_nfe": round(sum(r["nfe"] for r in spent) / len(spent), 1),
                                 "mean_rounds": round(sum(r["rounds"] for r in spent) / len(spent), 2),
-                                "passed": sum(r["status"] == "passed" for r in spent)}
+                                "passed": sum(r["status"] == "passed" for r in spent),
+                                # the agent said "passed" where the scorer says the image is wrong
+                                "false_passes": sum(r["status"] == "passed" and not res["correct"]
+                                                    for r, res in zip(spent, results))}
             summary["runs"] = spent
         if grid is not None:
             from limner.agent.bench.shapes import contact_sheet
@@ -89,22 +92,48 @@ def shapes(
             contact_sheet(results, run["images"]).save(grid)
             typer.echo(f"wrote {grid}")
     typer.echo(table(summary))
+    if "agent" in summary:
+        a = summary["agent"]
+        typer.echo(f"agent: {a['runs']} runs, mean NFE {a['mean_nfe']:g}, mean rounds {a['mean_rounds']:g}, "
+                   f"{a['passed']} passed, {a['false_passes']} of them wrong by the scorer (false passes "
+                   f"{a['false_passes'] / max(1, a['runs']):.1%} of runs)")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**summary, "results": results}, indent=1) + "\n")
     typer.echo(f"wrote {out}")
 
 
+VERIFIER_ROWS = ("shapes-clip", "questions:detector", "questions:parser")
+
+
+def _verifier_row(row: str):
+    """``name`` or ``questions:<answerer>``: the verifier a row of the agreement table names."""
+    from limner.agent.planners.rules import rules_plan
+    from limner.tools.verifiers import Where, declaration, make_verifier
+
+    name, _, answerer = row.partition(":")
+    if name != "questions":
+        if answerer:
+            raise ValueError(f"'{row}': only questions takes an answerer (questions:detector, questions:parser)")
+        return make_verifier(name)
+    options = declaration("questions").prepare({"answerer": answerer or "auto"},
+                                               Where(world="shapes", parseable=True, llm=False)).options
+    return make_verifier("questions", plan_fn=rules_plan, **options)
+
+
 @bench_app.command("verifiers")
 def verifiers(
-    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v",
-                                                 help="Verifiers to compare (default: shapes-clip, questions)."),
+    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v", help=(
+        "Verifiers to compare; questions:ANSWERER picks who answers the checks (default: shapes-clip, "
+        "questions:detector (shapes-owl), questions:parser (the scorer's own parser: an oracle)).")),
     samples: int = typer.Option(4, min=2, help="Candidates per prompt."),
     per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag."),
+    suite: Optional[Path] = typer.Option(None, help="A ShapesEval metadata file (default: the shipped suite)."),
     model: Optional[str] = typer.Option(None, help="Generator (default: shapes-tiny)."),
     out: Path = typer.Option(Path("agreement.json"), "--results", help="The results JSON file to write."),
     seed: int = typer.Option(0),
 ):
-    """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides)."""
+    """How often each verifier ranks a correct candidate above a wrong one (ShapesEval's scorer decides), per
+    tag; for question verifiers, how often each check's verdict matches the scorer's parser."""
     from limner.agent.cli.common import _fail
 
     from rich.progress import Progress
@@ -112,18 +141,14 @@ def verifiers(
     from limner.agent.bench.agreement import agreement
     from limner.agent.bench.shapes import model_source
     from limner.tools.shapes.suite import limit_per_tag, load_suite
-    from limner.tools.verifiers import make_verifier
 
-    names = list(verifier or ["shapes-clip", "questions"])
+    names = list(verifier or VERIFIER_ROWS)
     try:
-        from limner.agent.planners.rules import rules_plan
-
-        made = {n: make_verifier(n, **({"answerer": "parser", "plan_fn": rules_plan} if n == "questions" else {}))
-                for n in names}
+        made = {n: _verifier_row(n) for n in names}
         source = model_source(model)
-    except ValueError as exc:
-        _fail(str(exc))
-    prompts = limit_per_tag(load_suite(), per_tag)
+        prompts = limit_per_tag(load_suite(suite), per_tag)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc).splitlines()[0])
     with Progress(transient=True) as bar:
         task = bar.add_task("agreement", total=len(prompts))
         try:
@@ -132,12 +157,35 @@ def verifiers(
         except RuntimeError as exc:
             _fail(str(exc).splitlines()[0])
     result["model"] = source.describe()
-    typer.echo(f"{'verifier':<14} {'pairwise acc.':>13}  pairs")
-    for n in names:
-        acc = result["pairwise_accuracy"][n]
-        typer.echo(f"{n:<14} {('%.3f' % acc) if acc is not None else '-':>13}  {result['pairs'][n]}")
+    typer.echo(agreement_table(result, names))
     out.write_text(json.dumps(result, indent=1) + "\n")
     typer.echo(f"wrote {out}")
+
+
+def agreement_table(result: dict, names: list[str]) -> str:
+    """Pairwise accuracy overall and per tag, then per-check accuracy against the scorer's parser."""
+    def cell(v):
+        return "-" if v is None else f"{v:.3f}"
+
+    label = {n: n + (" (oracle)" if n == "questions:parser" else "") for n in names}
+    width = max(14, *(len(v) for v in label.values()))
+    tags = sorted(result["by_tag"])
+    lines = [f"{'verifier':<{width}} {'pairwise':>8} {'pairs':>5} " + " ".join(f"{t[:11]:>11}" for t in tags)]
+    for n in names:
+        lines.append(f"{label[n]:<{width}} {cell(result['pairwise_accuracy'][n]):>8} {result['pairs'][n]:>5} "
+                     + " ".join(f"{cell(result['by_tag'][t].get(n)):>11}" for t in tags))
+    kinds = sorted({k for d in result["check_accuracy"].values() for k in d if k != "all"})
+    if kinds:
+        lines += ["", f"{'per-check accuracy':<{width}} " + " ".join(f"{k:>9}" for k in [*kinds, "all"])
+                  + f" {'false pass':>10}"]
+        for n in names:
+            acc = result["check_accuracy"].get(n)
+            if acc is None:
+                continue
+            b = result["believed_correct"][n]
+            lines.append(f"{label[n]:<{width}} " + " ".join(f"{cell(acc.get(k)):>9}" for k in [*kinds, "all"])
+                         + f" {b['false_pass']:>4}/{b['wrong']:<5}")
+    return "\n".join(lines)
 
 
 def _int_list(text: str, what: str) -> list[int]:

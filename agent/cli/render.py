@@ -72,14 +72,23 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
         console.print(f"{name}: {run_dir / path}")
 
 
+def _answerer_note(describe: dict) -> str:
+    if describe.get("answerer") == "parser":
+        return " (exact parser: an oracle in the shapes world)"
+    found = describe.get("answerer_options") or {}
+    found = found.get("model") and found or {}
+    if not found:
+        return ""
+    return f" ({found['model']}, threshold {found['threshold']:g}, colour by {found['color']})"
+
+
 def render_verification(result: dict, console: Console | None = None) -> None:
     console = console or Console()
     table = Table("verifier", "score", "raw", "weights / answerer")
     for name, r in result["verifiers"].items():
         raw = r["raw"] if not isinstance(r["raw"], float) else f"{r['raw']:.4f}"
         d = r["describe"]
-        used = d.get("model") or (f"answerer: {d['answerer']}" + (" (exact parser: an oracle in the shapes world)"
-                                  if d.get("answerer") == "parser" else "") if d.get("answerer") else "")
+        used = d.get("model") or (f"answerer: {d['answerer']}" + _answerer_note(d) if d.get("answerer") else "")
         table.add_row(name, f"{r['score']:.3f}", str(raw), str(used))
     console.print(f"prompt: {result['prompt']}  ({result.get('world', 'real')} world)")
     console.print(table)

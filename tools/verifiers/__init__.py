@@ -51,17 +51,36 @@ def _vlm_judge(llm=None, **options):
     return VLMJudge(llm, **options)
 
 
-def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None, mode: str = "batched"):
-    from limner.tools.verifiers.answerers import ParserAnswerer, VLMAnswerer
+def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None, mode: str = "batched",
+               detector: str | None = None, threshold: float | None = None, nms: float | None = None,
+               color: str | None = None, clip: str | None = None, vlm_kinds: list[str] | None = None,
+               device: str | None = None):
+    """``answerer``: parser (the shapes world's exact parser), vlm, detector (``detector``: its weights; colour
+    by ``color``: clip with the ``clip`` weights, or detector), or auto (vlm with an endpoint, else parser).
+    With the detector and an endpoint, the checks of ``vlm_kinds`` (default: "other") go to the VLM."""
+    from limner.tools.verifiers import answerers as a
     from limner.tools.verifiers.questions import QuestionVerifier
 
     if answerer == "auto":
         answerer = "vlm" if llm is not None else "parser"
     if answerer == "parser":
-        return QuestionVerifier(ParserAnswerer(), plan_fn=plan_fn)
+        return QuestionVerifier(a.ParserAnswerer(), plan_fn=plan_fn)
     if answerer == "vlm":
-        return QuestionVerifier(VLMAnswerer(llm, model=model, mode=mode), plan_fn=plan_fn)
-    raise ValueError(f"unknown answerer '{answerer}': use parser, vlm or auto")
+        return QuestionVerifier(a.VLMAnswerer(llm, model=model, mode=mode), plan_fn=plan_fn)
+    if answerer != "detector":
+        raise ValueError(f"unknown answerer '{answerer}': use parser, vlm, detector or auto")
+    from limner.tools.verifiers.clipscore import CLIPScore
+    from limner.tools.verifiers.detector import Detector, folder_settings
+
+    ref = detector or req.REAL_DETECTOR
+    color = color or folder_settings(ref).get("color", "clip")  # a folder may say how it reads colours best
+    found = a.DetectorAnswerer(Detector(ref, device=device, threshold=threshold, nms=nms), color=color,
+                               clip=CLIPScore(clip or req.REAL_CLIP, device=device) if color == "clip" else None)
+    kinds = ["other"] if vlm_kinds is None else list(vlm_kinds)
+    if llm is None or not kinds:
+        return QuestionVerifier(found, plan_fn=plan_fn)
+    vlm = a.VLMAnswerer(llm, model=model, mode=mode)
+    return QuestionVerifier(a.CombinedAnswerer(found, {k: vlm for k in kinds}), plan_fn=plan_fn)
 
 
 def _clipscore_setup(options: dict, where: Where) -> Prepared:
@@ -76,17 +95,34 @@ def _clipscore_setup(options: dict, where: Where) -> Prepared:
 
 
 def _questions_setup(options: dict, where: Where) -> Prepared:
-    """``answerer: auto``: the exact parser where it can read the images, a VLM when an endpoint is configured,
-    else nothing (skipped, with a notice). A VLM answers all checks in one call (``mode: batched``) or one
-    call per check (``per_question``)."""
+    """``answerer: auto``: in the shapes world its learned detector (shapes-owl); on real images a VLM when an
+    endpoint is configured, with the detector localising when its weights are here; the detector alone when
+    only its weights are; else nothing (skipped, with a notice). The exact parser answers only when asked
+    (``answerer: parser``: an oracle). A VLM answers all checks in one call (``mode: batched``) or one call
+    per check (``per_question``)."""
     answerer = options.get("answerer", "auto")
     if answerer == "auto":
-        answerer = "parser" if where.parseable else "vlm" if where.llm else None
+        if where.parseable:
+            answerer = "detector"
+        else:
+            has_detector = req.is_present(options.get("detector") or req.default_detector(where.world))
+            answerer = "detector" if has_detector else "vlm" if where.llm else None
     if answerer is None:
-        return Prepared(None, "the questions verifier is skipped: outside the shapes world it needs a VLM to "
-                              "answer (set LIMNER_LLM_BASE_URL)")
+        return Prepared(None, "the questions verifier is skipped: outside the shapes world it needs a VLM "
+                              "(set LIMNER_LLM_BASE_URL) or a detector's weights (limner pull --verifier "
+                              "questions)")
     options["answerer"] = answerer
-    if answerer != "vlm":
+    if answerer == "detector":
+        from limner.tools.verifiers.detector import folder_settings
+
+        options.setdefault("detector", req.default_detector(where.world))
+        options.setdefault("color", folder_settings(options["detector"]).get("color", "clip"))
+        if options["color"] == "clip":
+            options.setdefault("clip", req.default_clip_model(where.world))
+        if where.parseable or not where.llm:  # the shapes world's checks are all the detector's kinds
+            options.setdefault("vlm_kinds", [])
+    uses_vlm = answerer == "vlm" or (answerer == "detector" and options.get("vlm_kinds", ["other"]))
+    if not uses_vlm:
         return Prepared(options)
     per_question = options.get("mode", "batched") != "batched"
     return Prepared(options, llm_per_image=0 if per_question else 1, llm_per_check=1 if per_question else 0)
@@ -110,7 +146,8 @@ BUILTIN: dict[str, Declared] = {
     "hpsv2": Declared(_hpsv2, differentiable=True, weights=req.hpsv2_weights),
     "aesthetic": Declared(_aesthetic, differentiable=True, weights=req.aesthetic_weights),
     "vlm-judge": Declared(_vlm_judge, needs_llm=True, takes_llm=True),
-    "questions": Declared(_questions, takes_llm=True, needs_plan=True, setup=_questions_setup),
+    "questions": Declared(_questions, takes_llm=True, needs_plan=True, weights=req.questions_weights,
+                          setup=_questions_setup),
 }
 VERIFIERS: dict[str, Declared] = extend("verifiers", dict(BUILTIN), _adapt)
 

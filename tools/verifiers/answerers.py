@@ -9,56 +9,159 @@ from pydantic import BaseModel, Field
 from limner import prompts
 
 
-class ParserAnswerer:
-    """Answers structured checks (exists, count, colour, relation) with the exact shapes-world parser.
+GENEVAL_COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
 
-    A count is of the object's shape (and colour, when the plan has several objects of that shape), as
-    GenEval counts. Checks of kind "other" get no answer.
-    """
+
+def answer_from_objects(found: list[dict], plan: dict) -> dict[str, dict]:
+    """Answer the plan's structured checks (exists, count, colour, relation) from the objects an image holds,
+    ``[{"name", "color", "bbox": [x0, y0, x1, y1]}]``, the way GenEval's rules do: presence and count from the
+    boxes of the object's name (and colour, when the plan has several objects of that name), colour from the
+    objects found, position from box centres. Checks of kind "other" get no answer (``p_yes`` None)."""
+    from limner.tools.shapes.geneval import relative_position
+
+    objects = plan.get("objects", [])
+    relations = plan.get("relations", [])
+
+    def matches(i: int, by_color: bool) -> list[dict]:
+        obj = objects[i]
+        same_name = sum(o["name"] == obj["name"] for o in objects)
+        use_color = obj.get("color") and (by_color or same_name > 1)
+        return [f for f in found if f["name"] == obj["name"] and (not use_color or f["color"] == obj["color"])]
+
+    answers: dict[str, dict] = {}
+    for check in plan.get("checks", []):
+        kind, i = check.get("kind", "other"), check.get("object")
+        if kind == "other" or (i is None and kind != "relation"):
+            answers[check["id"]] = {"p_yes": None, "box": None}
+            continue
+        if kind == "exists":
+            hits = matches(i, by_color=False)
+            ok = bool(hits)
+        elif kind == "count":
+            hits = matches(i, by_color=False)
+            ok = len(hits) == objects[i]["count"]
+        elif kind == "color":
+            hits = matches(i, by_color=True)
+            ok = len(hits) >= objects[i]["count"]
+            if not ok:  # point at the wrongly coloured one
+                hits = [f for f in matches(i, by_color=False) if f not in hits] or hits
+        else:  # relation
+            rel = relations[check["relation"]] if check.get("relation") is not None else relations[0]
+            subjects, targets = matches(rel["subject"], True), matches(rel["object"], True)
+            pairs = [(s, t) for s in subjects for t in targets
+                     if s is not t and rel["relation"] in relative_position(s["bbox"], t["bbox"])]
+            ok = bool(pairs)
+            hits = [pairs[0][0]] if pairs else subjects
+        answers[check["id"]] = {"p_yes": 1.0 if ok else 0.0, "box": hits[0]["bbox"] if hits else None}
+    return answers
+
+
+class ParserAnswerer:
+    """Answers structured checks with the exact shapes-world parser (what ShapesEval scores with: an oracle
+    wherever it answers the agent's checks). A count is of the object's shape (and colour, when the plan has
+    several objects of that shape), as GenEval counts."""
 
     name = "parser"
+    oracle = True
     llm_calls_per_image = 0
 
-    def answer(self, image, plan: dict) -> dict[str, dict]:
-        from limner.tools.shapes.geneval import relative_position
+    def objects(self, image, plan: dict) -> list[dict]:
         from limner.tools.shapes.parser import parse
 
-        found = parse(image)
-        objects = plan.get("objects", [])
-        relations = plan.get("relations", [])
+        return [{"name": f["shape"], "color": f["color"], "bbox": f["bbox"]} for f in parse(image)]
 
-        def matches(i: int, by_color: bool) -> list[dict]:
-            obj = objects[i]
-            same_shape = sum(o["name"] == obj["name"] for o in objects)
-            use_color = obj.get("color") and (by_color or same_shape > 1)
-            return [f for f in found if f["shape"] == obj["name"] and (not use_color or f["color"] == obj["color"])]
+    def answer(self, image, plan: dict) -> dict[str, dict]:
+        return answer_from_objects(self.objects(image, plan), plan)
 
-        answers: dict[str, dict] = {}
+
+COLOR_MODES = ("clip", "detector")
+
+
+class DetectorAnswerer:
+    """Answers structured checks from an open-vocabulary detector's boxes (``limner.tools.verifiers.detector``),
+    by GenEval's rules (``answer_from_objects``): each plan object's name is a query; its colour is read by
+    ``color``:
+
+    - ``clip`` (GenEval's way): a CLIP zero-shot classification of the box's crop among ``colors`` (GenEval's
+      ten and the plan's), "a photo of a <colour> <name>";
+    - ``detector``: the detector's own score of "<colour> <name>" at the box (the embedded shapes-owl's way:
+      measured better there than its CLIP's crops).
+    """
+
+    name = "detector"
+    llm_calls_per_image = 0
+
+    def __init__(self, detector, color: str = "clip", clip=None, colors: tuple[str, ...] = GENEVAL_COLORS):
+        if color not in COLOR_MODES:
+            raise ValueError(f"unknown colour mode '{color}': use {' or '.join(COLOR_MODES)}")
+        if color == "clip" and clip is None:
+            raise ValueError("colour by CLIP needs a CLIP model (clip=CLIPScore(...))")
+        self.detector, self.color, self.clip, self.colors = detector, color, clip, tuple(colors)
+
+    def describe(self) -> dict:
+        return {**self.detector.describe(), "color": self.color,
+                **({"clip": self.clip.model_id} if self.color == "clip" else {})}
+
+    def _palette(self, plan: dict) -> list[str]:
+        return list(dict.fromkeys([*self.colors, *(o["color"] for o in plan.get("objects", []) if o.get("color"))]))
+
+    def objects(self, image, plan: dict) -> list[dict]:
+        names = list(dict.fromkeys(o["name"] for o in plan.get("objects", [])))
+        palette = self._palette(plan)
+        colored = [f"{c} {n}" for n in names for c in palette] if self.color == "detector" else []
+        detections = self.detector.detect(image, names + colored)
+        found = []
+        for name in names:
+            for d in detections[name]:
+                found.append({"name": name, "bbox": d["bbox"], "score": d["score"],
+                              "color": self._color_of(image, d, name, palette)})
+        return found
+
+    def _color_of(self, image, detection: dict, name: str, palette: list[str]) -> str:
+        if self.color == "detector":
+            scores = detection["scores"]
+            return max(palette, key=lambda c: scores.get(f"{c} {name}", 0.0))
+        import torch
+
+        from limner.tools.images import to_tensor
+
+        x0, y0, x1, y1 = detection["bbox"]
+        crop = image.convert("RGB").crop((int(x0), int(y0), max(int(x0) + 1, round(x1)), max(int(y0) + 1, round(y1))))
+        with torch.no_grad():
+            sims = self.clip.image_embeds(to_tensor([crop])) @ self.clip.text_embeds(
+                [f"a photo of a {c} {name}" for c in palette]).T
+        return palette[int(sims[0].argmax())]
+
+    def answer(self, image, plan: dict) -> dict[str, dict]:
+        return answer_from_objects(self.objects(image, plan), plan)
+
+
+class CombinedAnswerer:
+    """One answerer per kind of check: ``by_kind`` maps a kind ("exists", "count", "color", "relation",
+    "other") to the answerer of its checks; every other kind goes to ``default``. The detector localises, a
+    VLM answers what it cannot (attributes beyond colour, the "other" checks)."""
+
+    def __init__(self, default, by_kind: dict[str, object]):
+        self.default, self.by_kind = default, dict(by_kind)
+        self.name = "+".join(dict.fromkeys([default.name, *(a.name for a in self.by_kind.values())]))
+
+    def describe(self) -> dict:
+        mine = self.default.describe() if hasattr(self.default, "describe") else {}
+        return {**mine, "default": self.default.name, "by_kind": {k: a.name for k, a in self.by_kind.items()}}
+
+    def calls_per_image(self, n_checks: int) -> int:
+        per = [getattr(a, "calls_per_image", None) for a in {id(a): a for a in self.by_kind.values()}.values()]
+        return sum(p(n_checks) for p in per if p)
+
+    def answer(self, image, plan: dict) -> dict[str, dict]:
+        groups: dict[int, tuple[object, list[dict]]] = {}
         for check in plan.get("checks", []):
-            kind, i = check.get("kind", "other"), check.get("object")
-            if kind == "other" or (i is None and kind != "relation"):
-                answers[check["id"]] = {"p_yes": None, "box": None}
-                continue
-            if kind == "exists":
-                hits = matches(i, by_color=False)
-                ok = bool(hits)
-            elif kind == "count":
-                hits = matches(i, by_color=False)
-                ok = len(hits) == objects[i]["count"]
-            elif kind == "color":
-                hits = matches(i, by_color=True)
-                ok = len(hits) >= objects[i]["count"]
-                if not ok:  # point at the wrongly coloured one
-                    hits = [f for f in matches(i, by_color=False) if f not in hits] or hits
-            else:  # relation
-                rel = relations[check["relation"]] if check.get("relation") is not None else relations[0]
-                subjects, targets = matches(rel["subject"], True), matches(rel["object"], True)
-                pairs = [(s, t) for s in subjects for t in targets
-                         if s is not t and rel["relation"] in relative_position(s["bbox"], t["bbox"])]
-                ok = bool(pairs)
-                hits = [pairs[0][0]] if pairs else subjects
-            answers[check["id"]] = {"p_yes": 1.0 if ok else 0.0, "box": hits[0]["bbox"] if hits else None}
-        return answers
+            answerer = self.by_kind.get(check.get("kind", "other"), self.default)
+            groups.setdefault(id(answerer), (answerer, []))[1].append(check)
+        out: dict[str, dict] = {}
+        for answerer, checks in groups.values():
+            out.update(answerer.answer(image, {**plan, "checks": checks}))
+        return out
 
 
 class YesNo(BaseModel):

@@ -1,7 +1,8 @@
 """Question-based verification (DSG, Cho et al. 2024): atomic yes/no questions with dependencies.
 
 The plan's checks (``{id, question, kind, object, relation, depends_on}``) are answered by an answerer:
-``ParserAnswerer`` (the exact shapes-world parser) or ``VLMAnswerer`` (a VLM's P(yes)). Score = the
+``ParserAnswerer`` (the exact shapes-world parser), ``DetectorAnswerer`` (an open-vocabulary detector's
+boxes, GenEval's rules), ``VLMAnswerer`` (a VLM's P(yes)) or ``CombinedAnswerer`` (one of them per kind of check). Score = the
 mean over questions of P(yes), where a question whose parent was answered "no" counts as "no" (DSG's
 rule). The result lists every failed question with its object and, when known, a box: the repair loop
 uses it to decide what to fix.
@@ -81,6 +82,10 @@ class QuestionVerifier:
         out = {"name": self.name, "answerer": self.answerer.name}
         if getattr(self.answerer, "mode", None):
             out["mode"] = self.answerer.mode
+        if getattr(self.answerer, "oracle", False):
+            out["oracle"] = True  # the scorer's own method answers: an upper bound, never a headline
+        if hasattr(self.answerer, "describe"):
+            out["answerer_options"] = self.answerer.describe()
         return out
 
     def score(self, images: list, prompts: list[str]) -> list[Score]:

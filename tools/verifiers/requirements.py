@@ -13,6 +13,8 @@ from pathlib import Path
 REAL_CLIP = "openai/clip-vit-large-patch14"  # CLIPScore's documented default for real images
 BUILTIN_RANDOM = "builtin:tiny-random-clip"
 BUILTIN_SHAPES = "builtin:shapes-clip"
+REAL_DETECTOR = "google/owlv2-base-patch16-ensemble"  # OWLv2 B/16, the open-vocabulary detector answering checks
+BUILTIN_SHAPES_DETECTOR = "builtin:shapes-owl"
 
 
 def default_clip_model(world: str = "shapes") -> str:
@@ -20,6 +22,25 @@ def default_clip_model(world: str = "shapes") -> str:
     from limner.tools.settings import load_settings
 
     return load_settings().clip_model or (BUILTIN_SHAPES if world == "shapes" else REAL_CLIP)
+
+
+def default_detector(world: str = "shapes") -> str:
+    """``LIMNER_DETECTOR_MODEL`` if set; else shapes-owl for the shapes world and OWLv2 B/16 for real images."""
+    from limner.tools.settings import load_settings
+
+    return load_settings().detector_model or (BUILTIN_SHAPES_DETECTOR if world == "shapes" else REAL_DETECTOR)
+
+
+def questions_weights(options: dict, world: str) -> list[str]:
+    """The detector answerer loads its detector and, reading colours from crops, a CLIP."""
+    if options.get("answerer") != "detector":
+        return []
+    from limner.tools.verifiers.detector import folder_settings
+
+    refs = [options.get("detector") or default_detector(world)]
+    if (options.get("color") or folder_settings(refs[0]).get("color", "clip")) == "clip":
+        refs.append(options.get("clip") or default_clip_model(world))
+    return refs
 
 
 def world_of(source: str) -> str:

@@ -1,0 +1,186 @@
+"""The detector answerer: an open-vocabulary detector (OWLv2's class, tiny random weights under the real hub id)
+answers the plan's checks with boxes, by GenEval's rules; `limner verify` prints them."""
+
+import json
+
+import pytest
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from tiny_pipelines import place_in_hf_cache, save_tiny_owlv2
+
+from limner.agent.planners.rules import rules_plan
+from limner.tools.verifiers import make_verifier
+from limner.tools.verifiers.requirements import REAL_CLIP, REAL_DETECTOR
+
+PROMPT = "a red bicycle left of a blue door"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A Hugging Face cache holding a tiny random OWLv2 and CLIP under the ids a user downloads."""
+    from limner.tools.generators.tiny import ensure_tiny_clip
+
+    root = tmp_path_factory.mktemp("detector-hub")
+    place_in_hf_cache(save_tiny_owlv2(root / "owlv2"), root / "hub", REAL_DETECTOR)
+    place_in_hf_cache(ensure_tiny_clip(root / "clip"), root / "hub", REAL_CLIP)
+    return root / "hub"
+
+
+def _use_cache(monkeypatch, hub):
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+
+
+@pytest.fixture
+def offline_hub(hub, monkeypatch):
+    _use_cache(monkeypatch, hub)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return hub
+
+
+def photo(path=None):
+    image = Image.new("RGB", (96, 64), (235, 235, 235))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((6, 20, 38, 52), fill=(200, 30, 30))
+    draw.rectangle((60, 4, 88, 60), fill=(30, 60, 200))
+    if path is not None:
+        image.save(path)
+    return image
+
+
+def test_the_detector_answers_every_structured_check_with_a_box_inside_the_image(offline_hub):
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+    from limner.tools.verifiers.detector import Detector
+
+    plan = rules_plan(PROMPT)
+    verifier = make_verifier("questions", answerer="detector", detector=REAL_DETECTOR, clip=REAL_CLIP,
+                             threshold=0.0, plan_fn=lambda _p: plan)
+    assert isinstance(verifier.answerer, DetectorAnswerer) and verifier.answerer.color == "clip"
+    verifier.answerer.detector._load()  # through AutoModelForZeroShotObjectDetection, from the hub cache
+    assert type(verifier.answerer.detector._model).__name__ == "Owlv2ForObjectDetection"
+    score = verifier.score([photo()], [PROMPT])[0]
+    records = {q["id"]: q for q in score.detail["questions"]}
+    assert set(records) == {c["id"] for c in plan["checks"]}
+    for q in records.values():
+        assert q["answer"] in (0.0, 1.0)
+    # threshold 0: every patch is a candidate, so each object is found and has a box inside the image
+    for cid in ("o0", "o1"):
+        assert records[cid]["passed"]
+        x0, y0, x1, y1 = records[cid]["box"]
+        assert 0 <= x0 < x1 <= 96 and 0 <= y0 < y1 <= 64
+    found = verifier.answerer.objects(photo(), plan)
+    assert {f["name"] for f in found} == {"bicycle", "door"}
+    assert all(f["color"] in verifier.answerer._palette(plan) for f in found)  # CLIP chose among the palette
+    assert Detector(REAL_DETECTOR, threshold=0.0).detect(photo(), []) == {}
+
+
+def test_nothing_found_fails_the_object_and_its_dependants_with_no_box(offline_hub):
+    plan = rules_plan(PROMPT)
+    verifier = make_verifier("questions", answerer="detector", detector=REAL_DETECTOR, clip=REAL_CLIP,
+                             threshold=1.01, plan_fn=lambda _p: plan)
+    score = verifier.score([photo()], [PROMPT])[0]
+    records = {q["id"]: q for q in score.detail["questions"]}
+    assert score.score == 0.0 and not any(q["passed"] for q in records.values())
+    assert records["o0"]["box"] is None and records["o0-color"]["skipped_by_parent"]
+    assert records["r0"]["skipped_by_parent"]
+
+
+def test_limner_verify_prints_each_question_with_its_box(offline_hub, tmp_path, monkeypatch):
+    from limner.agent.cli import app
+
+    monkeypatch.setenv("COLUMNS", "220")  # rich's width: one table row per line
+    image = tmp_path / "photo.png"
+    photo(image)
+    result = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "detector",
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    questions = data["verifiers"]["questions"]
+    assert questions["describe"]["answerer"] == "detector"
+    assert questions["describe"]["answerer_options"]["model"] == REAL_DETECTOR
+    assert [q["id"] for q in questions["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
+    table = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "detector"])
+    assert table.exit_code == 0, table.output
+    assert f"answerer: detector ({REAL_DETECTOR}" in table.output and "Is the bicycle left of the door?" in table.output
+    boxes = [q["box"] for q in questions["detail"]["questions"] if q["box"]]
+    assert all(str(b[0]) in table.output for b in boxes)  # each box is printed
+
+
+def test_verify_with_the_detector_missing_offline_is_one_line_naming_pull(tmp_path, monkeypatch):
+    from limner.agent.cli import app
+
+    _use_cache(monkeypatch, tmp_path / "empty-hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    image = tmp_path / "photo.png"
+    photo(image)
+    result = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "detector"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: verifier questions needs {REAL_DETECTOR}, which is not in the local Hugging Face cache and "
+        "HF_HUB_OFFLINE=1: run `limner pull --verifier questions` once online"]
+    bad = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "oracle"])
+    assert bad.exit_code == 2 and "unknown answerer 'oracle'" in bad.output
+
+
+class _Fixed:
+    """An answerer that says yes to every check it is given, recording which."""
+
+    name = "fixed"
+
+    def __init__(self):
+        self.asked = []
+
+    def answer(self, image, plan):
+        self.asked += [c["id"] for c in plan["checks"]]
+        return {c["id"]: {"p_yes": 1.0, "box": None} for c in plan["checks"]}
+
+
+def test_a_combined_answerer_sends_each_kind_of_check_to_its_answerer(offline_hub):
+    from limner.tools.verifiers.answerers import CombinedAnswerer
+
+    plan = rules_plan(PROMPT)
+    plan["checks"].append({"id": "x0", "question": "Is the bicycle rusty?", "kind": "other", "object": 0,
+                           "relation": None, "depends_on": ["o0"]})
+    found = make_verifier("questions", answerer="detector", detector=REAL_DETECTOR, clip=REAL_CLIP,
+                          threshold=1.01, plan_fn=lambda _p: plan).answerer
+    vlm = _Fixed()
+    answers = CombinedAnswerer(found, {"other": vlm}).answer(photo(), plan)
+    assert vlm.asked == ["x0"] and answers["x0"]["p_yes"] == 1.0
+    assert answers["o0"] == {"p_yes": 0.0, "box": None}  # the detector answered the rest
+    assert set(answers) == {c["id"] for c in plan["checks"]}
+
+
+def test_an_architecture_limner_cannot_read_is_refused_in_one_line(tmp_path):
+    from limner.tools.verifiers.detector import Detector
+
+    detector = Detector("some/detector")
+    detector._model, detector._processor = object(), object()
+    with pytest.raises(ValueError, match="is a object, which Limner cannot read: use one of Owlv2ForObjectDetection"):
+        detector.detect(photo(), ["door"])
+
+
+def test_grounding_dino_loads_the_same_way_and_scores_each_phrase_at_each_box(tmp_path):
+    """Grounding DINO's class (tiny, random): one prompt of " . "-ended phrases, each phrase scored by its own
+    tokens at every box; its colour can be read from the detector."""
+    from tiny_pipelines import save_tiny_grounding_dino
+
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+    from limner.tools.verifiers.detector import Detector
+
+    folder = save_tiny_grounding_dino(tmp_path / "gdino", ("bicycle", "door", "red", "blue"))
+    detector = Detector(str(folder), threshold=0.0)
+    found = detector.detect(photo(), ["bicycle", "red door", "door"])
+    assert detector.architecture.decoding == "grounding"
+    assert all(found[p] for p in ("bicycle", "red door", "door"))
+    d = found["door"][0]
+    assert set(d["scores"]) == {"bicycle", "red door", "door"} and d["score"] == d["scores"]["door"]
+    x0, y0, x1, y1 = d["bbox"]
+    assert 0 <= x0 < x1 <= 96 and 0 <= y0 < y1 <= 64
+    plan = rules_plan(PROMPT)
+    objects = DetectorAnswerer(detector, color="detector").objects(photo(), plan)
+    assert {o["name"] for o in objects} == {"bicycle", "door"} and all(o["color"] for o in objects)
+    # 22 phrases (two names, each in 10 colours) do not fit in this model's 32-token prompt: asked in several
+    assert len(detector._processor.tokenizer(" . ".join(["red bicycle"] * 22)).input_ids) > 32
