@@ -59,7 +59,8 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
             if prepared.uses_llm and llm is None:
                 raise UsageError(f"verifier {n} asks a VLM with these options, but no LLM endpoint is configured: "
                                  "set LIMNER_LLM_BASE_URL")
-            weights += [(n, ref) for ref in declaration(n).required_weights(prepared.options, world)]
+            pull = f"{n}:{prepared.options['answerer']}" if prepared.options.get("answerer") == "detector" else n
+            weights += [(pull, ref) for ref in declaration(n).required_weights(prepared.options, world)]
             made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)))
         _check_weights(made, weights)
         results = score_all(made, [image], [prompt])
@@ -84,7 +85,7 @@ def _check_weights(made: list, declared: list[tuple[str, str]]) -> None:
 
     held = [(name, ref) for name, verifier in made
             for ref in [getattr(verifier, "model_id", None), getattr(verifier, "processor_id", None)]]
-    for name, ref in declared + held:
+    for pull, ref in declared + held:  # ``pull``: what ``limner pull --verifier`` takes (questions:detector)
         if ref and offline() and not is_present(ref):
-            raise UsageError(f"verifier {name} needs {ref}, which is not in the local Hugging Face cache and "
-                             f"HF_HUB_OFFLINE=1: run `limner pull --verifier {name}` once online")
+            raise UsageError(f"verifier {pull.partition(':')[0]} needs {ref}, which is not in the local Hugging Face "
+                             f"cache and HF_HUB_OFFLINE=1: run `limner pull --verifier {pull}` once online")

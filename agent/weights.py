@@ -56,7 +56,9 @@ def requirements(model: str | None, policy: str = "default", verifiers: list[str
             snap = cached_snapshot(source, spec.revision if spec else None)
             out.append(Requirement("model", source, snap is not None, snap[1] if snap else None))
     world = world_of(source)
-    refs = [(v.name, v.options) for v in load_policy(policy).verifiers] if not verifiers else [(v, {}) for v in verifiers]
+    # ``questions:detector``: the questions verifier with that answerer (its weights: the detector and a CLIP)
+    refs = ([(v.name, v.options) for v in load_policy(policy).verifiers] if not verifiers else
+            [(v.partition(":")[0], {"answerer": v.partition(":")[2]} if ":" in v else {}) for v in verifiers])
     for name, options in refs:
         for ref in required_weights(name, options, world):
             out.append(Requirement(f"verifier {name}", ref, is_present(ref)))

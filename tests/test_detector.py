@@ -120,7 +120,15 @@ def test_verify_with_the_detector_missing_offline_is_one_line_naming_pull(tmp_pa
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"error: verifier questions needs {REAL_DETECTOR}, which is not in the local Hugging Face cache and "
-        "HF_HUB_OFFLINE=1: run `limner pull --verifier questions` once online"]
+        "HF_HUB_OFFLINE=1: run `limner pull --verifier questions:detector` once online"]
+    from limner.agent.weights import requirements
+
+    needed = requirements("sd-turbo", verifiers=["questions:detector"])  # what that pull would fetch
+    from limner.tools.verifiers.requirements import default_clip_model
+
+    assert [(r.what, r.ref) for r in needed] == [("verifier questions", REAL_DETECTOR),
+                                                 ("verifier questions", default_clip_model("real"))]
+    assert not needed[0].present
     bad = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "oracle"])
     assert bad.exit_code == 2 and "unknown answerer 'oracle'" in bad.output
 
@@ -184,3 +192,29 @@ def test_grounding_dino_loads_the_same_way_and_scores_each_phrase_at_each_box(tm
     assert {o["name"] for o in objects} == {"bicycle", "door"} and all(o["color"] for o in objects)
     # 22 phrases (two names, each in 10 colours) do not fit in this model's 32-token prompt: asked in several
     assert len(detector._processor.tokenizer(" . ".join(["red bicycle"] * 22)).input_ids) > 32
+
+
+def test_who_answers_the_checks_where(monkeypatch):
+    """answerer auto: shapes-owl in the shapes world; on real images the detector when its weights are here, with
+    the VLM answering the kinds a detector cannot when an endpoint is configured; the parser only when asked."""
+    from limner.tools.verifiers import Where, declaration
+    from limner.tools.verifiers import requirements as req
+
+    questions = declaration("questions")
+    shapes = questions.prepare({}, Where(world="shapes", parseable=True, llm=True))
+    assert shapes.options["answerer"] == "detector" and shapes.options["detector"] == "builtin:shapes-owl"
+    assert shapes.options["vlm_kinds"] == [] and not shapes.uses_llm
+    assert questions.prepare({"answerer": "parser"}, Where(world="shapes", parseable=True, llm=False)).options == {
+        "answerer": "parser"}
+    monkeypatch.setattr(req, "is_present", lambda ref: False)
+    assert questions.prepare({}, Where(world="real", parseable=False, llm=True)).options["answerer"] == "vlm"
+    assert questions.prepare({}, Where(world="real", parseable=False, llm=False)).options is None
+    monkeypatch.setattr(req, "is_present", lambda ref: True)
+    both = questions.prepare({}, Where(world="real", parseable=False, llm=True))
+    assert (both.options["answerer"], both.options["detector"]) == ("detector", REAL_DETECTOR)
+    assert both.options["color"] == "clip" and both.uses_llm and both.llm_calls(5) == 1
+    alone = questions.prepare({}, Where(world="real", parseable=False, llm=False))
+    assert alone.options["vlm_kinds"] == [] and not alone.uses_llm
+    asked = questions.prepare({"answerer": "detector", "vlm_kinds": ["other"]},
+                              Where(world="real", parseable=False, llm=False))
+    assert asked.uses_llm  # a run refuses it without an endpoint, in one line (runner.prepare)

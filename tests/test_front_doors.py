@@ -48,6 +48,9 @@ def test_mcp_in_process_generate_returns_the_image_and_reports_progress(tmp_path
     assert not result.is_error
     data = json.loads(result.content[0].text)
     assert data == result.structured_content and data["status"] in {"passed", "best_effort"}
+    checks = data["checks"]  # how many of the plan's checks the returned image passes
+    assert checks["of"] >= 2 and checks["passed"] + len(checks["failed"]) == checks["of"]
+    assert (data["status"] == "passed") <= (checks["passed"] == checks["of"])
     image = result.content[1]
     assert image.type == "image" and image.mime_type == "image/png"
     import base64

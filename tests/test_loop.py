@@ -160,7 +160,7 @@ def test_question_verifier_in_the_loop_records_answers_and_feeds_the_critique(tm
     m = manifest(result)
     first = m["candidates"][0]["scores"]["questions"]
     assert [q["id"] for q in first["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
-    assert m["verifiers"][1] == {"name": "questions", "answerer": "parser"}
+    assert m["verifiers"][1] == {"name": "questions", "answerer": "parser", "oracle": True}
     # what a re-plan would be told: every failed check of the best candidate, in words
     from limner.agent._graph.nodes.core import critique_of
 

@@ -74,7 +74,9 @@ def test_default_run_uses_shapes_tiny_and_its_image_parses(tmp_path, shapes_defa
     manifest = json.loads(open(result.manifest_path).read())
     assert manifest["model"]["alias"] == "shapes-tiny"
     assert manifest["verifiers"][0]["model"] == "builtin:shapes-clip"
-    assert manifest["verifiers"][1] == {"name": "questions", "answerer": "parser"}  # the default policy's checks
+    questions = manifest["verifiers"][1]  # the default policy's checks: the learned detector answers them
+    assert (questions["name"], questions["answerer"]) == ("questions", "detector") and "oracle" not in questions
+    assert questions["answerer_options"]["model"] == "builtin:shapes-owl"
     assert parse(Image.open(result.final_path))
 
 

@@ -3,6 +3,8 @@
     limner bench shapes --results results.json --grid grid.png
     limner bench grounding --model shapes-tiny --scenes 64 --results grounding.json
     python -m training.model_cards --results results.json --grounding grounding.json   # writes both cards
+    limner bench verifiers --suite bench/suites/shapes-eval-seed44.jsonl --results agreement.json
+    python -m training.model_cards --owl agreement.json                                  # shapes-owl's card
 """
 
 from __future__ import annotations
@@ -125,11 +127,78 @@ Calibration (`limner_calibration.json`): cosine {h['calibration'][0]:.3f} (5th p
 """
 
 
+def owl_card(folder: Path, agreement: dict) -> str:
+    info = json.loads((folder / "train_info.json").read_text())
+    t, tune = info["timings"], info["tuning"]
+    sweep = "\n".join(f"| {k} | {tune['check_accuracy'][k]['all']:.3f} | {tune['pairwise_accuracy'][k] or 0:.3f} |"
+                      for k in tune["check_accuracy"])
+    acc = agreement["check_accuracy"]
+    kinds = sorted({k for d in acc.values() for k in d if k != "all"})
+    rows = "\n".join(f"| {n}{' (oracle)' if n == 'questions:parser' else ''} | "
+                     + " | ".join(f"{acc[n].get(k, 0):.3f}" for k in [*kinds, "all"])
+                     + f" | {agreement['pairwise_accuracy'][n]:.3f} |" for n in acc)
+    s = info["settings"]
+    return f"""# shapes-owl
+
+A tiny open-vocabulary detector of the shapes world, of the OWLv2 architecture (transformers'
+`Owlv2ForObjectDetection`: a ViT on 64x64 images in {CANVAS_PATCHES} patches, {s['layers']} layers of width
+{s['hidden']}; a 2-layer text encoder with the shapes-world tokenizer; OWLv2's box, class and objectness heads).
+It is the embedded world's answerer of the plan's checks (`questions` with `answerer: detector`, the default
+there): it loads through the same code as a real OWLv2 (`AutoModelForZeroShotObjectDetection`,
+`AutoProcessor`), and answers by GenEval's rules from its boxes, reading colours from its own score of
+"<colour> <shape>" at each box. It is learned, so it errs: unlike the exact parser (ShapesEval's scorer),
+its answers are not the benchmark's.
+
+## Training
+
+```
+{info['command']}
+```
+
+{s['rendered']} rendered scenes (exact boxes) and {s['generated']} images `shapes-tiny` generated from random
+captions, half of them from the scenes' boxes, labelled by the shapes-world parser (the scorer's view of the
+agent's images); {s['steps']} steps of batch {s['batch']}, horizontal flips. Each object's phrases ("<colour>
+<shape>", "<shape>") are matched at the patches near its centre (sigmoid focal loss), each of them regresses the
+object's box (L1 + GIoU). Time on 2 CPU cores: rendering {t['rendered_pool_s']:.0f} s, generating
+{t['generated_pool_s'] / 60:.1f} min, training {t['train_s'] / 60:.1f} min. Weights: {_size_mb(folder):.1f} MB.
+
+## Settings (`limner_detector.json`)
+
+Chosen on {tune['images']} images of {tune['prompts']} prompts of a ShapesEval draw kept apart from the shipped suite
+and from the benchmark draw (`{tune['command']}`): the share of checks whose verdict equals the scorer's, and the
+pairwise ranking accuracy, per colour mode and threshold. Chosen: threshold {tune['chosen']['threshold']:g},
+colour by {tune['chosen']['color']}.
+
+| colour @ threshold | checks as the scorer | pairwise |
+|---|---|---|
+{sweep}
+
+## Agreement with ShapesEval's scorer
+
+`limner bench verifiers --suite bench/suites/shapes-eval-seed44.jsonl` ({agreement['prompts']} prompts,
+{agreement['samples_per_prompt']} samples each): per kind of check, how often the verdict equals the scorer's
+parser's; pairwise: how often a correct image is scored above a wrong one.
+
+| verifier | {' | '.join(kinds)} | all checks | pairwise |
+|---|{'---|' * (len(kinds) + 2)}
+{rows}
+"""
+
+
+CANVAS_PATCHES = "8x8"
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--results", required=True, help="results.json of `limner bench shapes` on shapes-tiny")
+    ap.add_argument("--results", help="results.json of `limner bench shapes` on shapes-tiny")
     ap.add_argument("--grounding", help="grounding.json of `limner bench grounding --model shapes-tiny`")
+    ap.add_argument("--owl", help="agreement.json of `limner bench verifiers` (shapes-owl's card)")
     args = ap.parse_args(argv)
+    if args.owl:
+        (HERE / "shapes-owl" / "MODEL_CARD.md").write_text(owl_card(HERE / "shapes-owl",
+                                                                    json.loads(Path(args.owl).read_text())))
+    if not args.results:
+        return
     summary = json.loads(Path(args.results).read_text())
     obedience = json.loads(Path(args.grounding).read_text()) if args.grounding else None
     if summary.get("model", {}).get("alias") != "shapes-tiny":

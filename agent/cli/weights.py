@@ -17,7 +17,7 @@ def _rows(reqs) -> list[str]:
 def pull(
     model: Optional[str] = typer.Argument(None, help="Model alias, hub id or folder (default: LIMNER_MODEL or the embedded model)."),
     policy: str = typer.Option("default", "--policy", "-p", help="Also fetch this policy's verifier weights."),
-    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v", help="Only these verifiers' weights; repeatable."),
+    verifier: Optional[list[str]] = typer.Option(None, "--verifier", "-v", help="Only these verifiers' weights; repeatable (questions:detector: the detector answerer's)."),
     revision: Optional[str] = typer.Option(None, "--revision", help="A hub revision (commit, branch or tag) of the model."),
 ):
     """Download everything a run with MODEL and POLICY needs (pipeline and verifier weights)."""

@@ -54,9 +54,10 @@ def _vlm_judge(llm=None, **options):
 def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None = None, mode: str = "batched",
                detector: str | None = None, threshold: float | None = None, nms: float | None = None,
                color: str | None = None, clip: str | None = None, vlm_kinds: list[str] | None = None,
-               device: str | None = None):
+               colors: list[str] | None = None, device: str | None = None):
     """``answerer``: parser (the shapes world's exact parser), vlm, detector (``detector``: its weights; colour
-    by ``color``: clip with the ``clip`` weights, or detector), or auto (vlm with an endpoint, else parser).
+    by ``color``: clip with the ``clip`` weights, or detector, among ``colors``: GenEval's ten, or those the
+    detector folder names), or auto (vlm with an endpoint, else parser).
     With the detector and an endpoint, the checks of ``vlm_kinds`` (default: "other") go to the VLM."""
     from limner.tools.verifiers import answerers as a
     from limner.tools.verifiers.questions import QuestionVerifier
@@ -73,9 +74,11 @@ def _questions(llm=None, answerer: str = "auto", plan_fn=None, model: str | None
     from limner.tools.verifiers.detector import Detector, folder_settings
 
     ref = detector or req.REAL_DETECTOR
-    color = color or folder_settings(ref).get("color", "clip")  # a folder may say how it reads colours best
+    shipped = folder_settings(ref)  # a folder may say how it reads colours best, and which colours it knows
+    color = color or shipped.get("color", "clip")
     found = a.DetectorAnswerer(Detector(ref, device=device, threshold=threshold, nms=nms), color=color,
-                               clip=CLIPScore(clip or req.REAL_CLIP, device=device) if color == "clip" else None)
+                               clip=CLIPScore(clip or req.REAL_CLIP, device=device) if color == "clip" else None,
+                               colors=tuple(colors or shipped.get("colors") or a.GENEVAL_COLORS))
     kinds = ["other"] if vlm_kinds is None else list(vlm_kinds)
     if llm is None or not kinds:
         return QuestionVerifier(found, plan_fn=plan_fn)

@@ -1,0 +1,66 @@
+"""Choose a trained shapes-owl's threshold and colour mode on held-out images, and write them into its folder.
+
+    python -m training.tune_detector --folder /tmp/owl --suite-seed 45 --per-tag 4 --samples 4
+
+Images: ``shapes-tiny``'s samples for a ShapesEval draw (``--suite-seed``, kept apart from the shipped suite's
+43 and the benchmark draw's 44). For each threshold and colour mode, the share of the plan's checks whose
+verdict equals the one the scorer's parser gives (``limner bench verifiers``' per-check accuracy); the best
+setting goes to ``limner_detector.json`` with the world's colours (the only ones the detector was taught), the
+whole sweep to ``train_info.json`` under ``tuning``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv=None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folder", type=Path, required=True)
+    ap.add_argument("--suite-seed", type=int, default=45)
+    ap.add_argument("--per-tag", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--thresholds", default="0.1,0.2,0.3,0.4,0.5,0.6")
+    args = ap.parse_args(argv)
+
+    from limner.agent.bench.agreement import agreement
+    from limner.agent.bench.shapes import model_source
+    from limner.agent.planners.rules import rules_plan
+    from limner.tools.shapes.suite import make_suite
+    from limner.tools.shapes.world import COLORS
+    from limner.tools.verifiers import make_verifier
+    from limner.tools.verifiers.detector import SETTINGS_FILE
+
+    suite = make_suite(seed=args.suite_seed, per_tag=args.per_tag)
+    rows = {}
+    for color in ("detector", "clip"):
+        for t in [float(x) for x in args.thresholds.split(",")]:
+            rows[f"{color}@{t:g}"] = make_verifier("questions", answerer="detector", detector=str(args.folder),
+                                                   threshold=t, color=color, clip="builtin:shapes-clip",
+                                                   colors=list(COLORS), plan_fn=rules_plan)
+    start = time.perf_counter()
+    result = agreement(rows, suite, model_source("shapes-tiny"), samples=args.samples, seed=0)
+    seconds = round(time.perf_counter() - start, 1)
+    acc = {k: result["check_accuracy"][k]["all"] for k in rows}
+    best = max(rows, key=lambda k: (acc[k], result["pairwise_accuracy"][k] or 0))
+    color, _, threshold = best.partition("@")
+    settings = {"threshold": float(threshold), "nms": 0.5, "color": color, "colors": list(COLORS)}
+    (args.folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
+    info_path = args.folder / "train_info.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    info["tuning"] = {"command": "python -m training.tune_detector " + " ".join(argv), "prompts": len(suite),
+                      "images": len(suite) * args.samples, "seconds": seconds, "chosen": settings,
+                      "check_accuracy": result["check_accuracy"], "pairwise_accuracy": result["pairwise_accuracy"]}
+    info_path.write_text(json.dumps(info, indent=2) + "\n")
+    for k in rows:
+        print(f"{k:<16} checks {acc[k]:.3f}  pairwise {result['pairwise_accuracy'][k] or 0:.3f}")
+    print(f"chosen: {settings} ({seconds}s)")
+
+
+if __name__ == "__main__":
+    main()
