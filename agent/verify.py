@@ -57,7 +57,7 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
             if prepared.options is None:
                 continue
             if prepared.uses_llm and llm is None:
-                raise UsageError(f"verifier {n} asks a VLM with these options, but no LLM endpoint is configured: "
+                raise UsageError(f"verifier {n} needs an LLM endpoint with these options (it asks a VLM): "
                                  "set LIMNER_LLM_BASE_URL")
             pull = f"{n}:{prepared.options['answerer']}" if prepared.options.get("answerer") == "detector" else n
             weights += [(pull, ref) for ref in declaration(n).required_weights(prepared.options, world)]

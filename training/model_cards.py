@@ -166,10 +166,10 @@ object's box (L1 + GIoU). Time on 2 CPU cores: rendering {t['rendered_pool_s']:.
 
 Chosen on {tune['images']} images of {tune['prompts']} prompts of a ShapesEval draw kept apart from the shipped suite
 and from the benchmark draw (`{tune['command']}`): the share of checks whose verdict equals the scorer's, and the
-pairwise ranking accuracy, per colour mode and threshold. Chosen: threshold {tune['chosen']['threshold']:g},
-colour by {tune['chosen']['color']}.
+pairwise ranking accuracy, per colour mode, threshold and NMS overlap. Chosen: threshold
+{tune['chosen']['threshold']:g}, NMS {tune['chosen']['nms']:g}, colour by {tune['chosen']['color']} (ties: the usual NMS 0.5, one model).
 
-| colour @ threshold | checks as the scorer | pairwise |
+| colour @ threshold / NMS | checks as the scorer | pairwise |
 |---|---|---|
 {sweep}
 
@@ -182,6 +182,8 @@ parser's; pairwise: how often a correct image is scored above a wrong one.
 | verifier | {' | '.join(kinds)} | all checks | pairwise |
 |---|{'---|' * (len(kinds) + 2)}
 {rows}
+
+Counts are its weak point: on generated images whose shapes are half-formed, it sees a count the parser does not.
 """
 
 

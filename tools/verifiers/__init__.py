@@ -108,7 +108,8 @@ def _questions_setup(options: dict, where: Where) -> Prepared:
         if where.parseable:
             answerer = "detector"
         else:
-            has_detector = req.is_present(options.get("detector") or req.default_detector(where.world))
+            ref = options.get("detector") or (req.default_detector("real") if where.world == "real" else None)
+            has_detector = ref is not None and req.is_present(ref)  # not shapes-owl for images it cannot read
             answerer = "detector" if has_detector else "vlm" if where.llm else None
     if answerer is None:
         return Prepared(None, "the questions verifier is skipped: outside the shapes world it needs a VLM "

@@ -94,6 +94,12 @@ class CLIPReward:
     def _load(self) -> None:
         if self._model is not None:
             return
+        from limner.tools._loading import LOAD_LOCK
+
+        with LOAD_LOCK:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
         from transformers import AutoTokenizer
 
         from limner.tools._quiet import quiet_libraries

@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from limner.tools.verifiers.requirements import REAL_DETECTOR
 
 _LOADED: dict[tuple, tuple] = {}  # (model id, device) -> (model, processor): one copy per process
 
@@ -76,7 +75,7 @@ class Detector:
     """A zero-shot object detector. ``threshold``: the least score a detection keeps; ``nms``: the IoU above
     which the weaker of two boxes of one phrase is dropped."""
 
-    def __init__(self, model: str = REAL_DETECTOR, device: str | None = None, threshold: float | None = None,
+    def __init__(self, model: str, device: str | None = None, threshold: float | None = None,
                  nms: float | None = None):
         self.model_id = model
         self._device = device
@@ -100,6 +99,12 @@ class Detector:
     def _load(self) -> None:
         if self._model is not None:
             return
+        from limner.tools._loading import LOAD_LOCK
+
+        with LOAD_LOCK:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
         from limner.tools._quiet import quiet_libraries
