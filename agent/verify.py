@@ -59,7 +59,7 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
             if prepared.uses_llm and llm is None:
                 raise UsageError(f"verifier {n} needs an LLM endpoint with these options (it asks a VLM): "
                                  "set LIMNER_LLM_BASE_URL")
-            pull = f"{n}:{prepared.options['answerer']}" if prepared.options.get("answerer") == "detector" else n
+            pull = f"{n}:{prepared.options['answerer']}" if "answerer" in prepared.options else n  # pull's syntax
             weights += [(pull, ref) for ref in declaration(n).required_weights(prepared.options, world)]
             made.append((n, make_verifier(n, llm=llm, plan_fn=lambda p: plan, **prepared.options)))
         _check_weights(made, weights)

@@ -114,7 +114,7 @@ def _questions_setup(options: dict, where: Where) -> Prepared:
     if answerer is None:
         return Prepared(None, "the questions verifier is skipped: outside the shapes world it needs a VLM "
                               "(set LIMNER_LLM_BASE_URL) or a detector's weights (limner pull --verifier "
-                              "questions)")
+                              "questions:detector)")
     options["answerer"] = answerer
     if answerer == "detector":
         from limner.tools.verifiers.detector import folder_settings

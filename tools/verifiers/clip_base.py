@@ -8,27 +8,15 @@ verifier is differentiable with respect to pixels.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from limner.tools._home import models_dir
 from limner.tools.verifiers.base import Score, linear_calibration
 
-_LOADED: dict[tuple, tuple] = {}  # (class, model, processor, device, dtype) -> (model, tokenizer)
-
 TEXT_CACHE = 64  # text embeddings kept per verifier
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def missing_weights_message(model_id: str, exc: Exception) -> str:
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
-    if offline and not Path(model_id).exists():
-        return (f"weights '{model_id}' are not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
-                "download them once online, or pass a local folder")
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"cannot load weights '{model_id}': {first}"
 
 
 def resolve_local(model_id: str) -> str:
@@ -94,30 +82,23 @@ class CLIPReward:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from limner.tools._loading import LOAD_LOCK
-
-        with LOAD_LOCK:
-            self._load_locked()
-
-    def _load_locked(self) -> None:
-        from transformers import AutoTokenizer
-
+        from limner.tools._loading import load_once
         from limner.tools._quiet import quiet_libraries
         from limner.tools.generators.diffusers_backend import pick_device, pick_dtype
 
         quiet_libraries()
         self.device = pick_device(self._device)
         self.dtype = pick_dtype(self.device, "sd", self._dtype_name)
+
+        def load():
+            from transformers import AutoTokenizer
+
+            model = self.load_model(resolve_local(self.model_id))
+            tokenizer = AutoTokenizer.from_pretrained(resolve_local(self.processor_id or self.model_id))
+            return model.eval().requires_grad_(False).to(self.device, self.dtype), tokenizer
+
         key = (type(self).__name__, self.model_id, self.processor_id, str(self.device), str(self.dtype))
-        if key not in _LOADED:  # one copy per process: runs in a batch, chat or server share it
-            path = resolve_local(self.model_id)
-            try:
-                model = self.load_model(path)
-                tokenizer = AutoTokenizer.from_pretrained(resolve_local(self.processor_id or self.model_id))
-            except OSError as exc:
-                raise RuntimeError(missing_weights_message(self.model_id, exc)) from None
-            _LOADED[key] = (model.eval().requires_grad_(False).to(self.device, self.dtype), tokenizer)
-        self._model, self._tokenizer = _LOADED[key]
+        self._model, self._tokenizer = load_once(key, self.model_id, load)
         clip = self.clip
         self._image_size = clip.config.vision_config.image_size
         self._mean, self._std = CLIP_MEAN, CLIP_STD

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-_LOADED: dict[tuple, tuple] = {}  # (model id, device) -> (model, processor): one copy per process
-
-
 @dataclass(frozen=True)
 class Architecture:
     """How one detector class's outputs read."""
@@ -99,32 +96,26 @@ class Detector:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from limner.tools._loading import LOAD_LOCK
-
-        with LOAD_LOCK:
-            self._load_locked()
-
-    def _load_locked(self) -> None:
-        from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-
+        from limner.tools._loading import load_once
         from limner.tools._quiet import quiet_libraries
         from limner.tools.generators.diffusers_backend import pick_device
-        from limner.tools.verifiers.clip_base import missing_weights_message, resolve_local
+        from limner.tools.verifiers.clip_base import resolve_local
 
         quiet_libraries()
         self.device = pick_device(self._device)
-        key = (self.model_id, str(self.device))
-        if key not in _LOADED:
+
+        def load():
+            from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
+
             path = resolve_local(self.model_id)
             try:
-                model = AutoModelForZeroShotObjectDetection.from_pretrained(path)
                 processor = AutoProcessor.from_pretrained(path)
-            except OSError as exc:
-                raise RuntimeError(missing_weights_message(self.model_id, exc)) from None
             except ImportError as exc:  # OWLv2's image processor needs scipy without torchvision
                 raise RuntimeError(f"cannot load detector '{self.model_id}': {str(exc).splitlines()[0]}") from None
-            _LOADED[key] = (model.eval().requires_grad_(False).to(self.device), processor)
-        self._model, self._processor = _LOADED[key]
+            model = AutoModelForZeroShotObjectDetection.from_pretrained(path)
+            return model.eval().requires_grad_(False).to(self.device), processor
+
+        self._model, self._processor = load_once(("detector", self.model_id, str(self.device)), self.model_id, load)
 
     def detect(self, image, phrases: list[str]) -> dict[str, list[dict]]:
         """``{phrase: [detection, ...]}``, best first, for each distinct phrase."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from limner.tools.verifiers.clip_base import CLIPReward, missing_weights_message
+from limner.tools._loading import missing_weights_message
+from limner.tools.verifiers.clip_base import CLIPReward
 
 ARCHITECTURE = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 CHECKPOINT = "xswu/HPSv2:HPS_v2.1_compressed.pt"
