@@ -218,3 +218,33 @@ def test_who_answers_the_checks_where(monkeypatch):
     asked = questions.prepare({"answerer": "detector", "vlm_kinds": ["other"]},
                               Where(world="real", parseable=False, llm=False))
     assert asked.uses_llm  # a run refuses it without an endpoint, in one line (runner.prepare)
+
+
+def test_the_detector_localises_and_a_vlm_over_http_answers_what_it_cannot(offline_hub, llm_env):
+    """The combined answerer end to end, as a run builds it with a detector and an endpoint: the tiny OWLv2
+    answers the structured checks with boxes; the one check of kind "other" goes to the VLM server (one request
+    holding only that question); the verifier's records join both."""
+    from scripted_openai import Reply
+
+    from limner.agent.config import load_settings
+    from limner.agent.llm import LLMClient
+    from limner.tools.verifiers import Where, declaration
+
+    plan = rules_plan(PROMPT)
+    plan["checks"].append({"id": "x0", "question": "Is the bicycle rusty?", "kind": "other", "object": 0,
+                           "relation": None, "depends_on": ["o0"]})
+    prepared = declaration("questions").prepare({}, Where(world="real", parseable=False, llm=True))
+    assert prepared.options["answerer"] == "detector" and "vlm_kinds" not in prepared.options  # "other": the VLM's
+    assert prepared.uses_llm and prepared.llm_calls(6) == 1
+    options = {**prepared.options, "threshold": 0.0}
+    llm_env.script(Reply(content=json.dumps({"description": "a red bicycle, rusty, beside a blue door",
+                                             "answers": [{"id": "x0", "answer": "yes"}]})))
+    verifier = make_verifier("questions", llm=LLMClient(load_settings()), plan_fn=lambda _p: plan, **options)
+    score = verifier.score([photo()], [PROMPT])[0]
+    assert len(llm_env.requests) == 1
+    asked = [m for m in llm_env.requests[0]["messages"] if m["role"] == "user"][0]["content"][1]["text"]
+    assert "x0: Is the bicycle rusty?" in asked and "o0" not in asked.replace("x0", "")
+    records = {q["id"]: q for q in score.detail["questions"]}
+    assert records["x0"]["passed"] and records["x0"]["box"] is None  # the VLM's: no box
+    assert records["o0"]["passed"] and records["o0"]["box"] is not None  # the detector's, with its box
+    assert score.detail["critique"] == "a red bicycle, rusty, beside a blue door"

@@ -27,7 +27,7 @@ import numpy as np
 from limner.tools.shapes.captions import caption
 from limner.tools.shapes.parser import parse
 from limner.tools.shapes.tokenizer import MAX_LENGTH, world_tokenizer
-from limner.tools.shapes.world import CANVAS, COLORS, SHAPES, random_scene, render
+from limner.tools.shapes.world import CANVAS, COLORS, SHAPES, place, random_scene, render
 
 QUERIES = [f"{c} {s}" for s in SHAPES for c in COLORS] + list(SHAPES)
 PATCH = 8
@@ -78,16 +78,28 @@ def labels_of(objects: list[dict]) -> list[tuple[list[int], int, int]]:
     return [(o["bbox"], QUERIES.index(f"{o['color']} {o['shape']}"), QUERIES.index(o["shape"])) for o in objects]
 
 
-def rendered_pool(rng, n: int):
+def scene(rng, same_shape: float):
+    """A random scene; with probability ``same_shape``, 2-4 objects of one shape in random colours (the scenes a
+    counting prompt asks for, rare among fully random ones)."""
+    if rng.random() >= same_shape:
+        return random_scene(rng)
+    while True:
+        shape, n = SHAPES[rng.integers(len(SHAPES))], int(rng.integers(2, 5))
+        placed = place(rng, [(shape, COLORS[rng.integers(len(COLORS))]) for _ in range(n)])
+        if placed is not None:
+            return placed
+
+
+def rendered_pool(rng, n: int, same_shape: float = 0.0):
     images, labels = [], []
     for _ in range(n):
-        image, truth = render(random_scene(rng))
+        image, truth = render(scene(rng, same_shape))
         images.append(image)
         labels.append(labels_of(truth))
     return images, labels
 
 
-def generated_pool(rng, n: int, batch: int = 32):
+def generated_pool(rng, n: int, batch: int = 32, same_shape: float = 0.0):
     """Images of the shipped model from random captions (half of them with the scene's boxes), parsed."""
     import torch
     from diffusers import StableDiffusionGLIGENPipeline, StableDiffusionPipeline
@@ -100,7 +112,7 @@ def generated_pool(rng, n: int, batch: int = 32):
         p.set_progress_bar_config(disable=True)
     images, labels = [], []
     while len(images) < n:
-        scenes = [render(random_scene(rng))[1] for _ in range(batch)]
+        scenes = [render(scene(rng, same_shape))[1] for _ in range(batch)]
         prompts = [caption(t, rng) for t in scenes]
         seed = int(rng.integers(2**31))
         grounded = len(images) // batch % 2 == 1
@@ -189,10 +201,11 @@ def train(args) -> dict:
     model = make_detector(tokenizer, args.hidden, args.layers)
     timings = {}
     t0 = time.perf_counter()
-    images, labels = rendered_pool(rng, args.rendered)
+    images, labels = rendered_pool(rng, args.rendered, args.same_shape)
     timings["rendered_pool_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    gen_images, gen_labels = generated_pool(rng, args.generated) if args.generated else ([], [])
+    gen_images, gen_labels = (generated_pool(rng, args.generated, same_shape=args.same_shape) if args.generated
+                              else ([], []))
     timings["generated_pool_s"] = round(time.perf_counter() - t0, 1)
     images, labels = images + gen_images, labels + gen_labels
     log(f"pool: {len(images)} images ({args.generated} generated), {sum(map(len, labels))} objects")
@@ -205,7 +218,12 @@ def train(args) -> dict:
     t0 = time.perf_counter()
     q = len(QUERIES)
     for step in range(1, args.steps + 1):
-        idx = rng.integers(len(images), size=args.batch)
+        if gen_images and args.generated_share is not None:  # a fixed share of each batch is generated images
+            n_gen = int(rng.binomial(args.batch, args.generated_share))
+            idx = np.concatenate([rng.integers(args.rendered, size=args.batch - n_gen),
+                                  args.rendered + rng.integers(len(gen_images), size=n_gen)])
+        else:
+            idx = rng.integers(len(images), size=args.batch)
         flips = rng.random(args.batch) < 0.5
         x = pixels[idx].clone()
         x[flips] = x[flips].flip(-1)
@@ -257,6 +275,10 @@ def main(argv=None) -> None:
     ap.add_argument("--hidden", type=int, default=96)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--cls-weight", type=float, default=2.0)
+    ap.add_argument("--same-shape", type=float, default=0.0,
+                    help="share of scenes with 2-4 objects of one shape (counting scenes)")
+    ap.add_argument("--generated-share", type=float, default=None,
+                    help="share of each batch drawn from the generated images (default: as in the pool)")
     args = ap.parse_args(argv)
     result = train(args)
     save(result, args.out, args, argv)
