@@ -69,6 +69,9 @@ class Policy(BaseModel):
     def layout_every_round(self, caps) -> bool:
         """Whether every round of a model with these capabilities is generated from the plan's layout."""
         return self.layout is True or (self.layout == "auto" and caps.grounded)
+    population: int = Field(default=3, ge=1, le=64, description=(
+        "the best k candidates so far (of the current plan) a repair may start from, the best first: a "
+        "candidate whose failures were tried twice gives way to the next"))
     max_repairs: int = Field(default=4, ge=0, description="most rounds of the `repair` action (inpainting a failing region)")
     variation_strength: float = Field(default=0.6, gt=0.0, le=1.0, description=(
         "how far the `variation` action re-noises the best candidate (img2img strength)"))
@@ -76,6 +79,13 @@ class Policy(BaseModel):
         "inpainting strength of a repair that only changes an object's colour (it keeps some of the object, so "
         "its shape survives; `python -m limner.agent.bench.repairs` measured 0.7 best for inpainting alone, 0.71 of "
         "48 right against 0.42 at full strength; told the box, the grounded embedded model gets 0.85 at 0.7)"))
+    rates: str = Field(default="auto", description=(
+        "measured pass rates per action and failure kind that size rounds and choose among actions: `auto` the "
+        "table shipped for the model (policies/rates/<model>.json, made by `limner bench agent --write-rates`), "
+        "`none` (full rounds, the policy's order), or a path to a table"))
+    round_confidence: float = Field(default=0.9, gt=0.0, lt=1.0, description=(
+        "with known rates, a round has the fewest candidates of which at least one passes with this probability "
+        "(never more than candidates_per_round)"))
     replan_after: int = Field(default=2, ge=1, description="rounds without improvement before a re-plan")
     max_replans: int = Field(default=2, ge=0)
     generation: GenerationOverrides = Field(default_factory=GenerationOverrides)

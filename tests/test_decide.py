@@ -21,7 +21,7 @@ PIXART = ModelSpec("pixart", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", "pixart",
 class Box:
     """What ``decide`` reads from a run's toolbox."""
 
-    def __init__(self, spec=SD, per_llm: int = 0, planner_kind: str = "rules", **policy):
+    def __init__(self, spec=SD, per_llm: int = 0, planner_kind: str = "rules", rates=None, **policy):
         self.policy = Policy.model_validate({"name": "t", "threshold": 0.9, "max_rounds": 5, "candidates_per_round": 4,
                                              "budgets": {"nfe": 1000, "llm_calls": 20, "seconds": 600},
                                              "actions": ["replan", "random"], "replan_after": 2, "max_replans": 1}
@@ -29,6 +29,7 @@ class Box:
         self.spec = spec
         self.per_llm = per_llm
         self.planner_kind = planner_kind
+        self.rates = rates  # measured pass rates (``_graph.rates.Rates``), or None: the policy's order
 
     def llm_calls_per_candidate(self, plan):
         return self.per_llm
@@ -103,13 +104,70 @@ def test_a_persons_directive_is_obeyed_within_the_budgets():
     assert d["action"] == "finish" and "the round budget is spent" in d["reason"]
 
 
+def table(p_by_action: dict[str, float], tries: int = 20, nfe_per_candidate: float = 20.0):
+    """A rates table giving each action pass rate ``p`` in every context."""
+    from limner.agent._graph.rates import FAILURES, PLAN_ORDER, Rates
+
+    contexts = list(FAILURES) + [f"plan:{k}" for k in PLAN_ORDER] + ["plan:none"]
+    return Rates({a: {c: {"tries": tries, "passes": round(p * tries), "nfe": tries * nfe_per_candidate}
+                      for c in contexts} for a, p in p_by_action.items()})
+
+
+def test_rounds_shrink_to_what_the_measured_pass_rate_needs():
+    first = state(round=0, best_id=None, best_score=None, candidates=[], last_round={})
+    assert round_size(first, Box()) == (4, "candidates per round")  # no rates: full rounds
+    n, why = round_size(first, Box(rates=table({"random": 0.95})))
+    assert n == 1 and "expected pass rate 0.91 per candidate (random, plan:unlocalised, 20 measured)" in why
+    assert round_size(first, Box(rates=table({"random": 0.6})))[0] == 3  # 1 - 0.41^3 >= 0.9 > 1 - 0.41^2
+    assert round_size(first, Box(rates=table({"random": 0.1})))[0] == 4  # never past candidates_per_round
+    assert round_size(first, Box(rates=table({"random": 0.95}, tries=5)))[0] == 4  # too few tries: unknown
+    assert round_size(first, Box(rates=table({"random": 0.6}), round_confidence=0.5))[0] == 1
+    d = decide(state(candidates=[{"id": "r01-c00", "score": 0.5, "scores": {}, "plan_version": 1}]),
+               Box(rates=table({"random": 0.95})))
+    assert d["action"] == "random" and d["round_size"] == 1
+    assert d["rates"]["random"]["context"] == "unlocalised" and d["rates"]["random"]["p"] == 0.9091
+
+
+def test_the_action_with_the_most_expected_passes_per_nfe_runs_and_the_policy_s_order_without_rates():
+    best = [{"id": "r01-c00", "score": 0.5, "scores": {}, "plan_version": 1, "path": "x.png"}]
+    box = Box(actions=["variation", "random"])
+    assert decide(state(candidates=best), box)["action"] == "variation"  # the policy's order
+    cheap = table({"variation": 0.3, "random": 0.4}) 
+    cheap.table["variation"] = {c: {**v, "nfe": v["tries"] * 8.0} for c, v in cheap.table["variation"].items()}
+    d = decide(state(candidates=best), Box(actions=["variation", "random"], rates=cheap))
+    assert d["action"] == "variation" and "the best of 2 that apply" in d["reason"]  # 0.32/8 NFE beats 0.41/20
+    d = decide(state(candidates=best), Box(actions=["variation", "random"], rates=table({"variation": 0.1,
+                                                                                         "random": 0.5})))
+    assert d["action"] == "random" and d["rates"]["variation"]["gain_per_nfe"] < d["rates"]["random"]["gain_per_nfe"]
+    half = decide(state(candidates=best), Box(actions=["variation", "random"], rates=table({"random": 0.9})))
+    assert half["action"] == "variation" and "no measured rate for variation" in half["reason"]
+
+
+def test_a_malformed_rates_table_is_one_clear_line(tmp_path):
+    import pytest
+
+    from limner.agent._graph.rates import Rates, RatesError
+
+    bad = tmp_path / "rates.json"
+    for text, what in [("{", "Expecting property name"), ('{"model": "m"}', "missing field 'rates'"),
+                       ('{"rates": {"random": {"plan:none": {"tries": 2, "passes": 3, "nfe": 1}}}}',
+                        "passes 3 of 2 tries")]:
+        bad.write_text(text)
+        with pytest.raises(RatesError, match=what) as info:
+            Rates.load(bad)
+        assert str(info.value).endswith("regenerate it with `limner bench agent --write-rates FILE`")
+        assert "\n" not in str(info.value)
+
+
 @settings(max_examples=300, deadline=None)
 @given(nfe=st.integers(0, 1000), llm=st.integers(0, 20), per_llm=st.integers(0, 6), rnd=st.integers(0, 6),
        best=st.none() | st.floats(0, 1), no_improve=st.integers(0, 4), n=st.integers(1, 8),
-       steps=st.integers(1, 30), guidance=st.sampled_from([0.0, 1.0, 4.0]))
-def test_no_decision_ever_plans_a_round_past_a_budget(nfe, llm, per_llm, rnd, best, no_improve, n, steps, guidance):
+       steps=st.integers(1, 30), guidance=st.sampled_from([0.0, 1.0, 4.0]),
+       p=st.none() | st.floats(0.0, 1.0))
+def test_no_decision_ever_plans_a_round_past_a_budget(nfe, llm, per_llm, rnd, best, no_improve, n, steps, guidance,
+                                                      p):
     spec = ModelSpec("m", "builtin:tiny-random-sd", "sd", steps, guidance, 64, 64)
-    box = Box(spec=spec, per_llm=per_llm, candidates_per_round=n)
+    box = Box(spec=spec, per_llm=per_llm, candidates_per_round=n, rates=None if p is None else table({"random": p}))
     spent = {"nfe": nfe, "llm_calls": llm, "seconds": 1.0, "rounds": rnd, "verifier_calls": 0}
     d = decide(state(round=rnd, spent=spent, best_score=best, no_improve=no_improve), box)
     if d["action"] == "finish":
@@ -119,3 +177,22 @@ def test_no_decision_ever_plans_a_round_past_a_budget(nfe, llm, per_llm, rnd, be
     assert 1 <= k <= n and rnd < box.policy.max_rounds
     assert nfe + k * spec.nfe_per_candidate() <= box.policy.budgets.nfe
     assert llm + k * per_llm <= box.policy.budgets.llm_calls
+
+
+def test_repairs_start_from_the_best_k_candidates_so_far_not_only_the_best():
+    from limner.agent._graph.repair import parents, repair_targets
+
+    def cand(cid, score, version=1):
+        finding = {"kind": "object", "index": 0, "status": "missing", "box": None}
+        return {"id": cid, "score": score, "plan_version": version,
+                "scores": {"questions": {"score": score, "detail": {"findings": [finding]}}}}
+
+    plan = {"version": 1, "objects": [{"name": "circle", "color": "red", "count": 1}], "relations": [],
+            "layout": {"regions": [{"object": 0, "phrase": "a red circle", "box": [0.1, 0.1, 0.4, 0.4]}]}}
+    candidates = [cand("r01-c00", 0.5), cand("r01-c01", 0.7), cand("r02-c00", 0.6), cand("r02-c01", 0.9, version=0)]
+    s = {"plan": plan, "candidates": candidates, "best_id": "r01-c01",
+         "repairs": [{"parent": "r01-c01", "object": 0}] * 2}  # the best's failure was tried twice
+    assert [c["id"] for c in parents(s, 3)] == ["r01-c01", "r02-c00", "r01-c00"]  # another plan's: not a parent
+    assert repair_targets(s, population=1) == []
+    assert [t["parent"] for t in repair_targets(s, population=3)] == ["r02-c00", "r01-c00"]
+    assert "is missing in r02-c00" in repair_targets(s, population=2)[0]["why"]

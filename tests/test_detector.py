@@ -248,3 +248,26 @@ def test_the_detector_localises_and_a_vlm_over_http_answers_what_it_cannot(offli
     assert records["x0"]["passed"] and records["x0"]["box"] is None  # the VLM's: no box
     assert records["o0"]["passed"] and records["o0"]["box"] is not None  # the detector's, with its box
     assert score.detail["critique"] == "a red bicycle, rusty, beside a blue door"
+
+
+def test_a_box_counts_for_the_plan_name_that_scores_highest_there():
+    """A detector scores every name at every box: a square that also scores as "circle" above the threshold is
+    one object, the square, not a third circle."""
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+
+    def box(phrase, score, scores, bbox):
+        return {"phrase": phrase, "score": score, "bbox": bbox, "scores": scores}
+
+    class Found:
+        def detect(self, image, phrases):
+            circle_a = {"circle": 0.9, "square": 0.1, "red circle": 0.9, "blue square": 0.0}
+            square = {"circle": 0.5, "square": 0.8, "red circle": 0.0, "blue square": 0.8}
+            out = {p: [] for p in phrases}
+            out["circle"] = [box("circle", 0.9, circle_a, [0, 0, 10, 10]), box("circle", 0.5, square, [20, 0, 30, 10])]
+            out["square"] = [box("square", 0.8, square, [20, 0, 30, 10])]
+            return out
+
+    plan = rules_plan("a red circle and a blue square")
+    answerer = DetectorAnswerer(Found(), color="detector", colors=("red", "blue"))
+    objects = answerer.objects(photo(), plan)
+    assert [(o["name"], o["bbox"]) for o in objects] == [("circle", [0, 0, 10, 10]), ("square", [20, 0, 30, 10])]

@@ -62,8 +62,8 @@ def test_the_repair_loop_fixes_a_planted_wrong_colour(shapes_defaults, tmp_path)
     source = m["candidates"][0]
     assert source["strategy"] == "input" and source["nfe"] == 0
     finding = next(f for f in source["scores"]["questions"]["detail"]["findings"] if f["index"] == 1)
-    # the box shapes-owl (the learned answerer) finds: the square is at [0.625, 0.3438, 0.9062, 0.625]
-    assert finding["status"] == "wrong_color" and finding["box"] == pytest.approx([0.625, 0.3438, 0.9062, 0.625], abs=0.02)
+    # the box shapes-owl (the learned answerer) finds, within 2 pixels: the square is at [0.625, 0.3438, 0.9062, 0.625]
+    assert finding["status"] == "wrong_color" and finding["box"] == pytest.approx([0.625, 0.3438, 0.9062, 0.625], abs=0.03)
     assert m["rounds"][1]["strategy"] == "repair" and m["rounds"][1]["params"]["parent"] == source["id"]
     decision = next(d for d in m["decisions"] if d.get("action") == "repair")
     assert "square has the wrong colour" in decision["reason"]

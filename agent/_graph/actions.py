@@ -85,7 +85,8 @@ def _repair(state: dict, tb) -> str | None:
     from limner.agent._graph.repair import repair_targets
     if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.caps.guidance == "instruction":
         return None
-    targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate())
+    targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate(),
+                             tb.policy.population)
     if not targets:
         return None
     t = targets[0]
@@ -106,7 +107,7 @@ def _variation(state: dict, tb) -> str | None:
     from limner.agent._graph.repair import best_candidate, repair_targets
 
     best = best_candidate(state)
-    if best is None or repair_targets(state) and "repair" in tb.policy.actions:
+    if best is None or repair_targets(state, population=tb.policy.population) and "repair" in tb.policy.actions:
         return None  # nothing to vary, or a repair applies
     if state.get("no_improve", 0) >= tb.policy.replan_after:
         return None  # rounds stopped helping: leave it to a re-plan, or finish

@@ -7,8 +7,9 @@ from limner.agent._run.checks import check_tally
 from limner.tools.search import STRATEGIES
 
 
-def round_size(state: dict, tb) -> tuple[int, str]:
-    """How many candidates the next round may have without exceeding any budget, and what limits it.
+def round_size(state: dict, tb, action: str | None = None) -> tuple[int, str]:
+    """How many candidates the next round (of ``action``; default: the one decided) may have without exceeding
+    any budget, and what limits it; with known pass rates, no more than the policy's confidence needs.
 
     The NFE a round may spend is what is left of the budget; each strategy fits its round into that
     (``min_nfe`` says what its smallest round costs), so here NFE only limits plain samples.
@@ -24,8 +25,54 @@ def round_size(state: dict, tb) -> tuple[int, str]:
         llm_left = budgets.llm_calls - spent["llm_calls"]
         limits.append((llm_left // per_llm, f"LLM call budget spent: {llm_left} of {budgets.llm_calls} left, "
                                              f"scoring one candidate takes {per_llm}"))
+    sized = expected_need(state, tb, action or state.get("next_action") or "initial")
+    if sized is not None:
+        limits.append((sized["candidates"], sized["why"]))
     n, reason = min(limits, key=lambda item: item[0])
     return max(0, n), reason
+
+
+def context_of(state: dict) -> str:
+    """What the next round has to fix: the best candidate's first failing kind, or the plan's hardest kind."""
+    from limner.agent._graph.rates import failure_of, plan_context
+
+    best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
+    if best is None or best.get("plan_version") != (state.get("plan") or {}).get("version"):
+        return plan_context(state.get("plan"))  # nothing made for this plan yet
+    return failure_of(best) or "unlocalised"  # no check fails, yet the score is short of the threshold
+
+
+def from_layout(tb, action: str) -> bool:
+    return action == "layout" or (action in STRATEGIES or action == "initial") and bool(
+        tb.policy.layout_every_round(tb.spec.caps))
+
+
+def expected(state: dict, tb, action: str) -> dict | None:
+    """The measured rate of ``action`` in this state's context: ``{"key", "context", "p", "tries",
+    "nfe_per_candidate"}``, or None when there is no table or too few tries."""
+    from limner.agent._graph.rates import action_key
+
+    rates = tb.rates
+    if rates is None:
+        return None
+    key, context = action_key(action, from_layout(tb, action)), context_of(state)
+    found = rates.estimate(key, context)
+    return None if found is None else {"key": key, "context": context, **found}
+
+
+def expected_need(state: dict, tb, action: str) -> dict | None:
+    from limner.agent._graph.rates import candidates_for
+
+    if action in ("repair", "variation", "replan") or state.get("directive"):
+        return None  # these size their own rounds
+    rate = expected(state, tb, action)
+    if rate is None:
+        return None
+    n = candidates_for(rate["p"], tb.policy.round_confidence)
+    chance = 1 - (1 - rate["p"]) ** n
+    return {"candidates": n, "rate": rate,
+            "why": f"expected pass rate {rate['p']:.2f} per candidate ({rate['key']}, {rate['context']}, "
+                   f"{rate['tries']} measured): {n} give {chance:.0%} >= {tb.policy.round_confidence:.0%}"}
 
 
 def _obey(state: dict, tb, directive: dict) -> dict:
@@ -74,6 +121,7 @@ def decide(state: dict, tb) -> dict:
     skipped = [why for why in (STRATEGIES[n].unavailable(tb.spec, has_scorer=True, has_reward=True,
                                                          options=policy.strategy_options.get(n))
                                for n in policy.actions if n in STRATEGIES) if why]
+    proposals = []
     for name in policy.actions:
         action = ACTIONS[name]
         lacks = tb.spec.caps.lacks(action.needs) if action.needs else None
@@ -82,7 +130,34 @@ def decide(state: dict, tb) -> dict:
             continue
         reason = action.propose(state, tb)
         if reason:
-            return {"action": name, "reason": reason, "round_size": n, **({"skipped": skipped} if skipped else {})}
+            proposals.append((name, reason))
+    if proposals:
+        name, reason, rates = choose(state, tb, proposals)
+        n, _ = round_size(state, tb, name)
+        if n == 0:
+            return {"action": "finish", "reason": f"{reason}, but {round_size(state, tb, name)[1]}", "round_size": 0}
+        return {"action": name, "reason": reason, "round_size": n, **({"rates": rates} if rates else {}),
+                **({"skipped": skipped} if skipped else {})}
     why_not = "; ".join(dict.fromkeys([why for _, why in usable_strategies(state, tb) if why] + skipped))
     return {"action": "finish", "reason": "no allowed action applies" + (f" ({why_not})" if why_not else ""),
             "round_size": 0}
+
+
+def choose(state: dict, tb, proposals: list[tuple[str, str]]) -> tuple[str, str, dict]:
+    """Among the actions that apply (in the policy's order), the one with the most expected passes per NFE where
+    the rates of every rival are known; a re-plan that applies comes first (rounds stopped helping); without
+    rates, the policy's order. Returns the action, its reason and the rates read (recorded with the decision)."""
+    first, reason = proposals[0]
+    if first == "replan" or len(proposals) == 1:
+        rate = expected(state, tb, first) if first != "replan" else None
+        return first, reason, ({first: rate} if rate else {})
+    rates = {name: expected(state, tb, name) for name, _ in proposals}
+    if any(r is None for r in rates.values()):
+        return first, reason + " (the policy's order: no measured rate for " + ", ".join(
+            n for n, r in rates.items() if r is None) + ")", {n: r for n, r in rates.items() if r}
+    for r in rates.values():
+        r["gain_per_nfe"] = round(r["p"] / max(1.0, r["nfe_per_candidate"]), 6)
+    best = max(proposals, key=lambda item: (rates[item[0]]["gain_per_nfe"], -proposals.index(item)))
+    r = rates[best[0]]
+    return best[0], (f"{best[1]} (expected {r['p']:.2f} passes per candidate at {r['nfe_per_candidate']:g} NFE, "
+                     f"the best of {len(proposals)} that apply)"), rates

@@ -112,35 +112,47 @@ def _moves(state: dict, best: dict, tries: dict) -> list[dict]:
     return out
 
 
-def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0) -> list[dict]:
-    """Localisable failures of the best candidate, most basic first, not yet tried twice on that candidate.
+def parents(state: dict, population: int = 1) -> list[dict]:
+    """The candidates a repair may start from: the best, then the next best made for the current plan (and
+    for what the image should show now), up to ``population``; earlier rounds' candidates stay eligible."""
+    best = best_candidate(state)
+    if best is None:
+        return []
+    version = (state.get("plan") or {}).get("version")
+    rivals = [c for c in state.get("candidates", [])[state.get("goal_since", 0):]
+              if c is not best and c.get("score") is not None and c.get("plan_version") == version]
+    rivals.sort(key=lambda c: -c["score"])  # stable: the earlier of equal scores first
+    return [best, *rivals[:max(0, population - 1)]]
+
+
+def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0, population: int = 1) -> list[dict]:
+    """Localisable failures of the best candidates (``parents``: the best first), most basic first, none tried
+    twice on the same candidate.
 
     A move (erase, then paint elsewhere) costs two inpaintings: it is offered only when ``nfe_left`` covers
     ``2 * cost`` (one candidate's two passes), or when no budget is given.
     """
-    best = best_candidate(state)
-    if best is None:
-        return []
     plan = state["plan"]
     tries: dict[tuple, int] = {}
     for r in state.get("repairs", []):
         tries[(r["parent"], r["object"])] = tries.get((r["parent"], r["object"]), 0) + 1
     out = []
-    for f in candidate_findings(best):
-        if f["kind"] != "object" or tries.get((best["id"], f["index"]), 0) >= TRIES:
-            continue
-        if f["status"] == "wrong_color" and f.get("box"):
-            box, why = _grow(f["box"]), "has the wrong colour"
-        elif f["status"] == "missing" and _region_box(plan, f["index"]):
-            box, why = _region_box(plan, f["index"]), "is missing"
-        else:
-            continue
-        phrase = _phrase(plan, f["index"])
-        out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box, "phrase": phrase,
-                    "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
-                    **({"recolor": True} if f["status"] == "wrong_color" else {})})
-    if nfe_left is None or nfe_left >= 2 * cost:
-        out += _moves(state, best, tries)
+    for best in parents(state, population):
+        for f in candidate_findings(best):
+            if f["kind"] != "object" or tries.get((best["id"], f["index"]), 0) >= TRIES:
+                continue
+            if f["status"] == "wrong_color" and f.get("box"):
+                box, why = _grow(f["box"]), "has the wrong colour"
+            elif f["status"] == "missing" and _region_box(plan, f["index"]):
+                box, why = _region_box(plan, f["index"]), "is missing"
+            else:
+                continue
+            phrase = _phrase(plan, f["index"])
+            out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box,
+                        "phrase": phrase, "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
+                        **({"recolor": True} if f["status"] == "wrong_color" else {})})
+        if nfe_left is None or nfe_left >= 2 * cost:
+            out += _moves(state, best, tries)
     return out
 
 

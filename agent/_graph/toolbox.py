@@ -74,6 +74,15 @@ class Toolbox:
         return sum(self.prepared(ref).llm_calls(n_checks) for ref in self.policy.verifiers)
 
     @property
+    def rates(self):
+        """The measured pass rates the decide step reads (``_graph.rates``), or None (the policy's order)."""
+        if not hasattr(self, "_rates"):
+            from limner.agent._graph.rates import rates_for
+
+            self._rates = rates_for(self.policy.rates, self.spec.alias)
+        return self._rates
+
+    @property
     def generator(self):
         if self._generator is None:
             from limner.tools.generators.diffusers_backend import DiffusersGenerator

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 COLOURS = {"random": (31, 119, 180), "zero_order": (255, 127, 14), "paths": (44, 160, 44), "reno": (214, 39, 40)}
-EXTRA = [(148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127)]
+EXTRA = [(148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+         (0, 0, 128), (128, 0, 0)]
 
 
 def _dashed(draw, a, b, colour, width, dash=7):
@@ -18,8 +19,9 @@ def _dashed(draw, a, b, colour, width, dash=7):
                   fill=colour, width=width)
 
 
-def accuracy_plot(summary: list[dict], title: str, path, size=(760, 480)) -> None:
-    """One line per strategy and verifier: x = mean NFE charged (log2), y = overall accuracy."""
+def accuracy_plot(summary: list[dict], title: str, path, size=(760, 480), frontier=()) -> None:
+    """One line per strategy and verifier: x = mean NFE charged (log2), y = overall accuracy; the points of
+    ``frontier`` ((nfe, accuracy) pairs, e.g. a Pareto frontier) ringed in black."""
     from PIL import Image, ImageDraw
 
     w, h = size
@@ -30,6 +32,7 @@ def accuracy_plot(summary: list[dict], title: str, path, size=(760, 480)) -> Non
     lo, hi = math.log2(min(xs)), math.log2(max(xs))
     if hi - lo < 1e-9:
         lo, hi = lo - 1, hi + 1
+    lo, hi = lo - 0.1, hi + 0.1  # no point on the frame
     ys = [s["overall"] for s in summary]
     ylo, yhi = math.floor(min(ys) * 10) / 10, min(1.0, math.ceil(max(ys) * 10) / 10)
     if yhi - ylo < 0.1:
@@ -72,4 +75,9 @@ def accuracy_plot(summary: list[dict], title: str, path, size=(760, 480)) -> Non
         else:
             d.line([(lx, ly + 6), (lx + 30, ly + 6)], fill=colour[strategy], width=2)
         d.text((lx + 36, ly), f"{strategy} / {verifier}", fill=(0, 0, 0))
+    for nfe, acc in frontier:
+        x, y = px(nfe, acc)
+        d.ellipse([x - 7, y - 7, x + 7, y + 7], outline=(0, 0, 0), width=2)
+    if frontier:
+        d.text((w - right + 12, h - bottom - 14), "(ringed: Pareto frontier)", fill=(0, 0, 0))
     img.save(path)

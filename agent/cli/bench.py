@@ -254,6 +254,77 @@ def search_bench(
     typer.echo(f"wrote {out} and {plot}")
 
 
+@bench_app.command("agent")
+def agent_bench(
+    suite: Optional[Path] = typer.Option(None, help="A ShapesEval/GenEval metadata file (default: the shipped suite)."),
+    per_tag: Optional[int] = typer.Option(None, min=1, help="Use only the first N prompts of each tag (quick runs)."),
+    policy: Optional[list[str]] = typer.Option(None, "--policy", "-p", help=(
+        "Policies to run (shipped names or YAML paths; default: default, fast, search, layout).")),
+    ns: str = typer.Option("1,2,4,8,16", "--n", help="Best-of-N baselines: the sample counts."),
+    arm: Optional[list[str]] = typer.Option(None, "--arm", help=(
+        "Verifier arms: learned (the learned detector answers the checks), oracle (the exact parser: an upper "
+        "bound). Default: both.")),
+    model: Optional[str] = typer.Option(None, help="Generator (default: shapes-tiny)."),
+    seed: int = typer.Option(0, help="Prompt i runs with seed + i in every arm."),
+    out: Path = typer.Option(Path("agent.json"), "--results", help="The results JSON file to write."),
+    plot: Path = typer.Option(Path("agent.png"), help="Where to write the accuracy-versus-NFE plot (PNG)."),
+    runs: Optional[Path] = typer.Option(None, help="Keep the runs' folders here (default: a temporary folder)."),
+    write_rates: Optional[Path] = typer.Option(None, help=(
+        "Learn the decide step's rates table from the learned arm's runs and write it here (the shipped one: "
+        "policies/rates/<model>.json); the policies then run with full rounds (rates: none).")),
+):
+    """The agent against best-of-N sampling on one curve: accuracy (ShapesEval's scorer) against mean NFE."""
+    from limner.agent.cli.common import _fail
+    from limner.agent.errors import UsageError
+
+    from rich.progress import Progress, TimeElapsedColumn, TextColumn
+
+    from limner.agent.bench.agent_curve import ARMS, POLICIES, plot as draw, run_agent_bench, table
+    from limner.agent.policy import load_policy
+    from limner.tools.shapes.suite import limit_per_tag, load_suite
+
+    arms = list(arm or ARMS)
+    for a in arms:
+        if a not in ARMS:
+            _fail(f"unknown verifier arm '{a}' (known: {', '.join(ARMS)})")
+    if write_rates is not None and "learned" not in arms:
+        _fail("--write-rates learns from the learned arm's runs: add --arm learned")
+    policies = list(policy or POLICIES)
+    try:
+        for p in policies:
+            load_policy(p)
+        prompts = limit_per_tag(load_suite(suite), per_tag)
+    except (OSError, ValueError, UsageError) as exc:
+        _fail(str(exc).splitlines()[0])
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("agent bench")
+        result = run_agent_bench(prompts, arms=arms, policies=policies, ns=_int_list(ns, "n"), seed=seed,
+                                 model=model, out=runs, progress=lambda what: bar.update(task, description=what),
+                                 rates="none" if write_rates is not None else None)  # learn from full rounds
+    typer.echo(f"ShapesEval, {len(prompts)} prompts, {result['model']}, {result['nfe_per_sample']} NFE per plain sample, "
+               f"{result['seconds']:.0f} s")
+    typer.echo(table(result))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    draw(result, plot)
+    typer.echo(f"wrote {out} and {plot}")
+    if write_rates is not None:
+        import shlex
+
+        from limner.agent.bench.rates import learn_rates, write_rates as save_rates
+
+        folders = [Path(result["runs_dir"]) / r["run_id"] for rows in result["arms"]["learned"]["rows"].values()
+                   for r in rows]
+        save_rates(learn_rates(folders), write_rates, model=result["model"], runs=len(folders),
+                   command=shlex.join(["limner", "bench", "agent", *(["--suite", str(suite)] if suite else []),
+                                       *(["--per-tag", str(per_tag)] if per_tag else []),
+                                       *[a for p in policies for a in ("--policy", p)], "--n", ns,
+                                       *[a for x in arms for a in ("--arm", x)], "--seed", str(seed),
+                                       *(["--model", model] if model else []), "--write-rates", str(write_rates)]))
+        typer.echo(f"wrote {write_rates} (rates from {len(folders)} runs)")
+
+
 def _write(result: dict, out: Path) -> None:
     out.write_text(json.dumps(result, indent=1) + "\n")
     typer.echo(f"wrote {out}")

@@ -79,8 +79,9 @@ COLOR_MODES = ("clip", "detector")
 
 class DetectorAnswerer:
     """Answers structured checks from an open-vocabulary detector's boxes (``limner.tools.verifiers.detector``),
-    by GenEval's rules (``answer_from_objects``): each plan object's name is a query; its colour is read by
-    ``color``:
+    by GenEval's rules (``answer_from_objects``): each plan object's name is a query, and a box counts for the
+    name that scores highest at it (one label per box, as GenEval's closed-set detector gives); its colour is
+    read by ``color``:
 
     - ``clip`` (GenEval's way): a CLIP zero-shot classification of the box's crop among ``colors`` (GenEval's
       ten and the plan's), "a photo of a <colour> <name>";
@@ -113,6 +114,8 @@ class DetectorAnswerer:
         found = []
         for name in names:
             for d in detections[name]:
+                if any(d["scores"].get(other, 0.0) > d["score"] for other in names if other != name):
+                    continue  # one box, one object: it counts for the name that scores highest there
                 found.append({"name": name, "bbox": d["bbox"], "score": d["score"],
                               "color": self._color_of(image, d, name, palette)})
         return found

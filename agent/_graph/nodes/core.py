@@ -121,7 +121,7 @@ def generate(state: dict, tb) -> dict:
 
     from limner.tools.search import STRATEGIES, SearchContext
 
-    n, _ = round_size(state, tb)
+    n, size_limit = round_size(state, tb)
     plan = state["plan"]
     action = state.get("next_action") or "initial"
     strategy = STRATEGIES[action if action in STRATEGIES else "random"]
@@ -145,7 +145,7 @@ def generate(state: dict, tb) -> dict:
         with getattr(tb.generator, mode)(**layout_args) if mode else nullcontext():
             records, log = make(rnd, seeds)
         return records, {**log, **({"layout": layout_note} if layout_note else {}), "regional": mode == "regional",
-                         "grounded": mode == "grounded"}
+                         "grounded": mode == "grounded", "size": {"n": n, "limit": size_limit}}
 
     update = run_round(tb, state, made_here)
     memo = dict(state.get("search_memo") or {})
@@ -222,7 +222,8 @@ def decide_node(state: dict, tb) -> dict:
     d = decide(state, tb)
     record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
               "best_id": state.get("best_id"), "best_score": state.get("best_score"),
-              "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {})}
+              "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {}),
+              **({"rates": d["rates"]} if d.get("rates") else {})}
     _emit({"event": "decision", **record})
     if d["action"] != "finish":  # finish writes the final manifest itself, right after
         tb.store.write_manifest(build_manifest({**state, "decisions": state.get("decisions", []) + [record]}, tb))

@@ -53,7 +53,8 @@ def repair(state: dict, tb) -> dict:
 
     nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
     directive = state.get("directive") or {}
-    target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate())[0]
+    target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate(),
+                                                       tb.policy.population)[0]
     negative = state["plan"].get("negative_prompt", "")
 
     def edit(parent, image, batch):
