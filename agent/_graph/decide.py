@@ -35,8 +35,9 @@ def round_size(state: dict, tb, action: str | None = None) -> tuple[int, str]:
 def context_of(state: dict) -> str:
     """What the next round has to fix: the best candidate's first failing kind, or the plan's hardest kind."""
     from limner.agent._graph.rates import failure_of, plan_context
+    from limner.agent._graph.repair import best_candidate
 
-    best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
+    best = best_candidate(state)
     if best is None or best.get("plan_version") != (state.get("plan") or {}).get("version"):
         return plan_context(state.get("plan"))  # nothing made for this plan yet
     return failure_of(best) or "unlocalised"  # no check fails, yet the score is short of the threshold
@@ -133,9 +134,9 @@ def decide(state: dict, tb) -> dict:
             proposals.append((name, reason))
     if proposals:
         name, reason, rates = choose(state, tb, proposals)
-        n, _ = round_size(state, tb, name)
+        n, limit = round_size(state, tb, name)
         if n == 0:
-            return {"action": "finish", "reason": f"{reason}, but {round_size(state, tb, name)[1]}", "round_size": 0}
+            return {"action": "finish", "reason": f"{reason}, but {limit}", "round_size": 0}
         return {"action": name, "reason": reason, "round_size": n, **({"rates": rates} if rates else {}),
                 **({"skipped": skipped} if skipped else {})}
     why_not = "; ".join(dict.fromkeys([why for _, why in usable_strategies(state, tb) if why] + skipped))

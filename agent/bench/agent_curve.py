@@ -83,13 +83,14 @@ def p90(values: list[float]) -> float:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Accuracy per tag and overall (mean over tags, as GenEval), and what a prompt cost."""
-    tags: dict[str, list[bool]] = {}
-    for r in rows:
-        tags.setdefault(r["tag"], []).append(r["correct"])
-    per_tag = {t: round(sum(v) / len(v), 4) for t, v in sorted(tags.items())}
+    """Accuracy per tag and overall (ShapesEval's ``summarize``: the mean over tags, as GenEval), and what a
+    prompt cost."""
+    from limner.tools.shapes.geneval import summarize
+
+    scored = summarize(rows)
     n = len(rows)
-    return {"overall": round(sum(per_tag.values()) / len(per_tag), 4), "tags": per_tag, "prompts": n,
+    return {"overall": round(scored["overall"], 4), "tags": {t: round(v, 4) for t, v in scored["tags"].items()},
+            "counts": scored["counts"], "prompts": n,
             "mean_nfe": round(sum(r["nfe"] for r in rows) / n, 1), "p90_nfe": p90([r["nfe"] for r in rows]),
             "mean_verifier_calls": round(sum(r["verifier_calls"] for r in rows) / n, 2),
             "mean_llm_calls": round(sum(r["llm_calls"] for r in rows) / n, 2),
@@ -132,7 +133,7 @@ def pareto(points: list[dict]) -> list[str]:
 
 def compare(arm: dict) -> list[dict]:
     """Per policy: best-of-N at the policy's mean NFE (gain), per tag too, and the NFE share of best-of-16."""
-    base = [b for b in arm["baselines"]]
+    base = arm["baselines"]
     curve = [(b["mean_nfe"], b["overall"]) for b in base]
     top = max(base, key=lambda b: b["n"])
     out = []
@@ -143,8 +144,10 @@ def compare(arm: dict) -> list[dict]:
             tag_at = interpolate([(b["mean_nfe"], b["tags"].get(tag, 0.0)) for b in base], p["mean_nfe"])
             tags[tag] = None if tag_at is None else round(acc - tag_at, 4)
         reach = p["mean_nfe"] / top["mean_nfe"] if p["overall"] >= top["overall"] else None
+        same = nfe_to_reach(curve, p["overall"])
         out.append({"policy": p["name"], "overall": p["overall"], "mean_nfe": p["mean_nfe"],
                     "best_of_n_at_equal_nfe": None if at is None else round(at, 4),
+                    "best_of_n_nfe_for_equal_accuracy": None if same is None else round(same, 1),
                     "gain": None if at is None else round(p["overall"] - at, 4), "gain_per_tag": tags,
                     f"reaches_best_of_{top['n']}": p["overall"] >= top["overall"],
                     f"nfe_share_of_best_of_{top['n']}": None if reach is None else round(reach, 3)})
@@ -207,16 +210,17 @@ def table(result: dict) -> str:
             lines.append(f"{mark} {row['name']:<13} {row['overall']:7.3f} {row['mean_nfe']:7.1f} {row['p90_nfe']:6.0f} "
                          f"{row['mean_verifier_calls']:6.2f} {row['mean_llm_calls']:5.2f} {row['mean_seconds']:6.2f}  "
                          + " ".join(f"{row['tags'].get(t, float('nan')):10.3f}" for t in tags))
+        top = max(b["n"] for b in entry["baselines"])
         for c in entry["comparison"]:
-            share = [v for k, v in c.items() if k.startswith("nfe_share_of")][0]
+            share = c[f"nfe_share_of_best_of_{top}"]
             gain = "outside best-of-N's range" if c["gain"] is None else f"{c['gain']:+.3f}"
             lines.append(f"  {c['policy']}: {c['overall']:.3f} at {c['mean_nfe']:g} NFE; best-of-N there "
                          f"{c['best_of_n_at_equal_nfe'] if c['best_of_n_at_equal_nfe'] is not None else '-'} "
-                         f"(gain {gain}); reaches best-of-{entry['baselines'][-1]['n']}: "
+                         f"(gain {gain}); reaches best-of-{top}: "
                          + (f"yes, at {share:.2f}x its NFE" if share is not None else "no"))
         lines.append("")
-    n_tag = min(sum(1 for r in rows if r["tag"] == t) for entry in result["arms"].values()
-                for rows in list(entry["rows"].values())[:1] for t in {r["tag"] for r in rows})
+    first = next(iter(result["arms"].values()))["baselines"][0]  # every arm and row runs the same suite
+    n_tag = min(total for _, total in first["counts"].values())
     lines.append(f"* on the Pareto frontier. Noise: one prompt is {1 / n_tag:.3f} of a tag's accuracy "
                  f"({n_tag} prompts per tag).")
     return "\n".join(lines)
