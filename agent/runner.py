@@ -213,6 +213,8 @@ def _result(store: RunStore, values: dict, question: dict | None = None) -> RunR
     spent = values.get("spent") or {}
     final = values.get("final")
     best = next((c for c in values.get("candidates") or [] if c["id"] == values.get("best_id")), None)
+    if question is not None and "run_dir" in question:
+        question = {**question, "run_dir": str(store.dir)}  # the folder it is in now (it may have been moved)
     return RunResult(
         run_id=values["run_id"], run_dir=str(store.dir), question=question,
         status="waiting" if question is not None else values.get("status", "running"),
@@ -236,7 +238,9 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
     from limner.agent._run.manifest import build_manifest, write_final
     from limner.agent._graph.toolbox import Toolbox
 
-    tb = Toolbox(values, settings)
+    # a run folder is self-contained: the folder opened is where the run goes on, wherever it was started (the
+    # checkpoint's run_dir is where it was made; a moved or copied folder must not write back there)
+    tb = Toolbox({**values, "run_dir": str(store.dir)}, settings)
     config = _config(values["run_id"], tb.policy)
     with _checkpointer(store.checkpoint_path) as saver:
         graph = shared_graph(saver)

@@ -124,3 +124,8 @@ def test_rates_are_learned_from_run_manifests_as_the_runs_judged_their_candidate
                      "zero_order": {"colour": {"tries": 2, "passes": 1, "nfe": 80}}}
     write_rates(table, tmp_path / "rates.json", model="m", command="limner bench agent", runs=1)
     assert Rates.load(tmp_path / "rates.json").table == table
+    # pooled runs are judged at the table's policy's threshold: at 0.95 round 2's 0.9 no longer passes
+    assert learn_rates([run], threshold=0.95)["zero_order"]["colour"]["passes"] == 0
+    manifest["candidates"][1] = candidate("r01-c01", 1, 0.6)  # now round 1's best passes at 0.5: round 2 is left out
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert learn_rates([run], threshold=0.5) == {"random+layout": {"plan:count": {"tries": 2, "passes": 1, "nfe": 80}}}

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,14 +41,19 @@ def test_sigkill_then_resume_finishes_without_regenerating(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    saved_before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}
     assert not (run_dir / "final.png").exists()
+    # a run folder is self-contained: moved elsewhere, it resumes in its new place and writes nothing in the old
+    old, run_dir = run_dir, tmp_path / "moved" / run_dir.name
+    run_dir.parent.mkdir()
+    shutil.move(old, run_dir)
+    saved_before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}
 
-    resumed = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", run_dir.name, "--json"],
+    resumed = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", str(run_dir), "--json"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout)
     assert result["rounds"] == 5 and result["status"] == "best_effort"
+    assert result["run_dir"] == str(run_dir) and not old.exists() and (run_dir / "final.png").is_file()
 
     # every candidate saved before the kill is untouched, and each candidate was generated exactly once
     after = {p.name: p.stat().st_mtime_ns for p in (run_dir / "candidates").glob("*.png")}

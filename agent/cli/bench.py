@@ -316,7 +316,9 @@ def agent_bench(
 
         folders = [Path(result["runs_dir"]) / r["run_id"] for rows in result["arms"]["learned"]["rows"].values()
                    for r in rows]
-        save_rates(learn_rates(folders), write_rates, model=result["model"], runs=len(folders),
+        at = load_policy(policies[0]).threshold  # the table serves the first policy: every run judged at its threshold
+        save_rates(learn_rates(folders, threshold=at), write_rates, model=result["model"], runs=len(folders),
+                   threshold=at,
                    command=shlex.join(["limner", "bench", "agent", *(["--suite", str(suite)] if suite else []),
                                        *(["--per-tag", str(per_tag)] if per_tag else []),
                                        *[a for p in policies for a in ("--policy", p)], "--n", ns,
