@@ -154,6 +154,9 @@ def run_job(job: Job, runs_dir: Path, settings) -> dict:
             result = run(out=runs_dir, run_id=job.run_id, settings=settings, **job.fields)
     except UsageError as exc:
         return {**row, "status": "error", "reason": str(exc), "seconds": round(time.perf_counter() - start, 2)}
+    except Exception as exc:  # noqa: BLE001 - one job that raises must not end the batch: the row says why
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return {**row, "status": "error", "reason": reason, "seconds": round(time.perf_counter() - start, 2)}
     return {**row, "status": result.status, "reason": result.stop_reason, "score": result.score,
             "rounds": result.rounds, "nfe": result.nfe, "seconds": round(result.seconds, 2),
             "final": result.final_path}
@@ -180,19 +183,23 @@ def totals(rows: list[dict]) -> dict:
             "nfe": sum(r.get("nfe") or 0 for r in done), "seconds": round(sum(r.get("seconds") or 0 for r in rows), 2)}
 
 
-def write_summary(out: Path, source: Path, rows: list[dict], bad: list[dict]) -> dict:
+def write_summary(out: Path, source: Path, rows: list[dict], bad: list[dict], runner: dict | None = None) -> dict:
     from limner.agent._run.store import atomic_write_json
 
     summary = {"schema": "limner.batch/1", "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "totals": totals(rows), "bad_briefs": bad, "jobs": rows}
+               "runner": runner or {"kind": "local"}, "totals": totals(rows), "bad_briefs": bad, "jobs": rows}
     atomic_write_json(out / "summary.json", summary)
     return summary
 
 
 def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, geneval_layout: bool = False,
               overrides: dict | None = None, settings=None,
-              on_job: Callable[[dict, int, int], None] | None = None) -> dict:
-    """Run every brief of ``source`` into ``out``; resumable. Returns the summary (also in ``summary.json``)."""
+              on_job: Callable[[dict, int, int], None] | None = None, ray=None,
+              on_busy: Callable[[int, int], None] | None = None) -> dict:
+    """Run every brief of ``source`` into ``out``; resumable. Returns the summary (also in ``summary.json``).
+
+    ``ray``: a ``batch_ray.RayOptions`` to run the jobs on a Ray cluster's workers instead of one after another
+    here (same run ids, folders and summary); ``on_busy(busy, workers)`` as the pool's load changes."""
     from limner.agent.config import load_settings
     from limner.agent._run.store import check_writable
 
@@ -206,12 +213,26 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
     jobs, bad = plan_jobs(items, out, Path(source), samples, seed, overrides or {}, settings)
     rows = [{"index": j.index, "line": j.item.line, "sample": j.sample, "run_id": j.run_id,
              "prompt": j.fields["prompt"], "status": "pending"} for j in jobs]
-    write_summary(out, Path(source), rows, bad)
-    for k, job in enumerate(jobs):
-        rows[k] = run_job(job, out / "runs", settings)
+    runner = {"kind": "local"} if ray is None else {"kind": "ray", "starting": True}
+    write_summary(out, Path(source), rows, bad, runner)
+    done = 0
+
+    def finished(k: int, row: dict) -> None:
+        nonlocal done
+        rows[k], done = row, done + 1
         if geneval_layout:
-            write_geneval(out, job, rows[k])
-        write_summary(out, Path(source), rows, bad)
+            write_geneval(out, jobs[k], row)
+        write_summary(out, Path(source), rows, bad, runner)
         if on_job is not None:
-            on_job(rows[k], k + 1, len(jobs))
-    return write_summary(out, Path(source), rows, bad)
+            on_job(row, done, len(jobs))
+
+    if ray is None:
+        for k, job in enumerate(jobs):
+            finished(k, run_job(job, out / "runs", settings))
+    else:
+        from limner.agent.batch_ray import clear_leftovers, run_on_ray
+
+        clear_leftovers(out / "runs")
+        run_on_ray(list(enumerate(jobs)), out, _state(out, Path(source))["tag"], settings, ray, finished,
+                   busy=on_busy, report=runner)
+    return write_summary(out, Path(source), rows, bad, runner)

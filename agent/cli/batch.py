@@ -42,20 +42,43 @@ def batch(
     candidates: Optional[int] = typer.Option(None, "--candidates", "-n", help="Default candidates per round."),
     max_rounds: Optional[int] = typer.Option(None, "--max-rounds", help="Default round budget."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON instead of a table."),
+    ray: bool = typer.Option(False, "--ray", help=(
+        "Run the jobs on a Ray cluster's workers (pip install 'limner[ray]'): joins --ray-address or RAY_ADDRESS, "
+        "else starts a local cluster.")),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=(
+        "The Ray cluster to join with --ray ('auto', 'ray://host:10001'; default: RAY_ADDRESS).")),
+    workers: Optional[int] = typer.Option(None, "--workers", help=(
+        "Ray workers (default: one per GPU of the cluster); CPU workers where it has none.")),
+    gpus_per_worker: Optional[float] = typer.Option(None, "--gpus-per-worker", help=(
+        "GPUs each Ray worker holds (default 1 where the cluster has GPUs; 0.5 shares one between two).")),
 ):
     """Run every brief of a file; killed or not, the same command again finishes the batch."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from limner.agent.batch import run_batch
+    from limner.agent.cli.common import _fail
 
+    options = None
+    if ray:
+        from limner.agent.batch_ray import RayOptions, import_ray
+        from limner.agent.errors import UsageError
+
+        try:
+            import_ray()
+        except UsageError as exc:
+            _fail(str(exc))
+        options = RayOptions(address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker)
+    elif workers is not None or gpus_per_worker is not None or ray_address is not None:
+        _fail("--workers, --gpus-per-worker and --ray-address are for a Ray pool: add --ray")
     console = Console(stderr=True)
     overrides = {"model": model, "policy": policy, "threshold": threshold, "candidates": candidates,
                  "max_rounds": max_rounds}
     scores: list[float] = []
     with Progress(TextColumn("briefs"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                  TextColumn("{task.fields[mean]}"), console=console, disable=as_json) as progress:
-        task = progress.add_task("batch", total=None, mean="")
+                  TextColumn("{task.fields[mean]}"), TextColumn("{task.fields[busy]}"), console=console,
+                  disable=as_json) as progress:
+        task = progress.add_task("batch", total=None, mean="", busy="")
 
         def on_job(row: dict, done: int, total: int) -> None:
             if row.get("score") is not None:
@@ -63,8 +86,16 @@ def batch(
             mean = f"mean score {sum(scores) / len(scores):.3f}" if scores else ""
             progress.update(task, completed=done, total=total, mean=mean)
 
-        summary = run_batch(file, out, samples=samples, seed=seed, geneval_layout=geneval_layout,
-                            overrides=overrides, on_job=on_job)
+        def on_busy(busy: int, pool: int) -> None:
+            progress.update(task, busy=f"workers busy {busy}/{pool}")
+
+        try:
+            summary = run_batch(file, out, samples=samples, seed=seed, geneval_layout=geneval_layout,
+                                overrides=overrides, on_job=on_job, ray=options, on_busy=on_busy)
+        except KeyboardInterrupt:
+            progress.stop()
+            typer.echo(f"interrupted: the same command resumes the batch in {out}", err=True)
+            raise typer.Exit(130) from None
     if as_json:
         import json
 

@@ -443,3 +443,32 @@ def startup_bench(
     typer.echo(f"whole run (1 round)    {fmt(r['run_seconds'], 's')}")
     typer.echo(f"peak resident memory   {r['peak_rss_mb']:.0f} MB")
     _write(r, out)
+
+
+@bench_app.command("batch")
+def batch_bench(
+    file: Optional[Path] = typer.Option(None, "--briefs", help="Brief file (default: the shipped suite, --per-tag)."),
+    per_tag: int = typer.Option(3, min=1, help="Prompts per tag of the shipped suite when --briefs is not given."),
+    workers: str = typer.Option("1,2", help="Ray pool sizes to time, e.g. 1,2,4."),
+    policy: Optional[str] = typer.Option(None, "--policy", "-p", help="Policy for every brief (default: default)."),
+    out: Path = typer.Option(Path("batch.json"), "--results", help="The results JSON file to write."),
+):
+    """Briefs per minute: the local batch runner against Ray pools of --workers (each arm a fresh folder)."""
+    import tempfile
+
+    from limner.agent.bench.batch_scaling import batch_scaling, table
+    from limner.agent.cli.common import _fail
+    from limner.agent.errors import UsageError
+
+    if file is None:
+        from limner.tools.shapes.suite import limit_per_tag, load_suite
+
+        file = Path(tempfile.mkdtemp(prefix="limner-bench-briefs-")) / "briefs.jsonl"
+        file.write_text("".join(json.dumps(m) + "\n" for m in limit_per_tag(load_suite(), per_tag)))
+    try:
+        r = batch_scaling(file, _int_list(workers, "workers"), policy=policy)
+    except UsageError as exc:
+        _fail(str(exc))
+    typer.echo(f"{len(r['arms'])} arms, {r['arms'][0]['briefs']} briefs, policy {r['policy']}, {r['cpus']} CPUs")
+    typer.echo(table(r))
+    _write(r, out)
