@@ -207,9 +207,9 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
         raise UsageError("--samples must be at least 1")
     settings = settings or load_settings()
     out = Path(out).expanduser()
+    items = read_briefs(Path(source))  # a missing or empty brief file leaves no output folder behind
     check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = read_briefs(Path(source))
     jobs, bad = plan_jobs(items, out, Path(source), samples, seed, overrides or {}, settings)
     rows = [{"index": j.index, "line": j.item.line, "sample": j.sample, "run_id": j.run_id,
              "prompt": j.fields["prompt"], "status": "pending"} for j in jobs]
@@ -233,6 +233,6 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
         from limner.agent.batch_ray import clear_leftovers, run_on_ray
 
         clear_leftovers(out / "runs")
-        run_on_ray(list(enumerate(jobs)), out, _state(out, Path(source))["tag"], settings, ray, finished,
+        run_on_ray(list(enumerate(jobs)), run_job, out, _state(out, Path(source))["tag"], settings, ray, finished,
                    busy=on_busy, report=runner)
     return write_summary(out, Path(source), rows, bad, runner)

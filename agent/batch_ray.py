@@ -72,7 +72,7 @@ def unpack(data: bytes, target: Path) -> None:
     incoming.mkdir(parents=True)
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-            tar.extractall(incoming, filter="data")  # no member may leave the folder
+            _extract(tar, incoming)
         unpacked = incoming / target.name
         if not unpacked.is_dir():
             raise UsageError(f"a worker sent back a folder that does not hold {target.name}")
@@ -83,6 +83,19 @@ def unpack(data: bytes, target: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Only folders and plain files, each inside ``into`` (Python's "data" filter, which 3.11.2 lacks)."""
+    root = into.resolve()
+    for member in tar.getmembers():
+        where = (into / member.name).resolve()
+        if not (member.isdir() or member.isfile()) or not where.is_relative_to(root) or where == root:
+            raise tarfile.TarError(f"a worker sent back an unsafe member: {member.name}")
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+    else:
+        tar.extractall(into)  # every member checked above
 
 
 def clear_leftovers(runs_dir: Path) -> None:
@@ -96,7 +109,8 @@ def clear_leftovers(runs_dir: Path) -> None:
 class BatchWorker:
     """One worker (made a Ray actor by ``run_on_ray``); usable in plain Python too."""
 
-    def __init__(self, settings, out: str, tag: str, shared: bool | None):
+    def __init__(self, run_job: Callable, settings, out: str, tag: str, shared: bool | None):
+        self.run_job = run_job  # ``batch.run_job``: given, so that this module never imports the batch's
         self.settings, self.out = settings, Path(out)
         self.shared = self._sees(tag) if shared is None else (shared and self._sees(tag))
         self.local = Path(tempfile.gettempdir()) / "limner-ray" / tag / "runs"
@@ -116,16 +130,14 @@ class BatchWorker:
     def run(self, job, folder: bytes | None = None) -> tuple[dict, bytes | None]:
         import socket
 
-        from limner.agent.batch import run_job
-
         me = f"{socket.gethostname()}:{os.getpid()}"
         if self.shared:
-            return {**run_job(job, self.out / "runs", self.settings), "worker": me}, None
+            return {**self.run_job(job, self.out / "runs", self.settings), "worker": me}, None
         self.local.mkdir(parents=True, exist_ok=True)
         here = self.local / job.run_id
         if folder is not None:  # the driver's copy is the one to go on from
             unpack(folder, here)
-        row = {**run_job(job, self.local, self.settings), "worker": me}
+        row = {**self.run_job(job, self.local, self.settings), "worker": me}
         try:
             return row, (pack(here) if here.is_dir() else None)
         finally:
@@ -161,10 +173,11 @@ def _pool(ray, options: RayOptions) -> tuple[int, float]:
     return int(gpus // per), per
 
 
-def run_on_ray(todo: list[tuple[int, object]], out: Path, tag: str, settings, options: RayOptions,
-               finished: Callable[[int, dict], None], busy: Callable[[int, int], None] | None = None,
+def run_on_ray(todo: list[tuple[int, object]], run_job: Callable, out: Path, tag: str, settings,
+               options: RayOptions, finished: Callable[[int, dict], None], busy: Callable[[int, int], None] | None = None,
                report: dict | None = None) -> dict:
-    """Run ``todo`` (``[(row index, Job), ...]``) on a pool of workers; ``finished(k, row)`` as each ends.
+    """Run ``todo`` (``[(row index, Job), ...]``) on a pool of workers, each job by ``run_job(job, runs_dir,
+    settings)`` (``batch.run_job``); ``finished(k, row)`` as each ends.
     Returns (and keeps up to date in ``report``) what the pool is: workers, GPUs each, whether each sees the
     batch folder, hosts, seconds to start, jobs handed out again."""
     ray = import_ray()
@@ -178,7 +191,7 @@ def run_on_ray(todo: list[tuple[int, object]], out: Path, tag: str, settings, op
         # the driver's environment (Limner's settings, the Hugging Face cache) travels with each pool
         actor = ray.remote(BatchWorker).options(num_cpus=1 if not per else 0, num_gpus=per, max_restarts=-1,
                                                 max_task_retries=0, runtime_env={"env_vars": worker_env()})
-        workers = [actor.remote(settings, str(out), tag, options.shared) for _ in range(n)]
+        workers = [actor.remote(run_job, settings, str(out), tag, options.shared) for _ in range(n)]
         info = ray.get([w.where.remote() for w in workers])
         stats = report if report is not None else {}
         stats.clear()

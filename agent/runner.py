@@ -62,8 +62,11 @@ def make_brief(prompt: str | None = None, **fields) -> Brief:
 
 def prepare(brief: Brief, settings: Settings) -> Setup:
     """Validate everything a run needs before anything is written. Raises ``UsageError`` (one line)."""
-    from limner.tools.generators.diffusers_backend import ModelUnavailable, check_available
+    from limner.tools.generators.diffusers_backend import ModelUnavailable, check_available, check_device_dtype
 
+    problem = check_device_dtype(settings.device, settings.dtype)
+    if problem is not None:
+        raise UsageError(problem)
     policy = load_policy(brief.policy)
     overrides = {"threshold": brief.threshold, "max_rounds": brief.max_rounds,
                  "candidates_per_round": brief.candidates, "planner": brief.planner}
@@ -318,8 +321,14 @@ def _latest_checkpoint(store: RunStore):
     """The run's last saved checkpoint, or None (a kill can come before the first one is saved)."""
     if not store.checkpoint_path.is_file():
         return None
-    with _checkpointer(store.checkpoint_path) as saver:
-        return next(iter(saver.list(None, limit=1)), None)
+    try:
+        with _checkpointer(store.checkpoint_path) as saver:
+            return next(iter(saver.list(None, limit=1)), None)
+    except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # a damaged file, or rows it cannot read
+        saved = len([p for p in store.dir.glob("candidates/*.json") if not p.name.endswith(".round.json")])
+        raise UsageError(f"{store.checkpoint_path} is damaged ({str(exc).splitlines()[0]}): the run cannot go on "
+                         f"from it; its {saved} saved candidates are in {store.dir / 'candidates'}, or start the "
+                         f"brief again with `limner run`") from None
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

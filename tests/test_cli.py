@@ -44,17 +44,28 @@ def one_line_error(result) -> str:
         (["run", "a circle", "--policy", "llm-judge"], "no LLM endpoint is configured"),
         (["run", "a circle", "--max-rounds", "0"], "max_rounds"),
         (["run", "a circle", "--model", "someorg/not-cached"], "not in the local Hugging Face cache"),
+        (["run", "a circle", "--dtype", "float8"], "unknown dtype 'float8'"),
+        (["run", "a circle", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "a circle", "--device", "cuda:x"], "unknown device 'cuda:x'"),
         (["resume", "no-such-run"], "no run 'no-such-run'"),
         (["show", "no-such-run"], "no run 'no-such-run'"),
+        (["batch", "no-such-briefs.jsonl"], "brief file no-such-briefs.jsonl does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, expected):
     out = tmp_path / "runs"
     if "--out" not in args:
-        args = args + ["--out", str(out)] if args[0] == "run" else args
+        args = args + ["--out", str(out)] if args[0] in ("run", "batch") else args
     result = limner(*args)
     assert expected in one_line_error(result)
-    assert not out.exists() or not any(out.iterdir())  # nothing half-written
+    assert not out.exists()  # nothing half-written, not even an empty folder
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_device_this_machine_lacks_is_one_line_before_anything_is_written(tmp_path):
+    out = tmp_path / "runs"
+    assert "is not available here" in one_line_error(limner("run", "a circle", "--device", "cuda", "--out", str(out)))
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -131,3 +142,16 @@ def test_version_short_help_and_plurals():
     assert done.exit_code == 0 and done.output.startswith("limner ")
     assert runner.invoke(app, ["run", "-h"]).exit_code == 0 and "--steps" in runner.invoke(app, ["run", "-h"]).output
     assert plural(1, "round") == "1 round" and plural(2, "round") == "2 rounds" and plural(0, "LLM call") == "0 LLM calls"
+
+
+def test_bench_shapes_on_a_folder_written_from_plain_briefs_says_it_cannot_score_it(tmp_path):
+    """A batch from a YAML or JSONL brief file writes GenEval's layout without GenEval's tag/include."""
+    from PIL import Image
+
+    sub = tmp_path / "geneval" / "00000"
+    (sub / "samples").mkdir(parents=True)
+    (sub / "metadata.jsonl").write_text(json.dumps({"prompt": "a red circle"}) + "\n")
+    Image.new("RGB", (64, 64)).save(sub / "samples" / "0000.png")
+    result = limner("bench", "shapes", "--images", str(tmp_path / "geneval"), "--results", str(tmp_path / "r.json"))
+    assert "without GenEval's tag and include (e.g. 'a red circle')" in one_line_error(result)
+    assert not (tmp_path / "r.json").exists()

@@ -122,3 +122,24 @@ def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path)
     saved = [e["id"] for e in RunStore(tmp_path).events() if e["event"] == "candidate_saved"]
     assert sorted(saved) == ["r01-c00", "r01-c01"]
     assert [e.get("recovered") for e in RunStore(tmp_path).events() if e["id"] == "r01-c01"] == [True]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_checkpoint_is_one_line_naming_the_file_and_leaves_the_rest(tmp_path, damage):
+    out = tmp_path / "runs"
+    policy = policy_file(tmp_path, max_rounds=1, candidates_per_round=1, generation={"steps": 4})
+    done = subprocess.run([sys.executable, "-m", "limner.agent.cli", "run", "a red circle", "--out", str(out),
+                           "--policy", policy, "--json"], capture_output=True, text=True, timeout=300)
+    run_dir = Path(json.loads(done.stdout)["run_dir"])
+    checkpoint = run_dir / "checkpoint.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(str(checkpoint) + extra).unlink(missing_ok=True)
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(b"not a database" * 100 if damage == "garbage" else data[:2000])
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    resumed = subprocess.run([sys.executable, "-m", "limner.agent.cli", "resume", str(run_dir)],
+                             capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in resumed.stderr.splitlines() if ln.strip()]
+    assert resumed.returncode == 2 and len(lines) == 1 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert str(checkpoint) in lines[0] and "is damaged" in lines[0] and "1 saved candidates" in lines[0]
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before  # nothing else touched

@@ -46,6 +46,29 @@ class GenerationResult:
         return next((noises[lo:hi] for lo, hi in self.chunks if lo <= k < hi), noises)
 
 
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def check_device_dtype(device: str | None, dtype: str | None) -> str | None:
+    """Why ``device``/``dtype`` cannot run here (one line), or None. Checked before a run writes anything."""
+    if dtype and dtype != "auto" and dtype not in DTYPES:
+        return f"unknown dtype '{dtype}': use {', '.join(DTYPES)} or auto"
+    if not device or device in ("auto", "cpu"):
+        return None
+    kind, _, index = device.partition(":")
+    if kind not in ("cuda", "mps") or (index and not index.isdigit()) or (kind == "mps" and index):
+        return f"unknown device '{device}': use cpu, cuda, cuda:N, mps or auto"
+    import torch
+
+    if kind == "cuda" and not torch.cuda.is_available():
+        return f"device '{device}' is not available here (this torch, {torch.__version__}, sees no CUDA GPU)"
+    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+        return f"device '{device}' is not available here ({torch.cuda.device_count()} CUDA GPUs)"
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        return "device 'mps' is not available here"
+    return None
+
+
 def pick_device(requested: str | None = None) -> str:
     if requested and requested != "auto":
         return requested
@@ -65,7 +88,7 @@ def pick_dtype(device: str, family: str, requested: str | None = None):
         try:
             return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[requested]
         except KeyError:
-            raise ValueError(f"unknown dtype '{requested}': use float32, float16 or bfloat16") from None
+            raise ValueError(check_device_dtype(None, requested)) from None
     if device == "cpu":
         return torch.float32
     if device == "cuda" and family_info(family).denoiser == "transformer":  # SD3, FLUX, PixArt: trained in bf16
