@@ -58,10 +58,10 @@ def _exactly_once(summary: dict, out: Path, n: int) -> None:
 
 def test_ray_finals_are_byte_identical_to_the_local_runner_s_with_a_bad_brief_reported(
         tmp_path, shapes_defaults, cluster):
-    """6 good briefs and a bad one, on 2 workers that see the batch folder and on 2 that send folders back."""
+    """8 good briefs and a bad one, on 2 workers that see the batch folder and on 2 that send folders back."""
     import torch
 
-    source = _briefs(tmp_path, 6, bad_at=3)
+    source = _briefs(tmp_path, 8, bad_at=3)
     policy = _policy(tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as Ray's CPU workers run (OMP_NUM_THREADS=1): float sums depend on threads
@@ -71,7 +71,7 @@ def test_ray_finals_are_byte_identical_to_the_local_runner_s_with_a_bad_brief_re
         torch.set_num_threads(threads)
     assert local["runner"] == {"kind": "local"} and local["bad_briefs"][0]["line"] == 4
     expected = _finals(tmp_path / "local")
-    assert len(expected) == 6
+    assert len(expected) == 8
     for shared in (None, False):
         out = tmp_path / f"ray-{shared}"
         out.mkdir()
@@ -83,7 +83,7 @@ def test_ray_finals_are_byte_identical_to_the_local_runner_s_with_a_bad_brief_re
         assert summary["runner"]["shared_fs"] == [shared is None] * 2 and summary["runner"]["retries"] == 0
         assert (2, 2) in busy  # both workers had a job at once
         assert summary["bad_briefs"] == local["bad_briefs"]
-        _exactly_once(summary, out, 6)
+        _exactly_once(summary, out, 8)
         assert _finals(out) == expected
         assert not list((out / "runs").glob(".*"))  # nothing half-unpacked left behind
         rows = {r["run_id"]: r for r in summary["jobs"]}
