@@ -39,9 +39,10 @@ def shapes(
     if images is not None:
         from limner.tools.shapes.geneval import read_geneval_folder, score_folder, summarize
 
-        if not images.is_dir() or not read_geneval_folder(images):
+        found = read_geneval_folder(images) if images.is_dir() else []
+        if not found:
             _fail(f"{images} is not a GenEval image folder (<dir>/00000/metadata.jsonl + samples/0000.png)")
-        untagged = [m.get("prompt") for m, _ in read_geneval_folder(images) if "tag" not in m or "include" not in m]
+        untagged = [m.get("prompt") for m, _ in found if "tag" not in m or "include" not in m]
         if untagged:  # written from plain briefs (JSONL or YAML), not from GenEval's metadata: nothing to score by
             _fail(f"{images} holds {len(untagged)} prompts without GenEval's tag and include (e.g. "
                   f"'{untagged[0]}'): ShapesEval scores folders written from GenEval-format metadata")
