@@ -17,6 +17,8 @@ MIN_SIDE = 0.04  # a region narrower or shorter than this is an error
 MAX_OVERLAP = 0.5  # two regions may share at most this fraction of the smaller one's area
 
 
+MAX_REGIONS = 16  # a layout places at most this many instances; more is a plan without a layout
+
 class Region(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phrase: str = Field(min_length=1, description="what this region shows, e.g. 'a red circle'")
@@ -50,7 +52,7 @@ def overlap(a, b) -> float:
 
 class Layout(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    regions: list[Region] = Field(min_length=1, max_length=16)
+    regions: list[Region] = Field(min_length=1, max_length=MAX_REGIONS)
     background: str = Field(default="", description="what the area outside every region shows ('' = no prompt of its own)")
     negative_prompt: str = ""
     base_ratio: float = Field(default=0.3, ge=0.0, le=1.0, description=(

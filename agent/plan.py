@@ -16,6 +16,8 @@ class PlanObject(BaseModel):
     name: str = Field(min_length=1, description="singular noun, e.g. 'circle' or 'teddy bear'")
     count: int = Field(default=1, ge=1, le=20)
     color: str | None = None
+    exact: bool = Field(default=True, description=(
+        "false for a bare plural ('rubber gloves'): some, at least two; the count is not checked"))
 
 
 class Relation(BaseModel):

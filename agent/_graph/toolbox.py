@@ -132,6 +132,12 @@ class Toolbox:
         out += [p.notice for p in map(self.prepared, self.policy.verifiers) if p.notice]
         return out
 
+    def plan_notice(self, plan: dict) -> str | None:
+        """A warning when the plan asks the embedded shapes model for what it cannot draw, or None."""
+        from limner.agent.planners.preview import outside_notice
+
+        return outside_notice(plan, self.spec)
+
     # --- search -------------------------------------------------------------------------------------
     def strategy_unavailable(self, name: str) -> str | None:
         """Why the strategy cannot run in this run, or None."""

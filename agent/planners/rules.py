@@ -13,9 +13,11 @@ import re
 import yaml
 
 from limner import prompts
+from limner.agent.layout import MAX_REGIONS
 from limner.agent.plan import Check, Plan, PlanObject, Relation
 from limner.agent.planners.layout_rules import place
-from limner.agent.planners.words import IRREGULAR_PLURALS, NUMBER_WORDS, describe, plural, plural_name, singular  # noqa: F401
+from limner.agent.planners.words import (IRREGULAR_PLURALS, NUMBER_WORDS, article, describe, plural,  # noqa: F401
+                                         plural_name, singular)
 
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
           "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -32,12 +34,30 @@ PREFIXES = ("a photo of", "a photograph of", "an image of", "a picture of", "a d
             "an illustration of", "a rendering of")
 # Words that mean the phrase is free text, not "count colour noun".
 NOT_NOUNS = {"in", "on", "at", "with", "of", "by", "near", "from", "into", "for", "the", "is", "are",
-             "and", "to", "while", "during", "some", "many", "several", "very"}
+             "and", "to", "while", "during", "some", "many", "several", "very", "was", "were", "be", "been",
+             "being", "has", "have", "had", "does", "do", "did", "can", "will", "would", "it", "its", "this",
+             "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "my",
+             "your", "our", "as", "like", "not", "no", "or", "but", "if", "so", "up", "down", "out", "off",
+             "make", "made", "show", "draw", "paint", "then", "than", "where", "what", "who", "which"}
+# Verbs between a subject and its relation ("the hat was on top of the rack", "a cat sitting left of a dog"):
+# dropped from the subject's phrase; any other verb-like word makes the phrase free text.
+LINKING = {"is", "are", "was", "were", "sits", "sit", "sitting", "stands", "stand", "standing", "lies", "lie",
+           "lying", "placed", "located", "positioned", "hangs", "hanging", "floats", "floating", "rests",
+           "resting", "appears", "seen", "shown", "just", "directly", "right", "slightly", "being"}
+# A person's change to the scene ("make it two green triangles"): what follows is the new scene.
+REQUEST_PREFIXES = ("make it", "make them", "make this", "change it to", "change this to", "turn it into",
+                    "i want", "i'd like", "i would like", "instead", "now", "please", "show me", "show", "draw",
+                    "paint", "generate", "give me", "try", "rather", "actually", "no,", "no")
+COLOR_NOUNS = {"orange"}  # colour words that are also objects ("an orange")
+MAX_COUNT = 20  # PlanObject's limit: a larger count is free text
 class _Unparsed(ValueError):
     pass
 
 
 def _parse_phrase(text: str) -> PlanObject:
+    """'two red circles' -> PlanObject(circle, 2, red); raises ``_Unparsed`` on anything else. A colour word
+    that ends the phrase is the noun ('an orange'); a plural without a number is a bare plural (some, count
+    not checked); words that are not plain English letters make the phrase free text."""
     words = [w for w in text.split() if w]
     if words and words[0] == "the":
         words = words[1:]
@@ -46,18 +66,22 @@ def _parse_phrase(text: str) -> PlanObject:
         count = COUNTS.get(words[0]) or int(words[0])
         words = words[1:]
     color = None
-    if words and words[0] in COLORS:
+    if len(words) > 1 and words[0] in COLORS:
         color = "gray" if words[0] == "grey" else words[0]
         words = words[1:]
-    if not words or len(words) > 3 or any(w in NOT_NOUNS or w in COLORS or not w.isalpha() for w in words):
+    if len(words) == 1 and words[0] in COLORS and words[0] not in COLOR_NOUNS:
+        raise _Unparsed(text)  # "make it blue": a colour, not an object
+    if (not words or len(words) > 3 or any(w in NOT_NOUNS or not (w.isascii() and w.isalpha()) for w in words)
+            or any(w in COLORS for w in words[:-1])):
         raise _Unparsed(text)
     last = singular(words[-1])
     is_plural = last != words[-1]
+    exact = count is not None or not is_plural
     if count is None:
         count = 2 if is_plural else 1
-    if not 1 <= count <= 20:
+    if not 1 <= count <= MAX_COUNT:
         raise _Unparsed(text)
-    return PlanObject(name=" ".join(words[:-1] + [last]), count=count, color=color)
+    return PlanObject(name=" ".join(words[:-1] + [last]), count=count, color=color, exact=exact)
 
 
 def _parse_list(text: str) -> list[PlanObject]:
@@ -72,9 +96,19 @@ SHAPES_WORLD = ("circle", "square", "triangle")  # the objects of the embedded s
 
 def split_style(prompt: str) -> tuple[str, str]:
     """``"a corgi astronaut, studio photo"`` -> ``("a corgi astronaut", "studio photo")``: what follows the first
-    comma is style, kept as the user wrote it, never read as objects."""
-    scene, _, style = prompt.partition(",")
-    return scene.strip(), style.strip()
+    comma, semicolon or line break is style, kept as the user wrote it, never read as objects (a line that
+    starts with 'and' or a relation continues the scene)."""
+    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
+    joined = lines[:1]
+    for line in lines[1:]:
+        low = line.lower()
+        continues = low.startswith(("and ", "with ")) or any(low.startswith(p + " ") for p, _ in RELATION_PHRASES)
+        joined.append((" " if continues else ", ") + line)
+    text = "".join(joined)
+    cut = min((i for i in (text.find(","), text.find(";")) if i >= 0), default=-1)
+    if cut < 0:
+        return text.strip(), ""
+    return text[:cut].strip(), text[cut + 1:].strip()
 
 
 def in_shapes_world(objects: list[PlanObject]) -> bool:
@@ -92,7 +126,10 @@ def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
     for phrase, relation in RELATION_PHRASES:
         match = re.search(rf"\b{re.escape(phrase)}\b", text)
         if match:
-            left = _parse_list(text[: match.start()])
+            subject = text[: match.start()].split()
+            while subject and subject[-1] in LINKING:  # "the hat was | on top of": the verb is not the hat's
+                subject.pop()
+            left = _parse_list(" ".join(subject))
             right = _parse_list(text[match.end() :])
             objects = left + right
             rel = Relation(subject=len(left) - 1, relation=relation, object=len(left))
@@ -115,8 +152,9 @@ def make_checks(objects: list[PlanObject], relations: list[Relation]) -> list[Ch
     checks: list[Check] = []
     for i, obj in enumerate(objects):
         exists = f"o{i}"
-        checks.append(Check(id=exists, question=f"Is there a {obj.name}?", kind="exists", object=i))
-        if obj.count > 1:
+        question = f"Are there {plural_name(obj.name)}?" if not obj.exact else f"Is there {article(obj.name)} {obj.name}?"
+        checks.append(Check(id=exists, question=question, kind="exists", object=i))
+        if obj.count > 1 and obj.exact:
             checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?", kind="count",
                                 object=i, depends_on=[exists]))
         if obj.color:
@@ -158,12 +196,16 @@ class RulesPlanner:
             rewritten = prompt
             rationale = ("parsed objects, counts, colours and relations; outside the shapes world the prompt is "
                          "kept as written")
+        instances = sum(o.count for o in objects)
+        layout = place(objects, relations) if instances <= MAX_REGIONS else None
+        if layout is None:
+            rationale += f"; no layout: {instances} instances, a layout places at most {MAX_REGIONS}"
         if critique:
             rationale += f"; re-plan {version} after: {critique}"
         return Plan(
             prompt=prompt, planner=self.name, version=version, rewritten_prompt=rewritten,
             objects=objects, relations=relations, checks=make_checks(objects, relations),
-            layout=place(objects, relations), rationale=rationale,
+            layout=layout, rationale=rationale,
         )
 
     def plan(self, prompt: str) -> Plan:
@@ -173,12 +215,35 @@ class RulesPlanner:
         return self._build(previous.prompt, previous.version + 1, critique)
 
     def revise(self, previous: Plan, request: str) -> Plan:
-        """A person's change: a new description of the scene replaces the prompt; other words re-plan."""
-        try:
-            parse(request)
-        except ValueError:
+        """A person's change: a new description of the scene ("two green triangles", "make it two green
+        triangles") replaces the prompt; other words re-plan."""
+        scene = scene_request(request)
+        if scene is None:
             return self._build(previous.prompt, previous.version + 1, f"the person asked: {request}")
-        return self._build(request, previous.version + 1)
+        return self._build(scene, previous.version + 1)
+
+
+def scene_request(request: str) -> str | None:
+    """The new scene a person's words describe, without the request around it ("make it two green triangles"
+    -> "two green triangles"); None when they describe no scene the parser reads."""
+    text = " ".join(request.strip().rstrip(".!").split())
+    while True:
+        low = text.lower()
+        prefix = next((p for p in REQUEST_PREFIXES if low == p or low.startswith(p + " ")), None)
+        if prefix is None:
+            break
+        text = text[len(prefix):].lstrip(" ,:")
+    for suffix in (" please", " instead", " now", " too"):
+        if text.lower().endswith(suffix):
+            text = text[: -len(suffix)].rstrip(" ,")
+    first = (text.split() or [""])[0].lower()
+    if not (first in COUNTS or first.isdigit() or first in COLORS or text.lower().startswith(PREFIXES)):
+        return None  # "brighter", "more contrast": words about the image, not a new scene
+    try:
+        parse(text)
+    except ValueError:
+        return None
+    return text
 
 
 def rules_plan(prompt: str) -> dict:

@@ -11,6 +11,9 @@ IRREGULAR_PLURALS = {"people": "person", "mice": "mouse", "children": "child", "
                      "skis": "skis", "scissors": "scissors", "leaves": "leaf", "wolves": "wolf",
                      "buses": "bus", "octopi": "octopus", "cacti": "cactus"}
 IRREGULAR_SINGULARS = {v: k for k, v in IRREGULAR_PLURALS.items()}
+# Nouns ending in "i" whose plural ends in "is" (other words ending in "is" are singular: tennis, iris).
+I_NOUNS = {"broccoli", "kiwi", "taxi", "salami", "bikini", "zucchini", "martini", "safari", "alibi", "khaki",
+           "origami", "sushi", "tsunami", "wasabi", "ravioli", "spaghetti", "chili", "yeti", "bonsai", "samurai"}
 
 
 def singular(word: str) -> str:
@@ -20,7 +23,9 @@ def singular(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith(("ches", "shes", "sses", "xes", "zes")):
         return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+    if word.endswith("is") and word[:-1] in I_NOUNS:
+        return word[:-1]
+    if word.endswith("s") and len(word) > 3 and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
 
@@ -41,13 +46,19 @@ def plural_name(name: str) -> str:
     return " ".join(words[:-1] + [plural(words[-1])])
 
 
+def article(word: str) -> str:
+    """'an' before a vowel sound as spelled ('an apple', 'an orange'), 'a' otherwise."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def describe(obj: PlanObject) -> str:
-    """'two red circles', 'a blue square', 'an apple'."""
+    """'two red circles', 'a blue square', 'an apple', 'rubber gloves' (a bare plural stays bare)."""
     words = obj.name.split()
+    if not obj.exact:
+        return " ".join(([obj.color] if obj.color else []) + plural_name(obj.name).split())
     if obj.count > 1:
         words = plural_name(obj.name).split()
         head = NUMBER_WORDS.get(obj.count, str(obj.count))
     else:
-        first = (obj.color or obj.name)[0]
-        head = "an" if first in "aeiou" else "a"
+        head = article(obj.color or obj.name)
     return " ".join([head] + ([obj.color] if obj.color else []) + words)

@@ -50,6 +50,10 @@ def plan(state: dict, tb) -> dict:
             new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
     update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
     decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
+    outside = tb.plan_notice(update["plan"])
+    if outside:
+        decision["warning"] = outside
+        _emit({"event": "notice", "text": outside})
     update["decisions"] = [decision]
     short = llm_budget_too_small(tb, {**state, **update})
     if short:  # the plan's checks cannot be answered for even one candidate: stop before generating
