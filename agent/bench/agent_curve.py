@@ -220,9 +220,14 @@ def table(result: dict) -> str:
                          + (f"yes, at {share:.2f}x its NFE" if share is not None else "no"))
         lines.append("")
     first = next(iter(result["arms"].values()))["baselines"][0]  # every arm and row runs the same suite
-    n_tag = min(total for _, total in first["counts"].values())
-    lines.append(f"* on the Pareto frontier. Noise: one prompt is {1 / n_tag:.3f} of a tag's accuracy "
-                 f"({n_tag} prompts per tag).")
+    totals = {tag: total for tag, (_, total) in first["counts"].items()}
+    if len(set(totals.values())) == 1:
+        n_tag = next(iter(totals.values()))
+        noise = f"one prompt is {1 / n_tag:.3f} of a tag's accuracy ({n_tag} prompts per tag)"
+    else:
+        noise = "one prompt is, of its tag's accuracy: " + ", ".join(
+            f"{tag} {1 / n:.3f} ({n})" for tag, n in totals.items())
+    lines.append(f"* on the Pareto frontier. Noise: {noise}.")
     return "\n".join(lines)
 
 
