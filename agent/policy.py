@@ -71,7 +71,8 @@ class Policy(BaseModel):
         return self.layout is True or (self.layout == "auto" and caps.grounded)
     population: int = Field(default=3, ge=1, le=64, description=(
         "the best k candidates so far (of the current plan) a repair may start from, the best first: a "
-        "candidate whose failures were tried twice gives way to the next"))
+        "candidate whose failures were tried twice gives way to the next; a zero-order round shares its "
+        "neighbours between the best k noises"))
     max_repairs: int = Field(default=4, ge=0, description="most rounds of the `repair` action (inpainting a failing region)")
     variation_strength: float = Field(default=0.6, gt=0.0, le=1.0, description=(
         "how far the `variation` action re-noises the best candidate (img2img strength)"))

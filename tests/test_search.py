@@ -119,6 +119,21 @@ def test_zero_order_moves_its_pivot_only_on_improvement_and_restarts_when_stuck(
     assert after.params["pivot"] == "e1"
 
 
+def test_zero_order_with_a_population_searches_the_runners_up_neighbourhoods_too(gen):
+    zo = STRATEGIES["zero_order"]
+    history = [{"id": k, "noise": {"kind": "gaussian", "seed": i}, "score": score, "sampler": "pipeline"}
+               for i, (k, score) in enumerate([("a", 0.5), ("b", 0.9), ("c", None), ("d", 0.7), ("e", 0.6)])]
+    history.append({"id": "f", "noise": {"kind": "pipeline", "seed": 9}, "score": 0.8, "sampler": "pipeline"})
+    ctx = SearchContext(generator=gen, prompt="a red circle", seeds=SeedSource(1), population=3)
+    out = zo.round(ctx, 4, 1000, history, {})
+    # the best, then the next best with explicit noise and a score (f has none to move from, c no score)
+    assert out.params["pivot"] == "b" and out.params["parents"] == ["b", "d", "e"]
+    roots = [f.noise["root"]["seed"] for f in out.found]
+    assert roots == [1, 3, 4, 1] and [f.details["pivot"] for f in out.found] == ["b", "d", "e", "b"]
+    single = zo.round(SearchContext(generator=gen, prompt="a red circle", seeds=SeedSource(1)), 2, 1000, history, {})
+    assert single.params["parents"] == ["b"]  # population 1 (the plain search loop's): the pivot alone
+
+
 def test_neighbours_stay_on_the_gaussian_shell_and_rebuild_exactly():
     from limner.tools.generators.noise import materialise, neighbour_spec
 

@@ -47,6 +47,7 @@ class SearchContext:
     reward: Callable | None = None  # differentiable: pixels (N, 3, H, W) in [0, 1] -> (N,) higher is better
     base_dir: Path | None = None  # where file noises in the history are relative to
     options: dict = field(default_factory=dict)  # strategy options (the policy's strategy_options[name])
+    population: int = 1  # how many of the best candidates so far a local search may start from
     on_step: Callable[[int, int], None] | None = None
     saved: Callable[[int], bool] | None = None  # candidate i of this round is already on disk (a killed run made it)
 
@@ -121,7 +122,8 @@ def explicit(entry: dict) -> bool:
 
 def best_of(history: list[dict], ids: set[str] | None = None, *, need_explicit: bool = False) -> dict | None:
     """The best-scoring entry (earliest on ties), optionally among ``ids`` and with explicit noise."""
-    pool = [h for h in history if (ids is None or h["id"] in ids) and (not need_explicit or explicit(h))]
+    pool = [h for h in history if (ids is None or h["id"] in ids) and (not need_explicit or explicit(h))
+            and h.get("score") is not None]
     if not pool:
         return None
     return max(enumerate(pool), key=lambda kv: (kv[1]["score"], -kv[0]))[1]

@@ -2,7 +2,9 @@
 
 Each round makes neighbours ``shell(pivot + lambda * eps)`` of the pivot noise (``shell`` keeps them on the
 Gaussian shell). The pivot moves to the round's best candidate only when that beats the pivot; a round that
-brings nothing is followed by a restart: a round of fresh noises whose best becomes the next pivot.
+brings nothing is followed by a restart: a round of fresh noises whose best becomes the next pivot. With a
+``population`` above 1 (the context's: the policy's), the round's neighbours are shared, in turn, between the
+pivot and the next best candidates so far, so a runner-up's neighbourhood is searched too.
 """
 
 from __future__ import annotations
@@ -42,11 +44,25 @@ class ZeroOrderSearch(Strategy):
                       "candidates": k}
             new_memo = {"pivot_id": None, "pivot_score": None, "restarted_last": True}
         else:
-            noises = [neighbour_spec(pivot["noise"], s, lam) for s in ctx.seeds.take(k)]
+            pivots = [pivot, *runners_up(history, pivot, max(0, min(ctx.population, k) - 1))]
+            noises = [neighbour_spec(pivots[i % len(pivots)]["noise"], s, lam)
+                      for i, s in enumerate(ctx.seeds.take(k))]
             params = {"restart": False, "pivot": pivot["id"], "pivot_score": pivot["score"], "reason": why,
-                      "lambda": lam, "candidates": k}
+                      "lambda": lam, "candidates": k, "parents": [p["id"] for p in pivots]}
             new_memo = {"pivot_id": pivot["id"], "pivot_score": pivot["score"], "restarted_last": False}
         found, nfe, oom = sample(ctx, noises)
-        for f in found:
-            f.details = {"pivot": params.get("pivot")}
+        parents = params.get("parents") or [params.get("pivot")]
+        for i, f in enumerate(found):
+            if f is not None:
+                f.details = {"pivot": parents[i % len(parents)]}
         return RoundResult(found, nfe, nfe, 0, time.perf_counter() - start, params, new_memo, oom=oom)
+
+
+def runners_up(history: list[dict], pivot: dict, n: int) -> list[dict]:
+    """The next ``n`` best candidates with explicit noise and a score, the pivot left out (earliest on ties)."""
+    from limner.tools.search.base import explicit
+
+    pool = [(i, h) for i, h in enumerate(history)
+            if h["id"] != pivot["id"] and explicit(h) and h.get("score") is not None]
+    pool.sort(key=lambda kv: (-kv[1]["score"], kv[0]))
+    return [h for _, h in pool[:n]]

@@ -139,7 +139,7 @@ def generate(state: dict, tb) -> dict:
         negative_prompt=plan.get("negative_prompt", ""),
         scorer=tb.search_scorer(plan) if strategy.needs_scorer or strategy.uses_scorer else None,
         reward=tb.search_reward(plan) if strategy.needs_reward else None, base_dir=tb.store.dir,
-        options=tb.policy.strategy_options.get(strategy.name, {}),
+        options=tb.policy.strategy_options.get(strategy.name, {}), population=tb.policy.population,
         on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
     )
     mode, layout_args, layout_note = layout_use(tb, state, action)
