@@ -70,6 +70,9 @@ class PlanDraft(BaseModel):
             missing = [d for d in check.depends_on if d not in ids]
             if missing:
                 raise ValueError(f"check {check.id} depends on unknown checks {missing}")
+        cycle = _cycle({c.id: c.depends_on for c in self.checks})
+        if cycle:
+            raise ValueError(f"checks depend on each other in a cycle: {' -> '.join(cycle)}")
         if self.layout is not None:
             for k, region in enumerate(self.layout.regions):
                 if region.object is not None and region.object >= n:
@@ -82,3 +85,25 @@ class Plan(PlanDraft):
     prompt: str = Field(description="the user's prompt as given")
     planner: str = Field(description="which planner made this plan: 'rules' or 'llm:<model>'")
     version: int = Field(default=1, ge=1, description="1 for the first plan, +1 per re-plan")
+
+
+def _cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle among the checks (``[a, b, a]``), or None; iterative, so long chains are fine."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in graph:
+        if state.get(root):
+            continue
+        path, stack = [root], [iter(graph[root])]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt) and nxt in graph:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(graph[nxt]))
+    return None
