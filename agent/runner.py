@@ -309,12 +309,14 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     return _drive(store, values, values, settings, on_event)
 
 
-def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None) -> RunResult:
+def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None,
+           within: str | Path | None = None) -> RunResult:
     """Continue a run from its last checkpoint (after a kill, a crash or an error).
 
-    A run waiting for a person's answer stays waiting: the result carries its question again.
+    A run waiting for a person's answer stays waiting: the result carries its question again. ``within``: take
+    only a run id, of a run inside that folder (``find_run``).
     """
-    return _continue(run, None, on_event, settings)
+    return _continue(run, None, on_event, settings, within)
 
 
 def _latest_checkpoint(store: RunStore):
@@ -337,17 +339,17 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 
 
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
-           settings: Settings | None = None) -> RunResult:
+           settings: Settings | None = None, within: str | Path | None = None) -> RunResult:
     """Give a waiting run the person's answer (approve, change the plan, accept, pick, feedback) and go on."""
     from langgraph.types import Command
 
     if not text.strip():
         raise UsageError("the answer is empty")
-    return _continue(run, Command(resume=text.strip()), on_event, settings)
+    return _continue(run, Command(resume=text.strip()), on_event, settings, within)
 
 
-def _continue(run: str, graph_input, on_event, settings) -> RunResult:
-    store = find_run(run)
+def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResult:
+    store = find_run(run, within)
     saved = _latest_checkpoint(store)
     if saved is None:
         raise UsageError(f"run '{run}' has no checkpoint to resume from")

@@ -77,6 +77,14 @@ def test_mcp_interactive_run_waits_and_is_answered_then_its_manifest_is_read(tmp
     assert manifest.structured_content["chat"][1]["answer"] == "accept"
     _, bad, _ = _call(server, "answer", {"run_id": data["run_id"], "text": "more"})
     assert bad.is_error and "not waiting" in bad.content[0].text
+    # run ids resolve only inside the server's runs folder: no paths, no '..', no other folder's runs
+    other = build_server(str(tmp_path / "other-runs"))
+    for srv, run_id in [(server, str(tmp_path / data["run_id"])), (server, f"../{tmp_path.name}/{data['run_id']}"),
+                        (other, data["run_id"])]:
+        for tool, args in [("manifest", {}), ("resume", {}), ("answer", {"text": "accept"})]:
+            _, refused, _ = _call(srv, tool, {"run_id": run_id, **args})
+            assert refused.is_error and ("not a run id" in refused.content[0].text
+                                         or "no run" in refused.content[0].text), (tool, run_id)
 
 
 def test_limner_mcp_over_stdio_generates_with_progress(tmp_path, shapes_defaults):
@@ -134,3 +142,18 @@ def test_mcp_verify_scores_an_image_file(tmp_path, shapes_defaults):
     assert result.structured_content["verifiers"]["questions"]["score"] == 1.0
     _, missing, _ = _call(build_server(str(tmp_path)), "verify", {"image": str(tmp_path / "nope.png"), "prompt": "x"})
     assert missing.is_error and "nope.png" in missing.content[0].text
+    # input images are read only from the allowed folders (the runs folder, and the working folder by default)
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    outside = elsewhere / "circle.png"
+    outside.write_bytes(path.read_bytes())
+    (tmp_path / "link.png").symlink_to(outside)
+    for image in (outside, tmp_path / "link.png"):
+        _, refused, _ = _call(build_server(str(tmp_path)), "verify", {"image": str(image), "prompt": "a red circle"})
+        assert refused.is_error and "--allow-read" in refused.content[0].text
+        _, edit, _ = _call(build_server(str(tmp_path)), "edit", {"image": str(image), "instruction": "a red circle",
+                                                                  "box": [0.1, 0.1, 0.5, 0.5]})
+        assert edit.is_error and "--allow-read" in edit.content[0].text
+    _, allowed, _ = _call(build_server(str(tmp_path), allow_read=[str(elsewhere)]), "verify",
+                          {"image": str(outside), "prompt": "a red circle", "verifiers": ["questions"]})
+    assert not allowed.is_error

@@ -218,8 +218,13 @@ def register_run(run_id: str, run_dir: Path, prompt: str) -> None:
         db.close()
 
 
-def find_run(run_id_or_path: str) -> RunStore:
-    """A run by id (from the index) or by folder path. Raises ``UsageError`` with one line."""
+def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
+    """A run by id (from the index) or by folder path. Raises ``UsageError`` with one line.
+
+    With ``within`` (the MCP server's runs folder), only a run id is taken, and only a run whose folder lies
+    inside ``within``: no path, no ``..``, no run of another folder, no symlink out."""
+    if within is not None:
+        return _find_within(run_id_or_path, Path(within).expanduser().resolve())
     path = Path(run_id_or_path).expanduser()
     if (path / "manifest.json").is_file() or (path / "checkpoint.sqlite").is_file():
         return RunStore(path)
@@ -233,3 +238,12 @@ def find_run(run_id_or_path: str) -> RunStore:
     if not Path(row[0]).is_dir():
         raise UsageError(f"run '{run_id_or_path}' was in {row[0]}, which no longer exists")
     return RunStore(Path(row[0]))
+
+
+def _find_within(run_id: str, root: Path) -> RunStore:
+    if not run_id or not run_id.replace("-", "").replace("_", "").isalnum() or not run_id.isascii():
+        raise UsageError(f"'{run_id[:80]}' is not a run id: give the run_id a result returned")
+    folder = (root / run_id).resolve()
+    if not folder.is_relative_to(root) or not folder.is_dir():
+        raise UsageError(f"no run '{run_id}' in {root}")
+    return RunStore(folder)

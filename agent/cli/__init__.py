@@ -202,13 +202,17 @@ def policies():
 
 
 @app.command()
-def mcp(out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders.")):
-    """Serve Limner's tools (generate, edit, verify, answer, resume, manifest) over MCP on stdio."""
+def mcp(out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
+        allow_read: Optional[list[str]] = typer.Option(None, "--allow-read", help=(
+            "A folder whose images the tools may read (repeat for several; default: LIMNER_MCP_ALLOW_READ, else "
+            "the working folder; the runs folder always)."))):
+    """Serve Limner's tools (generate, edit, verify, answer, resume, manifest) over MCP on stdio. Run ids resolve
+    only inside --out; input images only inside the allowed folders."""
     try:
         from limner.agent.integrations.mcp import serve
     except ImportError as exc:
         _fail(f"limner mcp needs the MCP SDK ({exc.name} is missing): pip install 'limner[mcp]'")
-    serve(out)
+    serve(out, allow_read)
 
 
 def _add_subcommands() -> None:

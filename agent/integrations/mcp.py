@@ -99,9 +99,33 @@ async def _in_thread(fn: Callable, ctx, **kwargs):
     return await _blocking(lambda: fn(on_event=_Progress(ctx), **kwargs))
 
 
-def build_server(out: str = "limner-runs"):
-    """The MCP server (an ``MCPServer``); ``out`` is the folder for run folders."""
+def read_allowance(out: str, allow_read: list[str] | None = None) -> list[Path]:
+    """The folders whose files the tools may read as input images: ``allow_read`` (``limner mcp --allow-read``),
+    else ``LIMNER_MCP_ALLOW_READ`` (folders separated by ``os.pathsep``), else the working folder; the runs
+    folder always (a run's images are inputs to the next edit)."""
+    import os
+
+    given = allow_read or [p for p in os.environ.get("LIMNER_MCP_ALLOW_READ", "").split(os.pathsep) if p]
+    folders = [Path(p).expanduser().resolve() for p in (given or [os.getcwd()])]
+    return folders + [Path(out).expanduser().resolve()]
+
+
+def _readable(path: str | None, allowed: list[Path], what: str) -> str | None:
+    """``path`` if it lies (symlinks resolved) inside an allowed folder, else a ``ToolError`` saying how to allow it."""
+    if path is None:
+        return None
+    real = Path(path).expanduser().resolve()
+    if not any(real.is_relative_to(folder) for folder in allowed):
+        raise ToolError(f"{what} {path} is outside the folders this server may read "
+                        f"({', '.join(map(str, allowed))}): start it with `limner mcp --allow-read FOLDER`")
+    return str(real)
+
+
+def build_server(out: str = "limner-runs", allow_read: list[str] | None = None):
+    """The MCP server (an ``MCPServer``); ``out`` is the folder for run folders, ``allow_read`` the folders whose
+    files may be read as input images (``read_allowance``). Run ids resolve only inside ``out``."""
     out = str(Path(out).expanduser().resolve())  # results name files by absolute path
+    allowed = read_allowance(out, allow_read)
     server = MCPServer("limner", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(structured_output=False)
@@ -122,6 +146,7 @@ def build_server(out: str = "limner-runs"):
                    seed: int | None = None) -> CallToolResult:
         """Edit an image file: repaint the box ([x0, y0, x1, y1] as fractions) or mask with the instruction,
         verify, and repair until it passes."""
+        image, mask = _readable(image, allowed, "image"), _readable(mask, allowed, "mask")
         return _content(await _in_thread(runner.run, ctx, prompt=instruction, image=image, box=box, mask=mask,
                                          out=out, model=model, policy=policy, seed=seed))
 
@@ -129,19 +154,20 @@ def build_server(out: str = "limner-runs"):
     async def answer(run_id: str, text: str, ctx: Context) -> CallToolResult:
         """Answer a run that waits for a person: at a plan 'yes', changes in plain words, or 'cancel'; after a
         round 'accept', 'pick <candidate id>', 'more', or what to change ('make the square bigger')."""
-        return _content(await _in_thread(runner.answer, ctx, run=run_id, text=text))
+        return _content(await _in_thread(runner.answer, ctx, run=run_id, text=text, within=out))
 
     @server.tool(structured_output=False)
     async def resume(run_id: str, ctx: Context) -> CallToolResult:
         """Continue a run from its last checkpoint (after a crash or kill); a waiting run returns its question."""
-        return _content(await _in_thread(runner.resume, ctx, run=run_id))
+        return _content(await _in_thread(runner.resume, ctx, run=run_id, within=out))
 
     @server.tool(structured_output=False)
     async def verify(image: str, prompt: str, verifiers: list[str] | None = None) -> CallToolResult:
         """Score an image file against a prompt with Limner's verifiers (default: clipscore and questions)."""
         from limner.agent.verify import verify_image
 
-        return _json(await _blocking(lambda: verify_image(image, prompt, verifiers)))
+        path = _readable(image, allowed, "image")
+        return _json(await _blocking(lambda: verify_image(path, prompt, verifiers)))
 
     @server.tool(structured_output=False)
     def manifest(run_id: str) -> CallToolResult:
@@ -149,7 +175,7 @@ def build_server(out: str = "limner-runs"):
         from limner.agent._run.store import find_run
 
         try:
-            store = find_run(run_id)
+            store = find_run(run_id, within=out)
         except UsageError as exc:
             raise ToolError(str(exc)) from None
         if not store.manifest_path.is_file():
@@ -159,5 +185,5 @@ def build_server(out: str = "limner-runs"):
     return server
 
 
-def serve(out: str = "limner-runs") -> None:
-    build_server(out).run("stdio")
+def serve(out: str = "limner-runs", allow_read: list[str] | None = None) -> None:
+    build_server(out, allow_read).run("stdio")
