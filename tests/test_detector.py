@@ -271,3 +271,30 @@ def test_a_box_counts_for_the_plan_name_that_scores_highest_there():
     answerer = DetectorAnswerer(Found(), color="detector", colors=("red", "blue"))
     objects = answerer.objects(photo(), plan)
     assert [(o["name"], o["bbox"]) for o in objects] == [("circle", [0, 0, 10, 10]), ("square", [20, 0, 30, 10])]
+
+
+def test_a_closed_vocabulary_detector_gives_no_answer_about_objects_it_was_never_taught():
+    """shapes-owl was taught circles, squares and triangles: asked about a cat it finds a shape, so a check
+    about a cat has no answer (left out of the score) rather than a false yes."""
+    from PIL import Image
+
+    from limner.agent.planners.rules import rules_plan
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+    from limner.tools.verifiers.detector import Detector
+
+    class Seeing:  # finds one confident box for every phrase, as shapes-owl does for any name
+        vocabulary = frozenset({"circle", "square", "triangle"})
+
+        def detect(self, image, phrases):
+            return {p: [{"bbox": [10, 10, 30, 30], "score": 0.9, "scores": {p: 0.9}}] for p in phrases}
+
+        def describe(self):
+            return {}
+
+    plan = rules_plan("a cat left of a circle")
+    answers = DetectorAnswerer(Seeing(), color="detector").answer(Image.new("RGB", (64, 64)), plan)
+    assert answers["o1"]["p_yes"] == 1.0  # the circle: taught, answered
+    assert answers["o0"]["p_yes"] is None and "not cat" in answers["o0"]["note"]
+    assert answers["r0"]["p_yes"] is None  # a relation involving the cat
+    shipped = Detector("builtin:shapes-owl")
+    assert shipped.vocabulary == {"circle", "square", "triangle"}

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     detector_model: str | None = Field(default=None, description=(
         "the open-vocabulary detector that answers checks (default: shapes-owl for the embedded models, "
         "google/owlv2-base-patch16-ensemble else)"))
+    # the MCP server
+    mcp_allow_read: str = Field(default="", description=(
+        "folders whose images `limner mcp`'s tools may read, separated by os.pathsep (default: the working "
+        "folder; the runs folder always)"))
     # files
     home: Path | None = Field(default=None, description="where Limner keeps its files (default: "
                                                         "$XDG_DATA_HOME/limner or ~/.local/share/limner)")

@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     from limner.agent.bench.shapes import model_source
     from limner.agent.planners.rules import rules_plan
     from limner.tools.shapes.suite import make_suite
-    from limner.tools.shapes.world import COLORS
+    from limner.tools.shapes.world import COLORS, SHAPES
     from limner.tools.verifiers import make_verifier
     from limner.tools.verifiers.detector import SETTINGS_FILE
 
@@ -62,7 +62,8 @@ def main(argv=None) -> None:
     result = agreement(rows, suite, model_source("shapes-tiny"), samples=args.samples, seed=0)
     seconds = round(time.perf_counter() - start, 1)
     acc = {k: result["check_accuracy"][k]["all"] for k in rows}
-    settings = {**choose(result["check_accuracy"], result["pairwise_accuracy"]), "colors": list(COLORS)}
+    settings = {**choose(result["check_accuracy"], result["pairwise_accuracy"]), "colors": list(COLORS),
+                "vocabulary": list(SHAPES)}  # what it was taught: any other name is no answer, not a guess
     (args.folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n")
     info_path = args.folder / "train_info.json"
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}

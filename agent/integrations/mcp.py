@@ -105,7 +105,9 @@ def read_allowance(out: str, allow_read: list[str] | None = None) -> list[Path]:
     folder always (a run's images are inputs to the next edit)."""
     import os
 
-    given = allow_read or [p for p in os.environ.get("LIMNER_MCP_ALLOW_READ", "").split(os.pathsep) if p]
+    from limner.agent.config import load_settings
+
+    given = allow_read or [p for p in load_settings().mcp_allow_read.split(os.pathsep) if p]
     folders = [Path(p).expanduser().resolve() for p in (given or [os.getcwd()])]
     return folders + [Path(out).expanduser().resolve()]
 

@@ -136,7 +136,25 @@ class DetectorAnswerer:
         return palette[int(sims[0].argmax())]
 
     def answer(self, image, plan: dict) -> dict[str, dict]:
-        return answer_from_objects(self.objects(image, plan), plan)
+        """Every check answered from the detections; a check about an object the detector was never taught
+        (outside its ``vocabulary``) has no answer (``p_yes`` None, left out of the score), not a guess."""
+        answers = answer_from_objects(self.objects(image, plan), plan)
+        vocabulary = getattr(self.detector, "vocabulary", None)
+        if vocabulary is None:
+            return answers
+        objects = plan.get("objects", [])
+        relations = plan.get("relations", [])
+        for check in plan.get("checks", []):
+            about = {check.get("object")}
+            if check.get("relation") is not None and check["relation"] < len(relations):
+                rel = relations[check["relation"]]
+                about |= {rel["subject"], rel["object"]}
+            unknown = sorted({objects[i]["name"] for i in about if i is not None and i < len(objects)
+                              and objects[i]["name"] not in vocabulary})
+            if unknown:
+                answers[check["id"]] = {"p_yes": None, "box": None, "note": (
+                    f"the detector knows only {', '.join(sorted(vocabulary))}, not {', '.join(unknown)}")}
+        return answers
 
 
 class CombinedAnswerer:

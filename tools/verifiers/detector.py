@@ -79,6 +79,8 @@ class Detector:
         shipped = folder_settings(model)
         self.threshold = threshold if threshold is not None else shipped.get("threshold", DEFAULT_THRESHOLD)
         self.nms = nms if nms is not None else shipped.get("nms", DEFAULT_NMS)
+        # the object names a closed-vocabulary detector was taught (None: open vocabulary, any name)
+        self.vocabulary = frozenset(shipped["vocabulary"]) if shipped.get("vocabulary") else None
         self._model = self._processor = None
 
     def describe(self) -> dict:
