@@ -18,12 +18,12 @@ runner = CliRunner()
 
 def test_search_bench_writes_json_and_plot(tmp_path, shapes_defaults):
     out, plot = tmp_path / "s.json", tmp_path / "s.png"
-    r = runner.invoke(app, ["bench", "search", "--per-tag", "1", "--prompts", "3", "--budgets", "1,2", "-s", "random", "-s", "zero_order",
+    r = runner.invoke(app, ["bench", "search", "--per-tag", "1", "--prompts", "2", "--budgets", "1,2", "-s", "random", "-s", "zero_order",
                             "-v", "oracle", "--samples-per-round", "2", "--results", str(out), "--plot", str(plot)])
     assert r.exit_code == 0, r.output
     data = json.loads(out.read_text())
-    assert data["prompts"] == 3 and data["budgets"] == [1, 2]
-    assert len(data["rows"]) == 3 * 2 * 2
+    assert data["prompts"] == 2 and data["budgets"] == [1, 2]
+    assert len(data["rows"]) == 2 * 2 * 2
     for row in data["rows"]:
         assert row["nfe_charged"] <= row["nfe_budget"]
     cells = {(s["strategy"], s["budget"]) for s in data["summary"]}
