@@ -148,15 +148,12 @@ def _check_verifier_weights(policy: Policy, spec: ModelSpec, brief: Brief) -> No
 
 
 def _read_image(path: str, what: str):
-    from PIL import Image, UnidentifiedImageError
+    from limner.tools.images import read_input_image
 
     try:
-        with Image.open(Path(path).expanduser()) as im:
-            return im.convert("RGB")
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist") from None
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}") from None
+        return read_input_image(path, what)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _edit_size(brief: Brief) -> dict:

@@ -15,7 +15,7 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
                  options: dict[str, dict] | None = None) -> dict:
     """``{"prompt", "plan", "verifiers": {name: {"score", "raw", "detail", "describe"}}}``. ``options``: per
     verifier name, its options (``{"questions": {"answerer": "detector"}}``)."""
-    from PIL import Image, UnidentifiedImageError
+    from limner.tools.images import read_input_image
 
     from limner.agent.planners import make_planner
     from limner.tools.verifiers import VERIFIERS, make_verifier
@@ -29,10 +29,9 @@ def verify_image(image_path: str | Path, prompt: str, verifiers: list[str] | Non
     if not prompt.strip():
         raise UsageError("the prompt is empty")
     try:
-        with Image.open(image_path) as im:
-            image = im.convert("RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise UsageError(f"cannot read image {image_path}: {exc}") from None
+        image = read_input_image(image_path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     llm = None
     if settings.llm_configured:
         from limner.agent.llm import LLMClient

@@ -38,7 +38,7 @@ def test_verify_prints_scores_and_questions(shape_png):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["/nonexistent.png", "a circle"], "cannot read image"),
+    (["/nonexistent.png", "a circle"], "image /nonexistent.png does not exist"),
     (["{img}", "a circle", "-v", "nope"], "unknown verifier 'nope'"),
     (["{img}", "a circle", "-v", "pickscore"], "HF_HUB_OFFLINE=1"),
     (["{img}", "a circle", "-v", "vlm-judge"], "needs an LLM endpoint"),

@@ -26,13 +26,9 @@ def box_mask_image(size: tuple[int, int], box) -> "object":
 
 def load_mask(path, size: tuple[int, int]):
     """A mask file (white = edit), which must have the image's size (``ValueError`` otherwise)."""
-    from PIL import Image, UnidentifiedImageError
+    from limner.tools.images import read_input_image
 
-    try:
-        with Image.open(path) as im:
-            mask = im.convert("L")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"cannot read mask {path}: {exc}") from None
+    mask = read_input_image(path, "mask", mode="L")
     if mask.size != tuple(size):
         raise ValueError(f"mask {path} is {mask.size[0]}x{mask.size[1]}, the image is {size[0]}x{size[1]}")
     mask = mask.point(lambda v: 255 if v >= 128 else 0)
