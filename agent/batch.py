@@ -12,9 +12,11 @@ generated twice and every output is written atomically.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -210,6 +212,44 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
     items = read_briefs(Path(source))  # a missing or empty brief file leaves no output folder behind
     check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
+    with batch_lock(out):
+        return _run_batch(items, source, out, samples, seed, geneval_layout, overrides, settings, on_job, ray,
+                          on_busy)
+
+
+LOCK_FILE = ".batch.lock"
+
+
+@contextmanager
+def batch_lock(out: Path):
+    """Hold the batch folder for this process: a second ``limner batch`` on the same folder is refused with one
+    line while this one runs. The lock is the kernel's (``flock``), so it goes with the process, even on SIGKILL,
+    and the same command resumes the batch."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one batch per folder is the user's to keep
+        yield
+        return
+    path = out / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UsageError(f"batch folder {out} is in use by another limner batch ({holder}): wait for it to "
+                             "finish, or give another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_batch(items, source, out, samples, seed, geneval_layout, overrides, settings, on_job, ray, on_busy) -> dict:
     jobs, bad = plan_jobs(items, out, Path(source), samples, seed, overrides or {}, settings)
     rows = [{"index": j.index, "line": j.item.line, "sample": j.sample, "run_id": j.run_id,
              "prompt": j.fields["prompt"], "status": "pending"} for j in jobs]

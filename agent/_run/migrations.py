@@ -32,8 +32,20 @@ def migrate(db: sqlite3.Connection, migrations: list[str]) -> int:
     if version > len(migrations):
         raise sqlite3.DatabaseError(f"this file's schema (version {version}) is newer than this Limner's "
                                     f"({len(migrations)}): upgrade limner")
-    for number, statement in enumerate(migrations[version:], start=version + 1):
-        with db:
+    if version == len(migrations):
+        return version
+    if db.in_transaction:
+        db.commit()
+    # one process migrates at a time: the write lock first, then the version again (another process sharing
+    # the home may have migrated while this one waited), so no statement runs twice
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, statement in enumerate(migrations[version:], start=version + 1):
             db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return len(migrations)
