@@ -256,6 +256,8 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
                 if on_event is not None:
                     on_event(chunk)
         except (LimnerError, RuntimeError, OSError) as exc:
+            if disk_full(exc):
+                raise  # nothing more can be written: ``_space_for`` says so in one line
             state = graph.get_state(config).values
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             failed = {**state, "status": "failed", "stop_reason": reason + " (the run is checkpointed: resume it)"}
@@ -293,17 +295,50 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     store = RunStore(out / run_id)
     if store.dir.exists():
         raise UsageError(f"run folder {store.dir} already exists: resume it or choose another run id")
-    store.dir.mkdir(parents=True)
-    if brief.image is not None:
-        _copy_inputs(brief, store)
-    register_run(run_id, store.dir, brief.prompt)
-    values = {
-        "run_id": run_id, "run_dir": str(store.dir.resolve()), "brief": brief.model_dump(),
-        "policy": setup.policy.model_dump(), "model": setup.spec.to_dict(), "planner_kind": setup.planner_kind,
-        "base_seed": brief.seed if brief.seed is not None else secrets.randbelow(2**31),
-        "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [], "interactive": interactive,
-    }
-    return _drive(store, values, values, settings, on_event)
+    with _space_for(store, run_id, fresh=True):
+        store.dir.mkdir(parents=True)
+        if brief.image is not None:
+            _copy_inputs(brief, store)
+        register_run(run_id, store.dir, brief.prompt)
+        values = {
+            "run_id": run_id, "run_dir": str(store.dir.resolve()), "brief": brief.model_dump(),
+            "policy": setup.policy.model_dump(), "model": setup.spec.to_dict(), "planner_kind": setup.planner_kind,
+            "base_seed": brief.seed if brief.seed is not None else secrets.randbelow(2**31),
+            "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [], "interactive": interactive,
+        }
+        return _drive(store, values, values, settings, on_event)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+@contextmanager
+def _space_for(store: RunStore, run_id: str, fresh: bool):
+    """A full disk is one line: the run is kept to resume once there is space, or, when nothing of it could be
+    checkpointed yet (``fresh``), its folder is removed, so nothing half-written is left."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as exc:
+        if not disk_full(exc):
+            raise
+        try:
+            kept = not fresh or _latest_checkpoint(store) is not None
+        except UsageError:
+            kept = False
+        if not kept:
+            import shutil
+
+            shutil.rmtree(store.dir, ignore_errors=True)
+            raise UsageError(f"the disk holding {store.dir.parent} is full: nothing of the run was kept; free "
+                             "some space and run it again") from None
+        raise UsageError(f"the disk holding {store.dir} is full: the run is checkpointed; free some space, then "
+                         f"`limner resume {run_id}` continues it") from None
 
 
 def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None,
@@ -356,4 +391,5 @@ def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResu
     if "run_id" not in values:
         raise UsageError(f"run '{run}' has an unreadable checkpoint")
     # stream(None) continues from the last checkpoint, i.e. the last step that finished
-    return _drive(store, graph_input, values, settings or load_settings(), on_event)
+    with _space_for(store, values["run_id"], fresh=False):
+        return _drive(store, graph_input, values, settings or load_settings(), on_event)
