@@ -15,7 +15,8 @@ from limner.agent.brief import Brief
 from limner.agent.config import Settings, load_settings
 from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
-from limner.agent._run.store import RunStore, check_writable, find_run, new_run_id, register_run
+from limner.agent._run.store import (RunStore, check_home_writable, check_writable, find_run, new_run_id,
+                                     register_run)
 from limner.tools.generators import ModelSpec, resolve_model
 from limner.tools.verifiers import VERIFIERS
 
@@ -288,6 +289,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     setup = prepare(brief, settings)
     out = Path(out).expanduser()
     check_writable(out)
+    check_home_writable()
     if run_id is None:
         run_id = new_run_id()
     elif not run_id.replace("-", "").replace("_", "").isalnum():

@@ -63,3 +63,32 @@ def test_a_disk_too_small_for_a_checkpoint_leaves_no_folder(tmp_path, small_disk
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
     assert len([line for line in result.output.splitlines() if line.startswith("error:")]) == 1
     assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here (needs root): {mounted.stderr.decode().strip()[:120]}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_read_only_output_folder_or_home_is_one_line_and_writes_nothing(tmp_path, read_only, monkeypatch):
+    import json
+
+    result = runner.invoke(app, ["run", "a red circle", "--out", str(read_only / "runs")])
+    assert result.exit_code == 2 and "is not writable" in result.output, result.output
+    monkeypatch.setenv("LIMNER_HOME", str(read_only))  # a read-only home: the runs index cannot be written
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["run", "a red circle", "--out", str(out)])
+    assert result.exit_code == 2 and "Limner's home" in result.output and "LIMNER_HOME" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+    briefs = tmp_path / "briefs.jsonl"
+    briefs.write_text(json.dumps({"prompt": "a red circle"}) + "\n")
+    result = runner.invoke(app, ["batch", str(briefs), "--out", str(tmp_path / "batch")])
+    assert result.exit_code == 2 and "Limner's home" in result.output and not (tmp_path / "batch").exists()

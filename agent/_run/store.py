@@ -55,18 +55,23 @@ def atomic_write_json(path: Path, data) -> None:
     atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=False).encode("utf-8") + b"\n")
 
 
-def check_writable(out: Path) -> None:
-    """Raise ``UsageError`` if runs cannot be written under ``out`` (creates nothing that stays)."""
+def check_writable(out: Path, what: str = "output folder", fix: str = "") -> None:
+    """Raise ``UsageError`` if files cannot be written under ``out`` (creates nothing that stays)."""
     probe = out
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise UsageError(f"output folder {out} cannot be made: {probe} is not a folder")
+        raise UsageError(f"{what} {out} cannot be made: {probe} is not a folder{fix}")
     try:
         with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError:
-        raise UsageError(f"output folder {out} is not writable") from None
+        raise UsageError(f"{what} {out} is not writable{fix}") from None
+
+
+def check_home_writable() -> None:
+    """Raise ``UsageError`` if Limner's home (the runs index, the LLM log) cannot be written."""
+    check_writable(limner_home(), "Limner's home", ": set LIMNER_HOME to a folder you can write")
 
 
 class RunStore:
