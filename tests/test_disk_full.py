@@ -12,17 +12,21 @@ from limner.agent.cli import app
 runner = CliRunner()
 
 
+def _mounted(folder, options: str):
+    """A tmpfs mounted at ``folder`` with ``options`` for the test, unmounted after it; skipped where it cannot."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()[:120]}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
 @pytest.fixture
 def small_disk(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=150k", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()[:120]}")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    yield from _mounted(tmp_path / "disk", "size=150k")
 
 
 def _grow(disk):
@@ -67,15 +71,7 @@ def test_a_disk_too_small_for_a_checkpoint_leaves_no_folder(tmp_path, small_disk
 
 @pytest.fixture
 def read_only(tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here (needs root): {mounted.stderr.decode().strip()[:120]}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    yield from _mounted(tmp_path / "ro", "size=1m,ro")
 
 
 def test_a_read_only_output_folder_or_home_is_one_line_and_writes_nothing(tmp_path, read_only, monkeypatch):
