@@ -11,10 +11,13 @@ from limner.agent.layout import Layout
 RelationName = Literal["left of", "right of", "above", "below"]
 
 
+MAX_COUNT = 20  # the most instances of one object a plan asks for
+
+
 class PlanObject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, description="singular noun, e.g. 'circle' or 'teddy bear'")
-    count: int = Field(default=1, ge=1, le=20)
+    count: int = Field(default=1, ge=1, le=MAX_COUNT)
     color: str | None = None
     exact: bool = Field(default=True, description=(
         "false for a bare plural ('rubber gloves'): some, at least two; the count is not checked"))

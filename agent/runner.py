@@ -16,7 +16,7 @@ from limner.agent.config import Settings, load_settings
 from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
 from limner.agent._run.store import (RunStore, check_home_writable, check_writable, find_run, new_run_id,
-                                     register_run)
+                                     register_run, valid_run_id)
 from limner.tools.generators import ModelSpec, resolve_model
 from limner.tools.verifiers import VERIFIERS
 
@@ -100,9 +100,9 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     except ModelUnavailable as exc:
         raise UsageError(str(exc)) from None
     _check_verifier_weights(policy, spec, brief)
-    kind = policy.planner
-    if kind == "auto":
-        kind = "llm" if settings.llm_configured else "rules"
+    from limner.agent.planners import resolve_kind
+
+    kind = resolve_kind(policy.planner, settings.llm_configured)
     from limner.tools.verifiers import Where
 
     no_llm = Where.of(spec, llm=False)  # a verifier that still calls an LLM without one needs an endpoint
@@ -292,7 +292,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     check_home_writable()
     if run_id is None:
         run_id = new_run_id()
-    elif not run_id.replace("-", "").replace("_", "").isalnum():
+    elif not valid_run_id(run_id):
         raise UsageError(f"run id '{run_id}' may only hold letters, digits, '-' and '_'")
     store = RunStore(out / run_id)
     if store.dir.exists():

@@ -27,10 +27,8 @@ GOOD_FEEDBACK = {"action": "edit", "candidate": "r01-c00", "object": 1, "color":
 
 
 @pytest.fixture
-def client(openai_server, monkeypatch):
-    monkeypatch.setenv("LIMNER_LLM_BASE_URL", openai_server.base_url)
-    monkeypatch.setenv("LIMNER_LLM_MODEL", "scripted-model")
-    monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "0.5")
+def client(llm_env, monkeypatch):
+    monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "0.5")  # the stall mutation outlasts it; no retries, no backoff
     monkeypatch.setenv("LIMNER_LLM_MAX_RETRIES", "0")
     from limner.agent.config import Settings
     from limner.agent.llm import LLMClient

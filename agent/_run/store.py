@@ -245,8 +245,13 @@ def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
     return RunStore(Path(row[0]))
 
 
+def valid_run_id(run_id: str) -> bool:
+    """A run id is letters, digits, '-' and '_' (ASCII): a folder name, never a path."""
+    return bool(run_id) and run_id.isascii() and run_id.replace("-", "").replace("_", "").isalnum()
+
+
 def _find_within(run_id: str, root: Path) -> RunStore:
-    if not run_id or not run_id.replace("-", "").replace("_", "").isalnum() or not run_id.isascii():
+    if not valid_run_id(run_id):
         raise UsageError(f"'{run_id[:80]}' is not a run id: give the run_id a result returned")
     folder = (root / run_id).resolve()
     if not folder.is_relative_to(root) or not folder.is_dir():

@@ -15,6 +15,14 @@ class Planner(Protocol):
     def replan(self, previous: Plan, critique: str, history: list[dict] | None = None) -> Plan: ...
 
 
+def resolve_kind(kind: str, llm_configured: bool) -> str:
+    """A policy's planner as a run uses it: ``auto`` is the LLM planner when an endpoint is configured, else
+    the rules."""
+    if kind == "auto":
+        return "llm" if llm_configured else "rules"
+    return kind
+
+
 def make_planner(kind: str, llm=None, target=None) -> Planner:
     """``kind`` is 'rules' or 'llm' (resolve 'auto' before calling). ``target``: the ``ModelSpec`` the plan is
     for (the LLM planner is told its family and limits)."""

@@ -36,7 +36,7 @@ def plan_prompt(prompt: str, *, planner: str | None = None, policy: str = "defau
     Raises ``UsageError`` (one line) on a bad planner, policy or model, or an LLM planner with no endpoint."""
     from limner.agent.config import Settings
     from limner.agent.errors import LLMError
-    from limner.agent.planners import make_planner
+    from limner.agent.planners import make_planner, resolve_kind
     from limner.agent.policy import load_policy
     from limner.tools.generators.models import resolve_model
 
@@ -46,8 +46,7 @@ def plan_prompt(prompt: str, *, planner: str | None = None, policy: str = "defau
     kind = planner or load_policy(policy).planner
     if kind not in ("rules", "llm", "auto"):
         raise UsageError(f"unknown planner '{kind}': use rules, llm or auto")
-    if kind == "auto":
-        kind = "llm" if settings.llm_configured else "rules"
+    kind = resolve_kind(kind, settings.llm_configured)
     if kind == "llm" and not settings.llm_configured:
         raise UsageError("the llm planner needs an LLM endpoint: set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL "
                          "(or OPENAI_API_KEY), or use --planner rules")

@@ -14,7 +14,7 @@ import yaml
 
 from limner import prompts
 from limner.agent.layout import MAX_REGIONS
-from limner.agent.plan import Check, Plan, PlanObject, Relation
+from limner.agent.plan import MAX_COUNT, Check, Plan, PlanObject, Relation
 from limner.agent.planners.layout_rules import place
 from limner.agent.planners.words import (IRREGULAR_PLURALS, NUMBER_WORDS, article, describe, plural,  # noqa: F401
                                          plural_name, singular)
@@ -49,7 +49,6 @@ REQUEST_PREFIXES = ("make it", "make them", "make this", "change it to", "change
                     "i want", "i'd like", "i would like", "instead", "now", "please", "show me", "show", "draw",
                     "paint", "generate", "give me", "try", "rather", "actually", "no,", "no")
 COLOR_NOUNS = {"orange"}  # colour words that are also objects ("an orange")
-MAX_COUNT = 20  # PlanObject's limit: a larger count is free text
 class _Unparsed(ValueError):
     pass
 
@@ -79,7 +78,7 @@ def _parse_phrase(text: str) -> PlanObject:
     exact = count is not None or not is_plural
     if count is None:
         count = 2 if is_plural else 1
-    if not 1 <= count <= MAX_COUNT:
+    if not 1 <= count <= MAX_COUNT:  # a larger count is free text
         raise _Unparsed(text)
     return PlanObject(name=" ".join(words[:-1] + [last]), count=count, color=color, exact=exact)
 
