@@ -49,7 +49,10 @@ def read_briefs(path: Path) -> list[Item]:
 
     if not path.is_file():
         raise UsageError(f"brief file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text (byte {exc.start}): briefs are JSONL or YAML") from None
     items: list[Item] = []
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:

@@ -13,5 +13,6 @@ class LLMError(LimnerError):
     """The LLM endpoint failed or kept answering invalid output after the repair attempt."""
 
 
-class BudgetExhausted(LimnerError):
-    """A call would exceed a budget; nothing was spent."""
+class BudgetExhausted(LLMError):
+    """An LLM call would exceed the call allowance; nothing was spent. An ``LLMError``, so every caller's
+    fallback (the rules planner, a kept plan, a dropped verifier) covers it too."""

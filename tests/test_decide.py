@@ -196,3 +196,26 @@ def test_repairs_start_from_the_best_k_candidates_so_far_not_only_the_best():
     assert repair_targets(s, population=1) == []
     assert [t["parent"] for t in repair_targets(s, population=3)] == ["r02-c00", "r01-c00"]
     assert "is missing in r02-c00" in repair_targets(s, population=2)[0]["why"]
+
+
+def _unanswered(version: int, counted) -> dict:
+    return {"id": "r01-c00", "plan_version": version, "score": 0.2,
+            "scores": {"questions": {"detail": {"questions": [{"question": "Is there a cat?", "counted": counted,
+                                                               "passed": bool(counted)}]}}}}
+
+
+def test_a_run_stops_when_the_model_cannot_draw_it_and_no_verifier_can_judge_it():
+    from limner.agent._graph.decide import cannot_be_judged
+
+    warning = ("model shapes-tiny draws only circles, squares and triangles: 'cat' is outside what it can draw, so "
+               "its images will not show it; use --model for a real model")
+    state = {"plan": {"version": 1, "checks": [{"id": "o0", "question": "Is there a cat?"}]},
+             "decisions": [{"step": "plan", "warning": warning}], "candidates": [_unanswered(1, None)]}
+    reason = cannot_be_judged(state)
+    assert reason and "no verifier can answer any of the plan's 1 checks on 1 candidates" in reason
+    assert "model shapes-tiny draws only circles, squares and triangles" in reason
+    assert cannot_be_judged({**state, "candidates": [_unanswered(1, 1.0)]}) is None  # an answered check
+    assert cannot_be_judged({**state, "decisions": [{"step": "plan"}]}) is None  # a model that can draw it
+    assert cannot_be_judged({**state, "candidates": [_unanswered(0, None)]}) is None  # nothing for this plan yet
+    assert cannot_be_judged({**state, "decisions": [{"step": "plan", "warning": warning},
+                                                    {"step": "replan"}]}) is None  # the new plan draws

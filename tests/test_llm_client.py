@@ -32,6 +32,15 @@ def test_valid_answer_is_validated_and_json_schema_is_requested(llm_env, tmp_pat
     assert draft.objects[0].count == 2
     fmt = llm_env.requests[0]["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "PlanDraft"
+    # a bounded answer: a model that ignores the format (SmolLM2 behind `transformers serve` does) stops there
+    assert llm_env.requests[0]["max_tokens"] == 2048
+
+
+def test_the_answer_length_is_a_setting(llm_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("LIMNER_LLM_MAX_TOKENS", "300")
+    llm_env.script(Reply(content=GOOD))
+    ask(client(tmp_path))
+    assert llm_env.requests[0]["max_tokens"] == 300
 
 
 def test_malformed_json_gets_one_repair(llm_env, tmp_path):

@@ -11,19 +11,9 @@ from limner.agent.bench.mutations import mutations
 from limner.agent.errors import LLMError
 from tests.scripted_openai import Reply
 
-GOOD_PLAN = {
-    "reasoning": "two objects and a relation", "rewritten_prompt": "a red circle left of a blue square",
-    "objects": [{"name": "circle", "count": 1, "color": "red"}, {"name": "square", "count": 1, "color": "blue"}],
-    "relations": [{"subject": 0, "relation": "left of", "object": 1}],
-    "checks": [{"id": "o0", "question": "Is there a circle?", "kind": "exists", "object": 0},
-               {"id": "o1", "question": "Is there a square?", "kind": "exists", "object": 1},
-               {"id": "r0", "question": "Is the circle left of the square?", "kind": "relation", "object": 0,
-                "relation": 0, "depends_on": ["o0", "o1"]}],
-    "layout": {"regions": [{"phrase": "a red circle", "box": [0.05, 0.3, 0.45, 0.7], "object": 0},
-                           {"phrase": "a blue square", "box": [0.55, 0.3, 0.95, 0.7], "object": 1}]},
-}
-GOOD_FEEDBACK = {"action": "edit", "candidate": "r01-c00", "object": 1, "color": "green", "scale": 1.2,
-                 "request": "make the square green"}
+from limner.agent.bench.llm_faults import GOOD
+
+GOOD_PLAN, GOOD_FEEDBACK = GOOD["PlanDraft"], GOOD["Feedback"]
 
 
 @pytest.fixture

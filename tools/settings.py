@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     vlm_model: str | None = Field(default=None, description="vision model for the VLM judge (default: llm_model)")
     llm_timeout: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+    llm_max_tokens: int = Field(default=2048, ge=16, le=200_000, description=(
+        "most tokens of one structured answer: a model that ignores the JSON format and rambles stops there"))
     api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "LIMNER_API_KEY"))
     # generation
     model: str | None = Field(default=None, description="the model used when none is named (default: shapes-tiny)")

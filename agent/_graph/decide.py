@@ -89,6 +89,20 @@ def _obey(state: dict, tb, directive: dict) -> dict:
     return {"action": action, "reason": reason, "round_size": n}
 
 
+def cannot_be_judged(state: dict) -> str | None:
+    """Why more rounds cannot help, or None: the plan asks the model for what it cannot draw (its plan decision
+    carries that warning) and no verifier answered any of the plan's checks on any candidate made for it."""
+    plan = state.get("plan") or {}
+    last_plan = next((d for d in reversed(state.get("decisions", [])) if d.get("step") in ("plan", "replan")), {})
+    made = [c for c in state.get("candidates", []) if c.get("plan_version") == plan.get("version")]
+    if not last_plan.get("warning") or not plan.get("checks") or not made:
+        return None
+    if any(check_tally(c)["of"] for c in made):
+        return None
+    return (f"no verifier can answer any of the plan's {len(plan['checks'])} checks on {len(made)} candidates, and "
+            f"{last_plan['warning'].split(':')[0]}: more rounds cannot be judged, so they would not help")
+
+
 def decide(state: dict, tb) -> dict:
     """``{"action": name | "finish", "reason": str, "round_size": int}``; checks run in a fixed order."""
     policy, spent = tb.policy, state["spent"]
@@ -105,6 +119,9 @@ def decide(state: dict, tb) -> dict:
     if state["round"] >= policy.max_rounds:
         return {"action": "finish", "reason": f"round budget spent: {state['round']} of {policy.max_rounds} rounds",
                 "round_size": 0}
+    hopeless = cannot_be_judged(state)
+    if hopeless:
+        return {"action": "finish", "reason": hopeless, "round_size": 0}
     n, limit = round_size(state, tb)
     if n == 0:
         return {"action": "finish", "reason": limit, "round_size": 0}

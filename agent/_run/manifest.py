@@ -132,6 +132,6 @@ def write_layout_overlay(store, best: dict, plan: dict, scale: int = 4) -> str |
         x0, y0, x1, y1 = region["box"]
         c = colours[i % len(colours)]
         draw.rectangle([x0 * w * k, y0 * h * k, x1 * w * k - 1, y1 * h * k - 1], outline=c, width=2)
-        draw.text((x0 * w * k + 3, y0 * h * k + 2), region["phrase"], fill=c)
+        draw.text((x0 * w * k + 3, y0 * h * k + 2), region["phrase"][:60], fill=c)  # PIL refuses very long strings
     atomic_write_bytes(store.dir / "layout.png", png_bytes(canvas))
     return "layout.png"

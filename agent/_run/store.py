@@ -230,9 +230,8 @@ def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
     inside ``within``: no path, no ``..``, no run of another folder, no symlink out."""
     if within is not None:
         return _find_within(run_id_or_path, Path(within).expanduser().resolve())
-    path = Path(run_id_or_path).expanduser()
-    if (path / "manifest.json").is_file() or (path / "checkpoint.sqlite").is_file():
-        return RunStore(path)
+    if _is_run_folder(Path(run_id_or_path).expanduser()):
+        return RunStore(Path(run_id_or_path).expanduser())
     db = _index()
     try:
         row = db.execute("SELECT dir FROM runs WHERE run_id = ?", (run_id_or_path,)).fetchone()
@@ -245,9 +244,17 @@ def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
     return RunStore(Path(row[0]))
 
 
+def _is_run_folder(path: Path) -> bool:
+    try:
+        return (path / "manifest.json").is_file() or (path / "checkpoint.sqlite").is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a folder path
+        return False
+
+
 def valid_run_id(run_id: str) -> bool:
-    """A run id is letters, digits, '-' and '_' (ASCII): a folder name, never a path."""
-    return bool(run_id) and run_id.isascii() and run_id.replace("-", "").replace("_", "").isalnum()
+    """A run id is at most 128 letters, digits, '-' and '_' (ASCII): a folder name, never a path."""
+    return (0 < len(run_id) <= 128 and run_id.isascii()
+            and run_id.replace("-", "").replace("_", "").isalnum())
 
 
 def _find_within(run_id: str, root: Path) -> RunStore:

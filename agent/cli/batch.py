@@ -9,6 +9,7 @@ import typer
 
 
 def _table(summary: dict):
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"batch {summary['source']}")
@@ -18,7 +19,7 @@ def _table(summary: dict):
         name = f"{r['index']:05d}" + (f"-{r['sample']}" if r.get("sample") else "")
         score = f"{r['score']:.3f}" if r.get("score") is not None else "-"
         table.add_row(name, str(r["line"]), r["status"], score, str(r.get("rounds", "-")), str(r.get("nfe", "-")),
-                      f"{r.get('seconds', 0):.1f}", r["prompt"][:48])
+                      f"{r.get('seconds', 0):.1f}", escape(r["prompt"][:48]))
     return table
 
 
@@ -78,27 +79,35 @@ def batch(
     overrides = {"model": model, "policy": policy, "threshold": threshold, "candidates": candidates,
                  "max_rounds": max_rounds}
     scores: list[float] = []
-    with Progress(TextColumn("briefs"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                  TextColumn("{task.fields[mean]}"), TextColumn("{task.fields[busy]}"), console=console,
-                  disable=as_json) as progress:
-        task = progress.add_task("batch", total=None, mean="", busy="")
+    # the bar starts with the first job, after run_batch has checked every brief and option: a bad one is one line
+    progress = Progress(TextColumn("briefs"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), TextColumn("{task.fields[mean]}"), TextColumn("{task.fields[busy]}"),
+                        console=console, disable=as_json)
+    task = progress.add_task("batch", total=None, mean="", busy="")
 
-        def on_job(row: dict, done: int, total: int) -> None:
-            if row.get("score") is not None:
-                scores.append(row["score"])
-            mean = f"mean score {sum(scores) / len(scores):.3f}" if scores else ""
-            progress.update(task, completed=done, total=total, mean=mean)
+    def shown() -> Progress:
+        if not progress.live.is_started:
+            progress.start()
+        return progress
 
-        def on_busy(busy: int, pool: int) -> None:
-            progress.update(task, busy=f"workers busy {busy}/{pool}")
+    def on_job(row: dict, done: int, total: int) -> None:
+        if row.get("score") is not None:
+            scores.append(row["score"])
+        mean = f"mean score {sum(scores) / len(scores):.3f}" if scores else ""
+        shown().update(task, completed=done, total=total, mean=mean)
 
-        try:
-            summary = run_batch(file, out, samples=samples, seed=seed, geneval_layout=geneval_layout,
-                                overrides=overrides, on_job=on_job, ray=options, on_busy=on_busy)
-        except KeyboardInterrupt:
-            progress.stop()
-            typer.echo(f"interrupted: the same command resumes the batch in {out}", err=True)
-            raise typer.Exit(130) from None
+    def on_busy(busy: int, pool: int) -> None:
+        shown().update(task, busy=f"workers busy {busy}/{pool}")
+
+    try:
+        summary = run_batch(file, out, samples=samples, seed=seed, geneval_layout=geneval_layout,
+                            overrides=overrides, on_job=on_job, ray=options, on_busy=on_busy)
+    except KeyboardInterrupt:
+        progress.stop()
+        typer.echo(f"interrupted: the same command resumes the batch in {out}", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        progress.stop()
     if as_json:
         import json
 

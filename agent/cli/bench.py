@@ -37,16 +37,25 @@ def shapes(
     from limner.agent.bench.shapes import table
 
     if images is not None:
-        from limner.tools.shapes.geneval import read_geneval_folder, score_folder, summarize
+        from limner.tools.shapes.geneval import metadata_problem, read_geneval_folder, score_folder, summarize
 
-        found = read_geneval_folder(images) if images.is_dir() else []
+        try:
+            found = read_geneval_folder(images) if images.is_dir() else []
+        except ValueError as exc:
+            _fail(str(exc))
         if not found:
             _fail(f"{images} is not a GenEval image folder (<dir>/00000/metadata.jsonl + samples/0000.png)")
         untagged = [m.get("prompt") for m, _ in found if "tag" not in m or "include" not in m]
         if untagged:  # written from plain briefs (JSONL or YAML), not from GenEval's metadata: nothing to score by
             _fail(f"{images} holds {len(untagged)} prompts without GenEval's tag and include (e.g. "
                   f"'{untagged[0]}'): ShapesEval scores folders written from GenEval-format metadata")
-        results = score_folder(images)
+        bad = next(((m, why) for m, _ in found if (why := metadata_problem(m))), None)
+        if bad is not None:
+            _fail(f"{images}: the metadata of '{str(bad[0].get('prompt'))[:60]}' cannot be scored: {bad[1]}")
+        try:
+            results = score_folder(images)
+        except ValueError as exc:
+            _fail(str(exc))
         summary = {**summarize(results), "source": str(images)}
     else:
         from rich.progress import Progress
@@ -477,3 +486,36 @@ def batch_bench(
     typer.echo(f"{len(r['arms'])} arms, {r['arms'][0]['briefs']} briefs, policy {r['policy']}, {r['cpus']} CPUs")
     typer.echo(table(r))
     _write(r, out)
+
+
+@bench_app.command("reliability")
+def reliability_bench(
+    quick: bool = typer.Option(False, "--quick", help="The quick sizes (about 12 minutes on 2 cores): >= 1,000 "
+                               "generated inputs, >= 200 mutated answers, 20 kills per front door."),
+    out: Path = typer.Option(Path("reliability.json"), "--results", help="The results JSON file to write."),
+    seed: int = typer.Option(0, help="Seed of the generated inputs, mutations and kill moments."),
+    work: Optional[Path] = typer.Option(None, help="Keep every folder the bench wrote here (default: a temporary "
+                                        "folder, removed after)."),
+    only: list[str] = typer.Option([], "--only", help="Run only this section (repeat): inputs, llm, kills, disk, "
+                                   "concurrency."),
+):
+    """Nothing breaks, nothing is lost, no one gets in: generated bad input through every front door, mutated LLM
+    answers, SIGKILL at random moments, a full disk, concurrent runs, secrets searched for. Exit 1 if any failure
+    column is not zero."""
+    from limner.agent.cli.common import _fail
+
+    from limner.agent.bench.reliability import SECTIONS, run_reliability, table
+
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        _fail(f"unknown section '{unknown[0]}': use {', '.join(SECTIONS)}")
+    try:
+        import hypothesis  # noqa: F401
+        import pexpect  # noqa: F401
+    except ImportError as exc:
+        _fail(f"the reliability bench needs {exc.name}: pip install 'limner[test]'")
+    result = run_reliability(quick=quick, seed=seed, work=work, only=only or None,
+                             say=lambda text: typer.echo(text, err=True))
+    typer.echo(table(result))
+    _write(result, out)
+    raise typer.Exit(1 if result["failures"] else 0)

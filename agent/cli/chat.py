@@ -17,23 +17,27 @@ if TYPE_CHECKING:  # rich loads only when a chat starts (``limner --help`` stays
 
 
 def _show_plan(console: Console, q: dict) -> None:
+    from rich.markup import escape
+
     plan = q["plan"]
-    console.print(f"\n[bold]plan v{plan['version']}[/] ({plan['planner']}): {plan['rewritten_prompt']}")
+    console.print(f"\n[bold]plan v{plan['version']}[/] ({escape(plan['planner'])}): {escape(plan['rewritten_prompt'])}")
     for check in plan["checks"]:
-        console.print(f"  check {check['id']}: {check['question']}")
+        console.print(escape(f"  check {check['id']}: {check['question']}"))
     for region in (plan.get("layout") or {}).get("regions", []):
-        console.print(f"  region {region['phrase']}: [{', '.join(f'{v:.2f}' for v in region['box'])}]")
+        console.print(escape(f"  region {region['phrase']}: [{', '.join(f'{v:.2f}' for v in region['box'])}]"))
     console.print("[bold]approve the plan?[/] yes / say what to change / cancel")
 
 
 def _show_round(console: Console, q: dict) -> None:
+    from rich.markup import escape
+
     run_dir = q["run_dir"]
     console.print(f"\n[bold]round {q['round']}[/]: {len(q['candidates'])} candidates")
     for c in q["candidates"]:
         console.print(f"  {c['id']}  {c['score']:.3f}  {run_dir}/{c['path']}")
     console.print(f"best so far: {q['best_id']} ({q['best_score']:.3f}, threshold {q['threshold']})")
     for check in q.get("best_checks", []):
-        console.print(f"  {'pass' if check['passed'] else 'FAIL'}  {check['question']}")
+        console.print(escape(f"  {'pass' if check['passed'] else 'FAIL'}  {check['question']}"))
     console.print(f"contact sheet: {run_dir}/{q['contact_sheet']}   report: {run_dir}/{q['report']}")
     console.print("[bold]what next?[/] accept / pick ID / more / say what to change (e.g. 'make the square bigger')"
                   " / cancel")
@@ -76,7 +80,7 @@ def chat(
     from limner.agent.runner import answer, resume, run
     from limner.agent._run.store import new_run_id
 
-    console = Console()
+    console = Console(highlight=False)
     progress = _ChatProgress()
     run_id = resume_id
     try:

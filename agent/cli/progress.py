@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
 class ConsoleProgress:
     def __init__(self, quiet: bool = False):
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
         self.progress: Progress | None = None
         self.task = None
@@ -29,7 +30,7 @@ class ConsoleProgress:
     def __call__(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "notice":  # warnings are shown even when quiet
-            self.console.print(f"[yellow]note[/]: {event['text']}")
+            self.console.print(f"[yellow]note[/]: {escape(event['text'])}")
             return
         if self.quiet:
             return
@@ -40,21 +41,21 @@ class ConsoleProgress:
         self._close_bar()
         if kind == "plan":
             plan = event["plan"]
-            self.console.print(f"[bold]plan v{plan['version']}[/] by {plan['planner']}: {plan['rewritten_prompt']}")
+            self.console.print(f"[bold]plan v{plan['version']}[/] by {escape(plan['planner'])}: {escape(plan['rewritten_prompt'])}")
             for check in plan["checks"]:
-                self.console.print(f"  check {check['id']}: {check['question']}", style="dim")
+                self.console.print(f"  check {escape(check['id'])}: {escape(check['question'])}", style="dim")
             for region in (plan.get("layout") or {}).get("regions", []):
                 box = ", ".join(f"{v:.2f}" for v in region["box"])
-                self.console.print(f"  region {region['phrase']}: box [{box}]", style="dim")
+                self.console.print(f"  region {escape(region['phrase'])}: box \\[{box}]", style="dim")
         elif kind == "generated":
             reused = f" ({event['reused']} reused from disk)" if event["reused"] else ""
             strategy = f" by {event['strategy']}" if event.get("strategy") else ""
             self.console.print(f"round {event['round']}: {event['n']} candidates{strategy}{reused}")
             if event.get("layout"):
-                self.console.print(f"  {event['layout']}", style="dim")
+                self.console.print(f"  {escape(str(event['layout']))}", style="dim")
         elif kind == "candidate":
             self.console.print(f"  {event['id']}  score {event['score']:.3f}")
         elif kind == "decision":
-            self.console.print(f"[cyan]decide[/]: {event['action']} - {event['reason']}")
+            self.console.print(f"[cyan]decide[/]: {event['action']} - {escape(event['reason'])}")
         elif kind == "finished":
-            self.console.print(f"[bold]{event['status']}[/]: {event['stop_reason']}")
+            self.console.print(f"[bold]{event['status']}[/]: {escape(event['stop_reason'])}")

@@ -6,33 +6,34 @@ from pathlib import Path
 
 from rich import box as boxes
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
 def render(manifest: dict, run_dir: Path, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(highlight=False)
     plan = manifest.get("plan") or {}
     console.print(f"[bold]run[/] {manifest['run_id']}  status [bold]{manifest['status']}[/]  "
-                  f"reason: {manifest.get('stop_reason')}")
-    console.print(f"prompt: {manifest['brief']['prompt']}")
+                  f"reason: {escape(str(manifest.get('stop_reason')))}")
+    console.print(f"prompt: {escape(manifest['brief']['prompt'])}")
     model = manifest["model"]
-    console.print(f"model: {model['alias']} ({model['source']}), {model['steps']} steps, guidance {model['guidance']}")
+    console.print(f"model: {escape(str(model['alias']))} ({escape(str(model['source']))}), {model['steps']} steps, guidance {model['guidance']}")
     if plan:
-        console.print(f"[bold]plan v{plan['version']}[/] by {plan['planner']}: {plan['rewritten_prompt']}")
+        console.print(f"[bold]plan v{plan['version']}[/] by {escape(plan['planner'])}: {escape(plan['rewritten_prompt'])}")
         for obj in plan.get("objects", []):
-            console.print(f"  object: {obj['count']} x {obj.get('color') or ''} {obj['name']}".replace("  ", " "))
+            console.print(escape(f"  object: {obj['count']} x {obj.get('color') or ''} {obj['name']}".replace("  ", " ")))
         for rel in plan.get("relations", []):
             objs = plan["objects"]
-            console.print(f"  relation: {objs[rel['subject']]['name']} {rel['relation']} {objs[rel['object']]['name']}")
+            console.print(escape(f"  relation: {objs[rel['subject']]['name']} {rel['relation']} {objs[rel['object']]['name']}"))
         for check in plan.get("checks", []):
-            console.print(f"  check {check['id']}: {check['question']}", style="dim")
+            console.print(escape(f"  check {check['id']}: {check['question']}"), style="dim")
         layout = plan.get("layout")
         if layout:
             console.print(f"  layout (base ratio {layout['base_ratio']}"
-                          + (f", background '{layout['background']}'" if layout.get("background") else "") + "):")
+                          + (f", background '{escape(layout['background'])}'" if layout.get("background") else "") + "):")
             for region in layout["regions"]:
                 box = ", ".join(f"{v:.2f}" for v in region["box"])
-                console.print(f"    region {region['phrase']}: box [{box}]")
+                console.print(escape(f"    region {region['phrase']}: box [{box}]"))
     verifiers = [v["name"] for v in manifest.get("verifiers", [])]
     table = Table(box=boxes.SIMPLE_HEAD, caption=f"* best; images in {run_dir / 'candidates'}", caption_justify="left")
     for name in ("id", "seed", "strategy", "plan"):
@@ -58,10 +59,10 @@ def render(manifest: dict, run_dir: Path, console: Console | None = None) -> Non
             rt.add_row(str(r["round"]), r["strategy"], what[:70], nfe, str(r["verifier_calls"]), best_so_far)
         console.print(rt)
     for d in manifest.get("decisions", []):
-        console.print(f"[cyan]{d['step']}[/] {d['action']}: {d['reason']}")
+        console.print(f"[cyan]{d['step']}[/] {d['action']}: {escape(str(d['reason']))}")
     for t in manifest.get("chat", []):
-        console.print(f"[magenta]person[/] at the {t['stage']}: {t['answer']!r} -> {t['read_as'].get('action')} "
-                      f"(read by {t['read_by']})")
+        console.print(f"[magenta]person[/] at the {t['stage']}: " + escape(f"{t['answer']!r} -> {t['read_as'].get('action')} "
+                                                                           f"(read by {t['read_by']})"))
     spent = manifest["budgets"]["spent"]
     limits = manifest["budgets"]["limits"]
     console.print(f"spent: {spent['rounds']}/{limits['rounds']} rounds, {spent['nfe']}/{limits['nfe']} NFE, "
@@ -83,22 +84,22 @@ def _answerer_note(describe: dict) -> str:
 
 
 def render_verification(result: dict, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(highlight=False)
     table = Table("verifier", "score", "raw", "weights / answerer")
     for name, r in result["verifiers"].items():
         raw = r["raw"] if not isinstance(r["raw"], float) else f"{r['raw']:.4f}"
         d = r["describe"]
         used = d.get("model") or (f"answerer: {d['answerer']}" + _answerer_note(d) if d.get("answerer") else "")
         table.add_row(name, f"{r['score']:.3f}", str(raw), str(used))
-    console.print(f"prompt: {result['prompt']}  ({result.get('world', 'real')} world)")
+    console.print(f"prompt: {escape(result['prompt'])}  ({result.get('world', 'real')} world)")
     console.print(table)
     for notice in result.get("notices", []):
-        console.print(f"note: {notice}")
+        console.print(f"note: {escape(notice)}")
     questions = result["verifiers"].get("questions", {}).get("detail", {}).get("questions", [])
     if questions:
         qt = Table("id", "question", "answer", "passed", "box")
         for q in questions:
             answer = "-" if q["answer"] is None else f"{q['answer']:.2f}"
             passed = "yes" if q["passed"] else ("no (premise failed)" if q["skipped_by_parent"] else "no")
-            qt.add_row(q["id"], q["question"], answer, passed, str(q["box"] or ""))
+            qt.add_row(escape(q["id"]), escape(q["question"]), answer, passed, str(q["box"] or ""))
         console.print(qt)

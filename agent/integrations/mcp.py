@@ -116,7 +116,10 @@ def _readable(path: str | None, allowed: list[Path], what: str) -> str | None:
     """``path`` if it lies (symlinks resolved) inside an allowed folder, else a ``ToolError`` saying how to allow it."""
     if path is None:
         return None
-    real = Path(path).expanduser().resolve()
+    try:
+        real = Path(path).expanduser().resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a name too long, a symlink loop
+        raise ToolError(f"{what} {path[:200]!r} is not a usable path: {exc}") from None
     if not any(real.is_relative_to(folder) for folder in allowed):
         raise ToolError(f"{what} {path} is outside the folders this server may read "
                         f"({', '.join(map(str, allowed))}): start it with `limner mcp --allow-read FOLDER`")

@@ -149,7 +149,8 @@ class LLMClient:
                                     seconds=time.perf_counter() - start, usage=usage)
 
     def _complete(self, messages: list[dict], schema: type[BaseModel], model: str, purpose: str) -> str:
-        return self._request(messages, model, purpose, schema).message.content or ""
+        return self._request(messages, model, purpose, schema,
+                             max_tokens=self.settings.llm_max_tokens).message.content or ""
 
     def yes_probability(self, messages: list[dict], *, purpose: str, model: str | None = None) -> float:
         """P(yes) for a yes/no question: from the first token's log-probabilities when the server gives

@@ -43,6 +43,29 @@ def relative_position(box_a, box_b) -> set[str]:
     return rels
 
 
+def metadata_problem(metadata: dict) -> str | None:
+    """Why ``metadata`` is not a GenEval prompt the rules can score (a string prompt and tag, and an
+    ``include`` list of ``{"class", "count", "color"?, "position"?: [relation, earlier index]}``), or None."""
+    if not isinstance(metadata.get("prompt"), str) or not isinstance(metadata.get("tag"), str):
+        return "its prompt and tag must be strings"
+    include = metadata.get("include")
+    if not isinstance(include, list):
+        return "its include must be a list"
+    for i, req in enumerate(include):
+        if not isinstance(req, dict) or not isinstance(req.get("class"), str):
+            return f"include[{i}] must be an object with a class"
+        count = req.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:
+            return f"include[{i}].count must be a whole number from 0 to 1000"
+        if "color" in req and not isinstance(req["color"], str):
+            return f"include[{i}].color must be a string"
+        pos = req.get("position")
+        if pos is not None and not (isinstance(pos, list) and len(pos) == 2 and isinstance(pos[0], str)
+                                    and isinstance(pos[1], int) and 0 <= pos[1] < i):
+            return f"include[{i}].position must be [relation, index of an earlier include]"
+    return None
+
+
 def evaluate(objects: list[dict], metadata: dict) -> tuple[bool, str]:
     """GenEval's verdict for one image's objects (dicts with shape, color, bbox; largest first)."""
     by_class: dict[str, list[dict]] = defaultdict(list)
@@ -119,20 +142,25 @@ def read_geneval_folder(folder: str | Path) -> list[tuple[dict, list[Path]]]:
         meta_path = sub / "metadata.jsonl"
         if not meta_path.is_file():
             continue
-        metadata = json.loads(meta_path.read_text().strip().splitlines()[0])
+        try:
+            metadata = json.loads(meta_path.read_text(encoding="utf-8").strip().splitlines()[0])
+        except (OSError, ValueError, IndexError) as exc:  # empty, not UTF-8, not JSON
+            raise ValueError(f"{meta_path} is not one JSON object per line: {str(exc)[:80] or 'empty'}") from None
+        if not isinstance(metadata, dict):
+            raise ValueError(f"{meta_path} holds a {type(metadata).__name__}, not GenEval's JSON object")
         samples = sorted(p for p in (sub / "samples").glob("*.png") if p.stem.isdigit())
         out.append((metadata, samples))
     return out
 
 
 def score_folder(folder: str | Path) -> list[dict]:
-    from PIL import Image
+    """Every sample scored; ``ValueError`` (one line) for a sample that is not a readable image."""
+    from limner.tools.images import read_input_image
 
     results = []
     for metadata, samples in read_geneval_folder(folder):
         for path in samples:
-            with Image.open(path) as im:
-                r = score_image(im, metadata)
+            r = score_image(read_input_image(path, "sample"), metadata)
             r["filename"] = str(path)
             results.append(r)
     return results

@@ -12,18 +12,27 @@ from limner.tools.verifiers.base import Score
 
 
 def score_all(verifiers: list[tuple[str, object]], images: list, prompts: list[str],
-              parallel: bool = True) -> dict[str, list[Score]]:
+              parallel: bool = True, failed: dict | None = None,
+              catch: tuple[type[Exception], ...] = ()) -> dict[str, list[Score]]:
+    """``{name: [Score per image]}``. With ``catch``, a verifier that raises one of those is left out of the
+    result and its error recorded in ``failed`` (``{name: message}``); the others are still scored."""
     def run(item):
         name, verifier = item
-        scores = verifier.score(images, prompts)
+        try:
+            scores = verifier.score(images, prompts)
+        except catch as exc:
+            failed[name] = str(exc)
+            return name, None
         if len(scores) != len(images):
             raise RuntimeError(f"verifier {name} returned {len(scores)} scores for {len(images)} images")
         return name, scores
 
     if parallel and len(verifiers) > 1:
         with ThreadPoolExecutor(max_workers=len(verifiers)) as pool:
-            return dict(pool.map(run, verifiers))  # map keeps the verifiers' order
-    return dict(run(v) for v in verifiers)
+            results = list(pool.map(run, verifiers))  # map keeps the verifiers' order
+    else:
+        results = [run(v) for v in verifiers]
+    return {name: scores for name, scores in results if scores is not None}
 
 
 def normalised_ranks(values: list[float]) -> list[float]:

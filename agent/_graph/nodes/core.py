@@ -187,10 +187,24 @@ def verify(state: dict, tb) -> dict:
     pending = state["pending"]
     images = [_load_rgb(tb.store.dir / c["path"]) for c in pending]  # as saved: PNG is lossless
     prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
-    verifiers = tb.verifiers(state["plan"])  # those that ask about a plan ask about this one
-    weights = {ref.name: ref.weight for ref, _ in verifiers}
+    dropped = dict(state.get("dropped_verifiers") or {})
+    # those that ask about a plan ask about this one; a verifier whose LLM failed earlier is left out
+    verifiers = [(ref, v) for ref, v in tb.verifiers(state["plan"]) if ref.name not in dropped]
+    failed: dict[str, str] = {}
     with tb.llm_session(state) as used:
-        per_verifier = score_all([(ref.name, v) for ref, v in verifiers], images, prompts_)
+        per_verifier = score_all([(ref.name, v) for ref, v in verifiers], images, prompts_, failed=failed,
+                                 catch=(LLMError,))
+    decisions = []
+    if failed:  # an LLM that fails costs its verifier, not the run: the rest judge every candidate from now on
+        if len(failed) == len(verifiers):
+            raise LLMError(f"every verifier failed: {'; '.join(f'{n}: {e}' for n, e in failed.items())}")
+        dropped.update(failed)
+        verifiers = [(ref, v) for ref, v in verifiers if ref.name not in failed]
+        reason = "; ".join(f"{n} failed ({e[:200]})" for n, e in failed.items())
+        decisions.append({"step": "verify", "action": "drop_verifier", "reason": f"{reason}: the run goes on with "
+                          f"{', '.join(ref.name for ref, _ in verifiers)}, and every candidate is compared by them"})
+        _emit({"event": "notice", "text": decisions[-1]["reason"]})
+    weights = {ref.name: ref.weight for ref, _ in verifiers}
     means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
     scored = []
     for k, cand in enumerate(pending):
@@ -199,9 +213,10 @@ def verify(state: dict, tb) -> dict:
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
     # candidates made before a person changed what the image should show no longer compete
     rivals = state.get("candidates", [])[state.get("goal_since", 0):]
-    best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble)
+    best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble, rescore=bool(dropped))
     improved = state.get("best_score") is None or best_score > state["best_score"]
     return {
+        **({"dropped_verifiers": dropped, "decisions": decisions} if failed else {}),
         "candidates": scored, "pending": [], "best_id": best_id, "best_score": best_score,
         "no_improve": 0 if improved else state.get("no_improve", 0) + 1,
         "spent": _charge(state, llm_calls=used["calls"], verifier_calls=len(verifiers) * len(scored)),
@@ -209,16 +224,22 @@ def verify(state: dict, tb) -> dict:
 
 
 
-def select_best(candidates: list[dict], weights: dict[str, float], method: str) -> tuple[str, float]:
-    """The best candidate so far (earliest on ties) and its mean score. ``rank`` ranks all candidates so far."""
+def select_best(candidates: list[dict], weights: dict[str, float], method: str,
+                rescore: bool = False) -> tuple[str, float]:
+    """The best candidate so far (earliest on ties) and its mean score. ``rank`` ranks all candidates so far.
+    ``rescore`` (after a verifier was dropped): every candidate's mean over ``weights``' verifiers only."""
     from limner.tools.verifiers.ensemble import combine
 
+    means = [c["score"] for c in candidates]
+    if rescore:
+        means = [round(m, 6) for m in combine({n: [c["scores"][n]["score"] for c in candidates] for n in weights},
+                                              weights)]
     if method == "rank":
         keys = combine({n: [c["scores"][n]["score"] for c in candidates] for n in weights}, weights, "rank")
     else:
-        keys = [c["score"] for c in candidates]
+        keys = means
     best = max(range(len(candidates)), key=lambda i: (keys[i], -i))
-    return candidates[best]["id"], candidates[best]["score"]
+    return candidates[best]["id"], means[best]
 
 
 @_node("decide")
