@@ -298,3 +298,16 @@ def test_a_closed_vocabulary_detector_gives_no_answer_about_objects_it_was_never
     assert answers["r0"]["p_yes"] is None  # a relation involving the cat
     shipped = Detector("builtin:shapes-owl")
     assert shipped.vocabulary == {"circle", "square", "triangle"}
+
+
+@pytest.mark.slow
+def test_a_run_the_embedded_model_cannot_draw_stops_after_its_first_round_and_says_why(tmp_path, shapes_defaults):
+    """'a photo of a cat' on shapes-tiny: shapes-owl cannot answer a check about a cat and the model cannot draw
+    one, so more rounds cannot be judged; the run stops after one round instead of spending its whole budget."""
+    from limner.agent.runner import run
+
+    result = run("a photo of a cat", seed=1, out=tmp_path / "runs")
+    assert result.status == "best_effort" and result.rounds == 1, result.stop_reason
+    assert "no verifier can answer any of the plan's" in result.stop_reason
+    assert "model shapes-tiny draws only circles, squares and triangles" in result.stop_reason
+    assert result.final_path is not None
