@@ -119,3 +119,19 @@ def test_mcp_input_paths_with_a_nul_byte_are_a_tool_error(tmp_path):
 
     result = anyio.run(call)
     assert result.is_error and "is not a usable path" in result.content[0].text
+
+
+@pytest.mark.parametrize("name, expected", [("runs.sqlite", "cannot use the runs index"),
+                                            ("logs.sqlite", "the LLM call log")])
+def test_a_damaged_home_database_is_one_line_before_anything_is_written(tmp_path, monkeypatch, name, expected):
+    """A damaged runs index was a DatabaseError traceback (its PRAGMAs ran outside the error handling), a damaged
+    LLM log one in the middle of a run's first LLM call."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / name).write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("LIMNER_HOME", str(home))
+    line = one_line(runner.invoke(app, ["run", "a red circle", "--out", str(tmp_path / "runs")]))
+    assert expected in line and str(home / name) in line and "move it aside" in line
+    assert not (tmp_path / "runs").exists() and (home / name).read_bytes() == b"not a database" * 100
+    if name == "runs.sqlite":
+        assert expected in one_line(runner.invoke(app, ["show", "some-run-id"]))

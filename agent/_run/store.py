@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from limner.agent._run.migrations import RUNS_INDEX, migrate
+from limner.agent._run.migrations import LLM_LOG, RUNS_INDEX, migrate
 from limner.agent.errors import UsageError
 from limner.tools._home import limner_home
 from limner.tools.images import sha256_file
@@ -70,8 +70,21 @@ def check_writable(out: Path, what: str = "output folder", fix: str = "") -> Non
 
 
 def check_home_writable() -> None:
-    """Raise ``UsageError`` if Limner's home (the runs index, the LLM log) cannot be written."""
-    check_writable(limner_home(), "Limner's home", ": set LIMNER_HOME to a folder you can write")
+    """Raise ``UsageError`` if Limner's home (the runs index, the LLM log) cannot be written, or one of its
+    databases is damaged: checked before a run writes anything, so a damaged home is one line, not a crash."""
+    home = limner_home()
+    check_writable(home, "Limner's home", ": set LIMNER_HOME to a folder you can write")
+    _index().close()
+    log = home / "logs.sqlite"
+    if log.is_file():
+        db = sqlite3.connect(log)
+        try:
+            migrate(db, LLM_LOG)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"the LLM call log {log} is damaged ({exc}): move it aside, and Limner starts a "
+                             "new one") from None
+        finally:
+            db.close()
 
 
 class RunStore:
@@ -203,13 +216,14 @@ def _index() -> sqlite3.Connection:
     home = limner_home()
     home.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(home / "runs.sqlite")
-    db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; no fsync per registered run
-    db.execute("PRAGMA synchronous=NORMAL")
     try:
+        db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; no fsync per registered run
+        db.execute("PRAGMA synchronous=NORMAL")
         migrate(db, RUNS_INDEX)
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise UsageError(f"cannot use the runs index {home / 'runs.sqlite'}: {exc}") from None
+        raise UsageError(f"cannot use the runs index {home / 'runs.sqlite'}: {exc}: move it aside, and Limner "
+                         "starts a new one (runs stay in their folders; `limner resume FOLDER` needs no index)") from None
     return db
 
 
