@@ -143,3 +143,15 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file_and_leaves_the_rest(tm
     assert resumed.returncode == 2 and len(lines) == 1 and "Traceback" not in resumed.stderr, resumed.stderr
     assert str(checkpoint) in lines[0] and "is damaged" in lines[0] and "1 saved candidates" in lines[0]
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before  # nothing else touched
+
+
+def test_a_candidate_made_again_after_a_kill_is_logged_once(tmp_path):
+    """Strategies other than random redo a round a kill left unmarked: the same candidate is saved again, and
+    its ``candidate_saved`` event must not be doubled (the reliability bench's 'saved twice' column)."""
+    from limner.agent._run.store import RunStore
+
+    RunStore(tmp_path).save_candidate({"id": "r02-c00"}, b"png-0")
+    RunStore(tmp_path).save_candidate({"id": "r02-c00"}, b"png-0")  # the resumed process redoes the round
+    RunStore(tmp_path).save_candidate({"id": "r02-c01"}, b"png-1")
+    saved = [e["id"] for e in RunStore(tmp_path).events() if e["event"] == "candidate_saved"]
+    assert saved == ["r02-c00", "r02-c01"]

@@ -116,7 +116,9 @@ class RunStore:
         atomic_write_bytes(self.png_path(record["id"]), png)
         record = {**record, "path": f"candidates/{record['id']}.png", "sha256": sha256_bytes(png)}
         atomic_write_json(self.record_path(record["id"]), record)
-        self.event({"event": "candidate_saved", "id": record["id"], "sha256": record["sha256"]})
+        # a round a kill left unmarked is made again (the same pixels, deterministically): logged once
+        if (record["id"], record["sha256"]) not in self._event_keys():
+            self.event({"event": "candidate_saved", "id": record["id"], "sha256": record["sha256"]})
         return record
 
     def saved_candidate(self, cid: str) -> dict | None:
