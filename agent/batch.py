@@ -206,7 +206,7 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
     ``ray``: a ``batch_ray.RayOptions`` to run the jobs on a Ray cluster's workers instead of one after another
     here (same run ids, folders and summary); ``on_busy(busy, workers)`` as the pool's load changes."""
     from limner.agent.config import load_settings
-    from limner.agent._run.store import check_home_writable, check_writable
+    from limner.agent._run.store import check_home, check_writable
 
     if samples < 1:
         raise UsageError("--samples must be at least 1")
@@ -214,7 +214,7 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
     out = Path(out).expanduser()
     items = read_briefs(Path(source))  # a missing or empty brief file leaves no output folder behind
     check_writable(out)
-    check_home_writable()
+    check_home()
     out.mkdir(parents=True, exist_ok=True)
     with batch_lock(out):
         return _run_batch(items, source, out, samples, seed, geneval_layout, overrides, settings, on_job, ray,

@@ -15,7 +15,7 @@ from limner.agent.brief import Brief
 from limner.agent.config import Settings, load_settings
 from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
-from limner.agent._run.store import (RunStore, check_home_writable, check_writable, find_run, new_run_id,
+from limner.agent._run.store import (RunStore, check_home, check_writable, find_run, new_run_id,
                                      register_run, valid_run_id)
 from limner.tools.generators import ModelSpec, resolve_model
 from limner.tools.verifiers import VERIFIERS
@@ -289,7 +289,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     setup = prepare(brief, settings)
     out = Path(out).expanduser()
     check_writable(out)
-    check_home_writable()
+    check_home()
     if run_id is None:
         run_id = new_run_id()
     elif not valid_run_id(run_id):

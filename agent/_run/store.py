@@ -69,7 +69,7 @@ def check_writable(out: Path, what: str = "output folder", fix: str = "") -> Non
         raise UsageError(f"{what} {out} is not writable{fix}") from None
 
 
-def check_home_writable() -> None:
+def check_home() -> None:
     """Raise ``UsageError`` if Limner's home (the runs index, the LLM log) cannot be written, or one of its
     databases is damaged: checked before a run writes anything, so a damaged home is one line, not a crash."""
     home = limner_home()
