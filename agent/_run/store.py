@@ -246,8 +246,9 @@ def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
     inside ``within``: no path, no ``..``, no run of another folder, no symlink out."""
     if within is not None:
         return _find_within(run_id_or_path, Path(within).expanduser().resolve())
-    if _is_run_folder(Path(run_id_or_path).expanduser()):
-        return RunStore(Path(run_id_or_path).expanduser())
+    path = Path(run_id_or_path).expanduser()
+    if _is_run_folder(path):
+        return RunStore(path)
     db = _index()
     try:
         row = db.execute("SELECT dir FROM runs WHERE run_id = ?", (run_id_or_path,)).fetchone()

@@ -72,9 +72,6 @@ def batch(
         options = RayOptions(address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker)
     elif workers is not None or gpus_per_worker is not None or ray_address is not None:
         _fail("--workers, --gpus-per-worker and --ray-address are for a Ray pool: add --ray")
-    from limner.agent.batch import read_briefs
-
-    read_briefs(file)  # a missing or empty file is one line before the progress bar starts
     console = Console(stderr=True)
     overrides = {"model": model, "policy": policy, "threshold": threshold, "candidates": candidates,
                  "max_rounds": max_rounds}
