@@ -24,7 +24,7 @@ from typing import Callable
 from limner.agent.errors import UsageError
 
 GENEVAL_KEYS = ("tag", "include", "exclude")
-DONE = {"passed", "best_effort", "failed"}
+DONE = {"passed", "best_effort", "unverified", "failed"}
 
 
 @dataclass
@@ -183,7 +183,7 @@ def write_geneval(out: Path, job: Job, row: dict) -> None:
 def totals(rows: list[dict]) -> dict:
     done = [r for r in rows if r.get("status") in DONE]
     scores = [r["score"] for r in done if r.get("score") is not None]
-    count = {s: sum(r.get("status") == s for r in rows) for s in ("passed", "best_effort", "failed", "error")}
+    count = {s: sum(r.get("status") == s for r in rows) for s in ("passed", "best_effort", "unverified", "failed", "error")}
     return {"jobs": len(rows), **count, "mean_score": round(sum(scores) / len(scores), 4) if scores else None,
             "nfe": sum(r.get("nfe") or 0 for r in done), "seconds": round(sum(r.get("seconds") or 0 for r in rows), 2)}
 

@@ -26,7 +26,7 @@ DEFAULT_OUT = "limner-runs"
 class RunResult(BaseModel):
     run_id: str
     run_dir: str
-    status: str  # passed, best_effort, failed, running, waiting (for a person's answer: see ``question``)
+    status: str  # passed, best_effort, unverified (nothing failed, some checks no verifier could answer), failed, running, waiting (for a person's answer: see ``question``)
     stop_reason: str | None
     final_path: str | None
     best_id: str | None
@@ -68,6 +68,10 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     problem = check_device_dtype(settings.device, settings.dtype)
     if problem is not None:
         raise UsageError(problem)
+    if brief.image is None:  # a brief that contradicts itself is refused before anything is written
+        from limner.agent.planners.rules import RulesPlanner
+
+        RulesPlanner().plan(brief.prompt)  # raises PlanContradiction (a UsageError) naming the two relations
     policy = load_policy(brief.policy)
     overrides = {"threshold": brief.threshold, "max_rounds": brief.max_rounds,
                  "candidates_per_round": brief.candidates, "planner": brief.planner}

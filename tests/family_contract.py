@@ -65,7 +65,7 @@ def answer_like_a_vlm(body: dict):
     from scripted_openai import Reply
 
     schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
-    if schema == "PlanDraft":
+    if schema == "PlanAnswer":
         return Reply(content=json.dumps(PLAN))
     if schema == "CheckAnswers":  # the door is never blue: the run keeps working, re-plans, repairs
         answers = [{"id": c["id"], "reasoning": "looked", "answer": "no" if c["id"] == "o1-color" else "yes"}

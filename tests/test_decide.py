@@ -204,7 +204,7 @@ def _unanswered(version: int, counted) -> dict:
                                                                "passed": bool(counted)}]}}}}
 
 
-def test_a_run_stops_when_the_model_cannot_draw_it_and_no_verifier_can_judge_it():
+def test_a_run_stops_when_no_verifier_can_judge_any_check():
     from limner.agent._graph.decide import cannot_be_judged
 
     warning = ("model shapes-tiny draws only circles, squares and triangles: 'cat' is outside what it can draw, so "
@@ -215,7 +215,9 @@ def test_a_run_stops_when_the_model_cannot_draw_it_and_no_verifier_can_judge_it(
     assert reason and "no verifier can answer any of the plan's 1 checks on 1 candidates" in reason
     assert "model shapes-tiny draws only circles, squares and triangles" in reason
     assert cannot_be_judged({**state, "candidates": [_unanswered(1, 1.0)]}) is None  # an answered check
-    assert cannot_be_judged({**state, "decisions": [{"step": "plan"}]}) is None  # a model that can draw it
+    # a model that can draw it, judged by nothing (a free-form brief with no VLM): the same stop, without the warning
+    plain = cannot_be_judged({**state, "decisions": [{"step": "plan"}]})
+    assert plain and "no verifier can answer" in plain and "draws only" not in plain
     assert cannot_be_judged({**state, "candidates": [_unanswered(0, None)]}) is None  # nothing for this plan yet
-    assert cannot_be_judged({**state, "decisions": [{"step": "plan", "warning": warning},
-                                                    {"step": "replan"}]}) is None  # the new plan draws
+    no_questions = {**_unanswered(1, None), "scores": {"clipscore": {"score": 0.3, "detail": {}}}}
+    assert cannot_be_judged({**state, "candidates": [no_questions]}) is None  # no question verifier in the run

@@ -104,7 +104,7 @@ def test_limner_verify_prints_each_question_with_its_box(offline_hub, tmp_path, 
     assert [q["id"] for q in questions["detail"]["questions"]] == ["o0", "o0-color", "o1", "o1-color", "r0"]
     table = CliRunner().invoke(app, ["verify", str(image), PROMPT, "-v", "questions", "--answerer", "detector"])
     assert table.exit_code == 0, table.output
-    assert f"answerer: detector ({REAL_DETECTOR}" in table.output and "Is the bicycle left of the door?" in table.output
+    assert f"answerer: detector ({REAL_DETECTOR}" in table.output and "Is the red bicycle left of the blue door?" in table.output
     boxes = [q["box"] for q in questions["detail"]["questions"] if q["box"]]
     assert all(str(b[0]) in table.output for b in boxes)  # each box is printed
 
@@ -307,7 +307,8 @@ def test_a_run_the_embedded_model_cannot_draw_stops_after_its_first_round_and_sa
     from limner.agent.runner import run
 
     result = run("a photo of a cat", seed=1, out=tmp_path / "runs")
-    assert result.status == "best_effort" and result.rounds == 1, result.stop_reason
+    assert result.status == "unverified" and result.rounds == 1, result.stop_reason  # never a pass nothing checked
     assert "no verifier can answer any of the plan's" in result.stop_reason
+    assert "unverified: no verifier could answer 1 of 1 checks: Is there a cat?" in result.stop_reason
     assert "model shapes-tiny draws only circles, squares and triangles" in result.stop_reason
     assert result.final_path is not None

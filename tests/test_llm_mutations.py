@@ -13,7 +13,7 @@ from tests.scripted_openai import Reply
 
 from limner.agent.bench.llm_faults import GOOD
 
-GOOD_PLAN, GOOD_FEEDBACK = GOOD["PlanDraft"], GOOD["Feedback"]
+GOOD_PLAN, GOOD_FEEDBACK = GOOD["PlanAnswer"], GOOD["Feedback"]
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_mutated_plan_answers_end_in_a_plan_or_the_fallback(openai_server, clien
             _use_plan(plan)
             outcomes["plan"] += 1
         assert llm.calls <= 2, mutation.kind
-    assert outcomes["plan"] > 10 and outcomes["fallback"] > 100, outcomes
+    assert outcomes["plan"] > 10 and outcomes["fallback"] > 50, outcomes  # a bad layout alone is replaced, not fatal
 
 
 def test_mutated_feedback_answers_end_in_a_reading_or_the_fallback(openai_server, client):

@@ -27,11 +27,13 @@ def test_parses_geneval_style_prompts(prompt, objects, relations):
     assert [(r.subject, r.relation, r.object) for r in rels] == relations
 
 
-def test_free_text_is_not_forced_into_objects():
+def test_free_text_plans_its_noun_phrases_and_lists_the_words_it_cannot_check():
     plan = RulesPlanner().plan("a cozy cabin in snowy mountains at sunset")
-    assert plan.objects == [] and plan.relations == []
-    assert plan.rewritten_prompt == "a cozy cabin in snowy mountains at sunset"
-    assert len(plan.checks) == 1 and "free-form" in plan.rationale
+    assert [(o.name, o.attributes) for o in plan.objects] == [("cabin", ["cozy"]), ("mountain", ["snowy"]),
+                                                              ("sunset", [])]
+    assert plan.relations == [] and plan.rewritten_prompt == "a cozy cabin in snowy mountains at sunset"
+    assert [(u.text, u.span) for u in plan.unplanned] == [("in", [13, 15]), ("at", [32, 34])]
+    assert plan.checks[-1].question == "Does the image show everything the prompt describes?"  # for a VLM
 
 
 def test_plan_has_dependent_checks_and_says_who_made_it():

@@ -35,12 +35,21 @@ def test_free_form_prompts_are_read_as_people_mean_them(prompt, objects):
     assert _objects(prompt) == objects
 
 
-@pytest.mark.parametrize("prompt", ["两个红色圆圈", "a photo of 25 cats", "a cat sitting on a mat", "make it blue",
-                                    "Ein Foto von zwei Katzen, übrigens"])
-def test_what_the_parser_cannot_read_is_kept_as_written_with_one_generic_check(prompt):
+@pytest.mark.parametrize("prompt, unplanned", [
+    ("两个红色圆圈", ["两个红色圆圈"]), ("a photo of 25 cats", ["25 cats"]), ("make it blue", ["make it", "blue"]),
+    ("Ein Foto von zwei Katzen, übrigens", ["Ein Foto von zwei Katzen, übrigens"])])
+def test_what_the_parser_cannot_read_is_kept_as_written_with_one_generic_check(prompt, unplanned):
     plan = planner.plan(prompt)
     assert plan.objects == [] and plan.rewritten_prompt == prompt
     assert [c.question for c in plan.checks] == ["Does the image show what the prompt describes?"]
+    assert [u.text for u in plan.unplanned] == unplanned  # listed with their spans, never dropped
+    assert all(prompt[u.span[0]:u.span[1]] == u.text for u in plan.unplanned)
+
+
+def test_a_scene_with_a_verb_plans_its_objects_and_lists_the_verb():
+    plan = planner.plan("a cat sitting on a mat")
+    assert [o.name for o in plan.objects] == ["cat", "mat"] and plan.relations == []
+    assert [u.text for u in plan.unplanned] == ["sitting on"] or [u.text for u in plan.unplanned] == ["on"]
 
 
 def test_checks_are_english():
@@ -48,7 +57,7 @@ def test_checks_are_english():
     assert questions == ["Is there an apple?", "Are there rubber gloves?", "Is there an orange?",
                          "Are there exactly 2 oranges?"]
     hat = planner.plan("The red hat was on top of the brown coat rack")
-    assert "Is the hat above the coat rack?" in [c.question for c in hat.checks]
+    assert "Is the red hat above the brown coat rack?" in [c.question for c in hat.checks]
 
 
 def test_more_instances_than_a_layout_places_is_a_plan_without_a_layout():
@@ -86,7 +95,9 @@ def test_any_text_gets_a_valid_plan_that_keeps_the_users_words(prompt):
     """Never a crash; a prompt outside the shapes world is kept exactly as written; every object is named by
     the user's own words (a noun's singular), and its colour is one they wrote."""
     plan = planner.plan(prompt)
-    words = set(prompt.lower().replace(",", " ").replace(".", " ").split())
+    from limner.agent.planners.reading import tokenize
+
+    words = {t.text for t in tokenize(prompt)}
     stems = words | {singular(w) for w in words}
     for obj in plan.objects:
         assert set(obj.name.split()) <= stems
@@ -100,7 +111,7 @@ def test_any_text_gets_a_valid_plan_that_keeps_the_users_words(prompt):
 def test_limner_plan_prints_the_plan_without_generating(tmp_path):
     result = runner.invoke(app, ["plan", "The red hat was on top of the brown coat rack", "--model", "shapes-tiny"])
     assert result.exit_code == 0, result.output
-    assert "check r0: Is the hat above the coat rack?" in result.output
+    assert "check r0: Is the red hat above the brown coat rack?" in result.output
     assert "outside what it can draw" in result.output  # the embedded model cannot draw a hat
     result = runner.invoke(app, ["plan", "two red circles left of a blue square", "--json"])
     data = json.loads(result.output)

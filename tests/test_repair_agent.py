@@ -193,7 +193,7 @@ def test_a_run_passes_only_when_every_check_passes_whatever_the_mean(shapes_defa
                          verifiers=[{"name": "clipscore"}, {"name": "questions", "weight": 2.0}])
     result = run("a red circle left of a blue square", image=str(planted), policy=policy, seed=1, out=tmp_path)
     assert result.score >= 0.1 and result.status == "best_effort"
-    failing = ["Is the square blue?", "Is the circle left of the square?"]  # the relation is of the blue square
+    failing = ["Is the square blue?", "Is the red circle left of the blue square?"]  # the relation is of the blue square
     assert result.checks["failed"] == failing and result.checks["passed"] == result.checks["of"] - 2
     assert f"2 of {result.checks['of']} checks fail: " + "; ".join(failing) in result.stop_reason
     assert manifest(result)["best"]["checks"] == result.checks

@@ -34,7 +34,7 @@ def test_verify_prints_scores_and_questions(shape_png):
     assert questions["detail"]["failed"] == ["r0"] and questions["score"] == pytest.approx(0.8)
     assert 0.0 <= result["verifiers"]["clipscore"]["score"] <= 1.0
     table = limner("verify", str(shape_png), "a red circle left of a blue square")
-    assert table.returncode == 0 and "Is the circle left of the square?" in table.stdout
+    assert table.returncode == 0 and "Is the red circle left of the blue square?" in table.stdout
 
 
 @pytest.mark.parametrize("args, expected", [

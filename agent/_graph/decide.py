@@ -90,17 +90,20 @@ def _obey(state: dict, tb, directive: dict) -> dict:
 
 
 def cannot_be_judged(state: dict) -> str | None:
-    """Why more rounds cannot help, or None: the plan asks the model for what it cannot draw (its plan decision
-    carries that warning) and no verifier answered any of the plan's checks on any candidate made for it."""
+    """Why more rounds cannot help, or None: the run's question verifier answered none of the plan's checks on
+    any candidate made for it (a class the detector was never taught, a free-form brief with no VLM), so no
+    candidate can ever pass; the plan's warning (the model cannot draw it), if any, is part of the reason."""
     plan = state.get("plan") or {}
     last_plan = next((d for d in reversed(state.get("decisions", [])) if d.get("step") in ("plan", "replan")), {})
     made = [c for c in state.get("candidates", []) if c.get("plan_version") == plan.get("version")]
-    if not last_plan.get("warning") or not plan.get("checks") or not made:
+    if not plan.get("checks") or not made:
         return None
-    if any(check_tally(c)["of"] for c in made):
-        return None
-    return (f"no verifier can answer any of the plan's {len(plan['checks'])} checks on {len(made)} candidates, and "
-            f"{last_plan['warning'].split(':')[0]}: more rounds cannot be judged, so they would not help")
+    tallies = [check_tally(c) for c in made]
+    if any(t["of"] for t in tallies) or not any(t["unanswered"] for t in tallies):
+        return None  # some check was answered, or no question verifier reads the checks at all
+    why = f", and {last_plan['warning'].split(':')[0]}" if last_plan.get("warning") else ""
+    return (f"no verifier can answer any of the plan's {len(plan['checks'])} checks on {len(made)} candidates{why}: "
+            "more rounds cannot be judged, so they would not help")
 
 
 def decide(state: dict, tb) -> dict:

@@ -40,7 +40,7 @@ class State(TypedDict, total=False):
     rounds_log: Annotated[list[dict], operator.add]  # per round: strategy, parameters, NFE, verifier calls
     decisions: Annotated[list[dict], operator.add]
     spent: Spent
-    status: str  # running, passed, best_effort, failed
+    status: str  # running, passed, best_effort, unverified, failed
     stop_reason: str
     report: dict  # files drawn for people, relative to the run folder (e.g. {"layout": "layout.png"})
     final: str | None  # path of final.png relative to the run folder

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 
 def check_tally(candidate: dict | None) -> dict:
-    """``{"passed": n, "of": answered, "failed": [question, ...]}`` over every question verifier's records of
-    ``candidate``; an unanswered check (no answerer could read it) is not counted either way."""
-    passed, answered, failed = 0, 0, []
+    """``{"passed": n, "of": answered, "failed": [question, ...], "unanswered": [question, ...]}`` over every
+    question verifier's records of ``candidate``; an unanswered check (no answerer could read it) is not
+    counted either way, only listed."""
+    passed, answered, failed, unanswered = 0, 0, [], []
     for score in ((candidate or {}).get("scores") or {}).values():
         for q in (score.get("detail") or {}).get("questions", []):
             if q.get("counted") is None:
+                unanswered.append(q["question"])
                 continue
             answered += 1
             if q["passed"]:
                 passed += 1
             else:
                 failed.append(q["question"])
-    return {"passed": passed, "of": answered, "failed": failed}
+    return {"passed": passed, "of": answered, "failed": failed, "unanswered": unanswered}
 
 
 def passes(candidate: dict | None, threshold: float) -> bool:

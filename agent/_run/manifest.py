@@ -9,6 +9,8 @@ import time
 from importlib import metadata
 
 from limner.agent._run.checks import check_tally
+from limner.agent._run.migrations import MANIFEST
+from limner.agent.plan import upgrade_plan
 
 _PACKAGES = ("limner", "torch", "diffusers", "transformers", "langgraph", "pydantic", "openai", "pillow")
 
@@ -32,7 +34,7 @@ def versions() -> dict:
 def build_manifest(state: dict, tb) -> dict:
     best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
     return {
-        "schema": "limner.manifest/1",
+        "schema": MANIFEST,
         "run_id": state["run_id"],
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "status": state.get("status", "running"),
@@ -42,8 +44,8 @@ def build_manifest(state: dict, tb) -> dict:
         "model": state["model"],
         "weights": tb._generator.describe() if tb._generator is not None and tb._generator._pipe is not None else None,
         "planner": (state.get("plan") or {}).get("planner"),
-        "plan": state.get("plan"),
-        "plans": state.get("plans", []),
+        "plan": upgrade_plan(state.get("plan")),  # a run resumed from an earlier schema's checkpoint
+        "plans": [upgrade_plan(p) for p in state.get("plans", [])],
         "verifiers": [v.describe() if hasattr(v, "describe") else {"name": ref.name}
                       for ref, v in (tb.verifiers(state.get("plan")) if tb._verifiers is not None else [])]
                      or [r.model_dump() for r in tb.policy.verifiers],

@@ -49,3 +49,20 @@ def migrate(db: sqlite3.Connection, migrations: list[str]) -> int:
         db.execute("ROLLBACK")
         raise
     return len(migrations)
+
+
+MANIFEST = "limner.manifest/2"  # 2: plans carry attributes, exclusions, global parts and unplanned spans
+
+
+def upgrade_manifest(manifest: dict) -> dict:
+    """A manifest of an earlier schema read as the current one (in memory; the file is left as it was): its
+    plans upgraded by ``limner.agent.plan.upgrade_plan``. A manifest of an unknown, newer schema is refused."""
+    from limner.agent.plan import upgrade_plan
+
+    schema = manifest.get("schema", "limner.manifest/1")
+    if schema == MANIFEST:
+        return manifest
+    if schema != "limner.manifest/1":
+        raise ValueError(f"manifest schema {schema!r} is newer than this Limner's ({MANIFEST}): upgrade limner")
+    return {**manifest, "schema": MANIFEST, "plan": upgrade_plan(manifest.get("plan")),
+            "plans": [upgrade_plan(p) for p in manifest.get("plans") or []]}

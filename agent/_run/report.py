@@ -54,8 +54,17 @@ def _plan_html(plan: dict | None) -> str:
     checks = "".join(f"<li><code>{_e(c['id'])}</code> {_e(c['question'])}</li>" for c in plan.get("checks", []))
     regions = "".join(f"<li>{_e(r['phrase'])}: [{', '.join(f'{v:.2f}' for v in r['box'])}]</li>"
                       for r in (plan.get("layout") or {}).get("regions", []))
+    from limner.agent.plan import describe_parts
+
+    parts = describe_parts(plan)
+    graph = "".join(f"<li>{label} {_e(line)}</li>" for label, key in (
+        ("entity", "entities"), ("relation", "relations"), ("exclude", "exclusions"), ("global", "global"))
+        for line in parts[key])
+    unplanned = "".join(f"<li>{_e(line)}</li>" for line in parts["unplanned"])
     return (f"<p>version {plan['version']} by {_e(plan['planner'])}</p>"
-            f"<p class=prompt>{_e(plan['rewritten_prompt'])}</p>"
+            + (f"<h3>scene</h3><ul>{graph}</ul>" if graph else "")
+            + (f"<h3>unplanned: no check tests these words</h3><ul class=fail>{unplanned}</ul>" if unplanned else "")
+            + f"<p class=prompt>{_e(plan['rewritten_prompt'])}</p>"
             + (f"<p>negative: {_e(plan['negative_prompt'])}</p>" if plan.get("negative_prompt") else "")
             + f"<h3>checks</h3><ul>{checks}</ul>" + (f"<h3>layout</h3><ul>{regions}</ul>" if regions else ""))
 

@@ -205,8 +205,11 @@ class RunStore:
         atomic_write_json(self.manifest_path, manifest)
 
     def read_manifest(self) -> dict:
+        """The manifest in the current schema (one of an earlier schema is upgraded as it is read)."""
+        from limner.agent._run.migrations import upgrade_manifest
+
         try:
-            return json.loads(self.manifest_path.read_text())
+            return upgrade_manifest(json.loads(self.manifest_path.read_text()))
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read {self.manifest_path}: {exc}") from None
 

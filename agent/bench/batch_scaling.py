@@ -22,7 +22,7 @@ def _arm(name: str, source: Path, out: Path, policy: str | None, ray) -> dict:
     t = summary["totals"]
     n = t["jobs"]
     start = summary["runner"].get("start_seconds", 0.0)
-    return {"arm": name, "briefs": n, "done": t["passed"] + t["best_effort"] + t["failed"], "errors": t["error"],
+    return {"arm": name, "briefs": n, "done": t["passed"] + t["best_effort"] + t.get("unverified", 0) + t["failed"], "errors": t["error"],
             "mean_score": t["mean_score"], "wall_seconds": round(wall, 2), "start_seconds": start,
             "briefs_per_minute": round(60 * n / wall, 2),
             "briefs_per_minute_after_start": round(60 * n / max(wall - start, 1e-9), 2),

@@ -135,7 +135,7 @@ def _next_run_command(out: Path, start: list[str], tally: Tally) -> list[str]:
 
 
 def _judge_runs(out: Path, result: dict | None, tally: Tally) -> None:
-    if result is not None and result.get("status") in {"passed", "best_effort"} and result.get("final_path"):
+    if result is not None and result.get("status") in {"passed", "best_effort", "unverified"} and result.get("final_path"):
         tally.completed += 1
     elif result is not None:
         tally.problems.append(f"{out.name}: ended {result.get('status')}: {result.get('stop_reason')}")
@@ -165,7 +165,7 @@ def campaign_batch(work: Path, kills: int, rng: random.Random, longest: float = 
         summary = _finish(cmd, tally)
         if summary is not None:
             totals = summary["totals"]
-            ok = totals["jobs"] == briefs and totals.get("passed", 0) + totals.get("best_effort", 0) == briefs
+            ok = totals["jobs"] == briefs and totals.get("passed", 0) + totals.get("best_effort", 0) + totals.get("unverified", 0) == briefs
             ok = ok and len({r["run_id"] for r in summary["jobs"]}) == briefs
             tally.completed += ok
             if not ok:
@@ -220,7 +220,7 @@ def campaign_chat(work: Path, kills: int, rng: random.Random, longest: float = 1
         finished = [d for d in dirs if (d / "final.png").is_file()]
         if finished:
             manifest = json.loads((finished[-1] / "manifest.json").read_text())
-            tally.completed += manifest["status"] in {"passed", "best_effort"}
+            tally.completed += manifest["status"] in {"passed", "best_effort", "unverified"}
         else:
             tally.problems.append(f"chat {out.name}: no finished session")
         for run_dir in dirs:
@@ -348,7 +348,7 @@ def campaign_mcp(work: Path, kills: int, rng: random.Random, per_run: int = 4, l
                 tally.restarts += 1
             if reply is not None:
                 result = reply.get("result", {}).get("structuredContent") or {}
-                if reply.get("result", {}).get("isError") or result.get("status") not in {"passed", "best_effort"}:
+                if reply.get("result", {}).get("isError") or result.get("status") not in {"passed", "best_effort", "unverified"}:
                     tally.problems.append(f"mcp {out.name}: {json.dumps(reply)[:300]}")
                 else:
                     tally.completed += 1

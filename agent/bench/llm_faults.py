@@ -24,7 +24,7 @@ from limner.agent.bench.scripted_openai import Reply, ScriptedOpenAI
 FAKE_KEY = "sk-reliability-fake-9d2e71"
 URL_KEY = "url-reliability-fake-5c3a"
 GOOD = {
-    "PlanDraft": {
+    "PlanAnswer": {
         "reasoning": "two objects and a relation", "rewritten_prompt": "a red circle left of a blue square",
         "objects": [{"name": "circle", "count": 1, "color": "red"}, {"name": "square", "count": 1, "color": "blue"}],
         "relations": [{"subject": 0, "relation": "left of", "object": 1}],
@@ -78,7 +78,7 @@ def _calls(kind: str):
     from PIL import Image
 
     image = Image.new("RGB", (64, 64), (200, 30, 30))
-    plan = GOOD["PlanDraft"]
+    plan = GOOD["PlanAnswer"]
     if kind in ("plan", "replan", "revise"):
         from limner.agent.planners.llm import LLMPlanner
         from limner.agent.planners.rules import RulesPlanner
@@ -91,7 +91,7 @@ def _calls(kind: str):
                       "replan": lambda: planner.replan(previous, "the square is missing"),
                       "revise": lambda: planner.revise(previous, "make the square green")}[kind]()
             json.dumps(result.model_dump(), allow_nan=False)
-        return "PlanDraft", call
+        return "PlanAnswer", call
     if kind == "feedback":
         from limner.agent._graph.feedback import read
 

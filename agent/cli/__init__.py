@@ -219,10 +219,12 @@ def _add_subcommands() -> None:
     from limner.agent.cli.bench import bench_app
     from limner.agent.cli.batch import batch
     from limner.agent.cli.chat import chat
+    from limner.agent.cli.llm import llm_app
     from limner.agent.cli.plan import plan
     from limner.agent.cli.weights import doctor, pull
 
     app.add_typer(bench_app, name="bench")
+    app.add_typer(llm_app, name="llm")
     app.command("plan")(friendly(plan))
     app.command("chat")(friendly(chat))
     app.command("batch")(friendly(batch))

@@ -26,7 +26,8 @@ def _table(summary: dict):
 def _totals_line(summary: dict) -> str:
     t = summary["totals"]
     mean = f"{t['mean_score']:.3f}" if t["mean_score"] is not None else "-"
-    return (f"total: {t['jobs']} runs: {t['passed']} passed, {t['best_effort']} best effort, {t['failed']} failed, "
+    return (f"total: {t['jobs']} runs: {t['passed']} passed, {t['best_effort']} best effort, "
+            f"{t.get('unverified', 0)} unverified, {t['failed']} failed, "
             f"{t['error']} errors; mean score {mean}; {t['nfe']} NFE; {t['seconds']:.1f}s")
 
 

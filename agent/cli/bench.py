@@ -519,3 +519,60 @@ def reliability_bench(
     typer.echo(table(result))
     _write(result, out)
     raise typer.Exit(1 if result["failures"] else 0)
+
+
+@bench_app.command("plans")
+def plans_bench(
+    split: str = typer.Option("dev", help="The compositional suite's split: dev (phrasings to tune on) or test "
+                                          "(held out: measure only)."),
+    suite: Optional[Path] = typer.Option(None, help="Another suite file with stated scene graphs ('graph')."),
+    planner: str = typer.Option("rules", help="rules, llm (cross-checked by the rules reader) or llm-raw (the LLM's "
+                                               "reading alone); the LLM needs LIMNER_LLM_BASE_URL."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Only the first N briefs of each tag."),
+    out: Optional[Path] = typer.Option(None, "--results", help="Write every plan's verdict to this JSON file."),
+    show: int = typer.Option(0, help="Print this many wrong plans with what they missed."),
+):
+    """Plan accuracy on the compositional suite: entities, relations and exclusions read exactly, per tag;
+    silent losses (a part of the brief neither planned nor listed as unplanned). Nothing is generated."""
+    from limner.agent.bench.plan_accuracy import run as run_plans, table
+    from limner.agent.cli.common import _fail
+    from limner.agent.planners import make_planner
+
+    if split not in ("dev", "test"):
+        _fail(f"unknown split '{split}': use dev or test")
+    from limner.tools.shapes.compose import shipped
+
+    path = suite or shipped(split)
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read suite {path}: {str(exc).splitlines()[0]}")
+    if not rows or not all(isinstance(r, dict) and "graph" in r and "prompt" in r for r in rows):
+        _fail(f"{path} has no rows with a 'prompt' and a stated 'graph'")
+    if limit:
+        seen: dict[str, int] = {}
+        rows = [r for r in rows if seen.setdefault(r.get("tag", ""), 0) < limit
+                and not seen.__setitem__(r.get("tag", ""), seen[r.get("tag", "")] + 1)]
+    if planner in ("llm", "llm-raw"):
+        from limner.agent.config import Settings
+        from limner.agent.llm import LLMClient
+        from limner.agent.llm.log import CallLog
+        from limner.tools._home import limner_home
+
+        settings = Settings()
+        if not settings.llm_configured:
+            _fail("the llm planner needs an LLM endpoint: set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL")
+        made = make_planner("llm", llm=LLMClient(settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=None))
+        made.crosscheck = planner == "llm"
+    elif planner == "rules":
+        made = make_planner("rules")
+    else:
+        _fail(f"unknown planner '{planner}': use rules, llm or llm-raw")
+    result = run_plans(rows, made)
+    typer.echo(f"plan accuracy, {path.name}, planner {planner}, {len(rows)} briefs")
+    typer.echo(table(result))
+    for r in [r for r in result["results"] if not r["correct"]][:show]:
+        typer.echo(f"- {r['prompt']!r}: missing {r['missing']} extra {r['extra']}" + (f" {r['error']}" if r['error'] else ""))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")

@@ -45,13 +45,13 @@ def render_plan(result: dict, console: Console) -> None:
     console.print(f"[bold]prompt[/]    {escape(result['prompt'])}")
     console.print(f"[bold]planner[/]   {escape(plan['planner'])} (for {escape(result['model'])})")
     console.print(f"[bold]rewritten[/] {escape(plan['rewritten_prompt'])}")
-    for obj in plan["objects"]:
-        count = obj["count"] if obj.get("exact", True) else "some"
-        console.print(f"  object {count} x {escape(' '.join(w for w in (obj.get('color'), obj['name']) if w))}")
-    for rel in plan["relations"]:
-        objs = plan["objects"]
-        console.print(f"  relation {escape(objs[rel['subject']]['name'])} {rel['relation']} "
-                      f"{escape(objs[rel['object']]['name'])}")
+    from limner.agent.plan import describe_parts
+
+    parts = describe_parts(plan)
+    for label, key in (("entity", "entities"), ("relation", "relations"), ("exclude", "exclusions"),
+                       ("global", "global"), ("UNPLANNED", "unplanned"), ("crosscheck", "crosscheck")):
+        for line in parts[key]:
+            console.print(f"  {label} {escape(line)}")
     for check in plan["checks"]:
         after = f"  (after {', '.join(check['depends_on'])})" if check["depends_on"] else ""
         console.print(f"  check {escape(check['id'])}: {escape(check['question'])}{after}")

@@ -1,22 +1,27 @@
-"""Box placement by rules: one region per object instance, satisfying counts and one spatial relation.
+"""Box placement by rules: one region per object instance, with every relation of the plan holding at once.
 
-With a relation, the subject's instances go in one half of the canvas and the object's in the other (left
-of: subject left; above: subject on top); every other instance shares the canvas in a grid. Each box is the
-largest square that fits its grid cell with ``MARGIN`` on every side, at most ``MAX_SIDE`` wide, centred in
-the cell, so boxes never touch and their centres satisfy GenEval's relative-position rule.
+Without relations, every instance shares the canvas in a grid. With relations, each entity gets a cell of a
+small grid (the smallest that fits: as many columns as the longest left-right chain, as many rows as the
+longest above-below chain), found by a search that satisfies every relation by the cells' order and prefers
+entities related left-right in one row and above-below in one column; an entity's instances share its cell.
+Each box is the largest square that fits its cell with ``MARGIN`` on every side, at most ``MAX_SIDE`` wide, so
+boxes never touch. The result is checked with GenEval's relative-position rule on every pair of instances;
+a layout that would break a relation is not returned.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from limner.agent.layout import Layout, Region
-from limner.agent.plan import PlanObject, Relation
+from limner.agent.plan import AXES, PlanObject, Relation
 from limner.agent.planners.words import describe
 
 MARGIN = 0.04
 MAX_SIDE = 0.42
-SPLITS = {"left of": ("x", 0), "right of": ("x", 1), "above": ("y", 0), "below": ("y", 1)}
+MAX_GRID = 4  # at most this many columns and rows of entity cells
+SEARCH_NODES = 60_000  # the assignment search gives up after this many partial assignments
 
 
 def _grid(n: int, area: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
@@ -42,30 +47,124 @@ def _square(cell, max_side: float) -> list[float]:
     return [cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]
 
 
+def _chain(n: int, relations: list[Relation], axis: str) -> int:
+    """The most entities in one chain of relations along ``axis`` (1 when none)."""
+    after: dict[int, list[int]] = {}
+    for rel in relations:
+        ax, flip = AXES[rel.relation]
+        if ax == axis:
+            a, b = (rel.object, rel.subject) if flip else (rel.subject, rel.object)
+            after.setdefault(a, []).append(b)
+    depth: dict[int, int] = {}
+
+    def longest(i: int) -> int:
+        if i not in depth:
+            depth[i] = 1 + max((longest(j) for j in after.get(i, [])), default=0)
+        return depth[i]
+
+    return max((longest(i) for i in range(n)), default=1)
+
+
+def _holds(rel: Relation, cells: dict[int, tuple[int, int]]) -> bool:
+    (ca, ra), (cb, rb) = cells[rel.subject], cells[rel.object]
+    return {"left of": ca < cb, "right of": ca > cb, "above": ra < rb, "below": ra > rb}[rel.relation]
+
+
+def _penalty(rel: Relation, cells: dict[int, tuple[int, int]]) -> int:
+    """Off-axis distance: entities related left-right belong in one row, above-below in one column."""
+    (ca, ra), (cb, rb) = cells[rel.subject], cells[rel.object]
+    return abs(ra - rb) if AXES[rel.relation][0] == "x" else abs(ca - cb)
+
+
+def assign_cells(n: int, relations: list[Relation], cols: int, rows: int) -> dict[int, tuple[int, int]] | None:
+    """Distinct (column, row) cells for ``n`` entities where every relation holds, with the least off-axis
+    distance; None if there is none (or the search runs out of nodes)."""
+    order = sorted(range(n), key=lambda i: -sum(i in (r.subject, r.object) for r in relations))
+    free = [(c, r) for r in range(rows) for c in range(cols)]
+    best: list = [None, math.inf]
+    nodes = [0]
+
+    def search(k: int, cells: dict[int, tuple[int, int]], cost: int) -> None:
+        nodes[0] += 1
+        if cost >= best[1] or nodes[0] > SEARCH_NODES:
+            return
+        if k == n:
+            best[0], best[1] = dict(cells), cost
+            return
+        entity = order[k]
+        for cell in free:
+            if cell in cells.values():
+                continue
+            cells[entity] = cell
+            added, ok = 0, True
+            for rel in relations:
+                if entity in (rel.subject, rel.object) and rel.subject in cells and rel.object in cells:
+                    if not _holds(rel, cells):
+                        ok = False
+                        break
+                    added += _penalty(rel, cells)
+            if ok:
+                search(k + 1, cells, cost + added)
+            del cells[entity]
+
+    search(0, {}, 0)
+    return best[0]
+
+
+def _regions(objects: list[PlanObject], slots: list[tuple[int, tuple]], max_side: float) -> list[Region]:
+    regions = []
+    for index, cell in slots:
+        obj = objects[index]
+        single = PlanObject(name=obj.name, count=1, color=obj.color)
+        phrase = describe(single)
+        if obj.attributes:  # "a large wooden chair": the attributes before the colour
+            head, rest = phrase.split(" ", 1)
+            phrase = " ".join([head, *obj.attributes, rest])
+        regions.append(Region(phrase=phrase, box=_square(cell, max_side), object=index,
+                              attributes=([obj.color] if obj.color else []) + list(obj.attributes)))
+    return regions
+
+
+def _satisfied(regions: list[Region], relations: list[Relation]) -> str | None:
+    """The first relation some pair of instances breaks by GenEval's rule, or None."""
+    from limner.tools.shapes.geneval import relative_position
+
+    for rel in relations:
+        subjects = [r.box for r in regions if r.object == rel.subject]
+        targets = [r.box for r in regions if r.object == rel.object]
+        for a, b in itertools.product(subjects, targets):
+            if rel.relation not in relative_position(a, b):
+                return f"object {rel.subject} {rel.relation} object {rel.object}"
+    return None
+
+
 def place(objects: list[PlanObject], relations: list[Relation], *, max_side: float = MAX_SIDE,
-          background: str = "", base_ratio: float = 0.3) -> Layout:
-    """A layout for the plan's objects (``ValueError`` when there is nothing to place)."""
+          background: str = "", base_ratio: float = 0.3) -> tuple[Layout | None, str]:
+    """``(layout, why)``: a layout for the plan's objects in which every relation holds, or ``(None, why not)``
+    (``ValueError`` when there is nothing to place)."""
     if not objects:
         raise ValueError("no objects to place")
-    instances = [i for i, obj in enumerate(objects) for _ in range(obj.count)]
-    groups: list[tuple[list[int], tuple]] = []
-    if relations:
-        rel = relations[0]
-        axis, subject_first = SPLITS[rel.relation]
-        first, second = ((0, 0, 0.5, 1), (0.5, 0, 1, 1)) if axis == "x" else ((0, 0, 1, 0.5), (0, 0.5, 1, 1))
-        if subject_first == 1:
-            first, second = second, first
-        subject = [i for i in instances if i == rel.subject]
-        target = [i for i in instances if i == rel.object]
-        others = [i for i in instances if i not in (rel.subject, rel.object)]
-        groups = [(subject + others[: len(others) // 2], first), (target + others[len(others) // 2:], second)]
-    else:
-        groups = [(instances, (0, 0, 1, 1))]
-    regions = []
-    for members, area in groups:
-        for index, cell in zip(members, _grid(len(members), area)):
-            obj = objects[index]
-            single = PlanObject(name=obj.name, count=1, color=obj.color)
-            regions.append(Region(phrase=describe(single), box=_square(cell, max_side), object=index,
-                                  attributes=[obj.color] if obj.color else []))
-    return Layout(regions=regions, background=background, base_ratio=base_ratio)
+    n = len(objects)
+    if not relations:
+        instances = [i for i, obj in enumerate(objects) for _ in range(obj.count)]
+        slots = list(zip(instances, _grid(len(instances), (0, 0, 1, 1))))
+        return Layout(regions=_regions(objects, slots, max_side), background=background, base_ratio=base_ratio), ""
+    need_cols, need_rows = _chain(n, relations, "x"), _chain(n, relations, "y")
+    grids = sorted(((c, r) for c in range(need_cols, MAX_GRID + 1) for r in range(need_rows, MAX_GRID + 1)
+                    if c * r >= n), key=lambda g: (g[0] * g[1], abs(g[0] - g[1])))
+    why = f"{n} objects with these relations do not fit a {MAX_GRID}x{MAX_GRID} grid"
+    for cols, rows in grids:
+        cells = assign_cells(n, relations, cols, rows)
+        if cells is None:
+            continue
+        slots = []
+        for entity, (c, r) in cells.items():
+            area = (c / cols, r / rows, (c + 1) / cols, (r + 1) / rows)
+            slots += [(entity, cell) for cell in _grid(objects[entity].count, area)]
+        slots.sort(key=lambda s: s[0])
+        regions = _regions(objects, slots, max_side)
+        broken = _satisfied(regions, relations)
+        if broken is None:
+            return Layout(regions=regions, background=background, base_ratio=base_ratio), ""
+        why = f"no {cols}x{rows} arrangement keeps {broken} for every instance"
+    return None, why

@@ -13,9 +13,12 @@ import re
 import yaml
 
 from limner import prompts
+from limner.agent.errors import UsageError
 from limner.agent.layout import MAX_REGIONS
-from limner.agent.plan import MAX_COUNT, Check, Plan, PlanObject, Relation
+from limner.agent.plan import MAX_COUNT, Check, Exclusion, Plan, PlanObject, Relation, Unplanned, contradiction
 from limner.agent.planners.layout_rules import place
+from limner.agent.planners.lexicon import NEGATIONS
+from limner.agent.planners.reading import Reader, Reading
 from limner.agent.planners.words import (IRREGULAR_PLURALS, NUMBER_WORDS, article, describe, plural,  # noqa: F401
                                          plural_name, singular)
 
@@ -23,147 +26,112 @@ COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
           "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 COLORS = {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white",
           "gray", "grey"}
-# Longest phrases first so "to the left of" wins over "left of".
-RELATION_PHRASES = [
-    ("to the left of", "left of"), ("on the left of", "left of"), ("left of", "left of"),
-    ("to the right of", "right of"), ("on the right of", "right of"), ("right of", "right of"),
-    ("on top of", "above"), ("above", "above"), ("over", "above"),
-    ("below", "below"), ("beneath", "below"), ("under", "below"), ("underneath", "below"),
-]
 PREFIXES = ("a photo of", "a photograph of", "an image of", "a picture of", "a drawing of",
             "an illustration of", "a rendering of")
-# Words that mean the phrase is free text, not "count colour noun".
-NOT_NOUNS = {"in", "on", "at", "with", "of", "by", "near", "from", "into", "for", "the", "is", "are",
-             "and", "to", "while", "during", "some", "many", "several", "very", "was", "were", "be", "been",
-             "being", "has", "have", "had", "does", "do", "did", "can", "will", "would", "it", "its", "this",
-             "that", "these", "those", "there", "their", "they", "them", "he", "she", "his", "her", "my",
-             "your", "our", "as", "like", "not", "no", "or", "but", "if", "so", "up", "down", "out", "off",
-             "make", "made", "show", "draw", "paint", "then", "than", "where", "what", "who", "which"}
-# Verbs between a subject and its relation ("the hat was on top of the rack", "a cat sitting left of a dog"):
-# dropped from the subject's phrase; any other verb-like word makes the phrase free text.
-LINKING = {"is", "are", "was", "were", "sits", "sit", "sitting", "stands", "stand", "standing", "lies", "lie",
-           "lying", "placed", "located", "positioned", "hangs", "hanging", "floats", "floating", "rests",
-           "resting", "appears", "seen", "shown", "just", "directly", "right", "slightly", "being"}
 # A person's change to the scene ("make it two green triangles"): what follows is the new scene.
 REQUEST_PREFIXES = ("make it", "make them", "make this", "change it to", "change this to", "turn it into",
                     "i want", "i'd like", "i would like", "instead", "now", "please", "show me", "show", "draw",
                     "paint", "generate", "give me", "try", "rather", "actually", "no,", "no")
-COLOR_NOUNS = {"orange"}  # colour words that are also objects ("an orange")
-class _Unparsed(ValueError):
-    pass
-
-
-def _parse_phrase(text: str) -> PlanObject:
-    """'two red circles' -> PlanObject(circle, 2, red); raises ``_Unparsed`` on anything else. A colour word
-    that ends the phrase is the noun ('an orange'); a plural without a number is a bare plural (some, count
-    not checked); words that are not plain English letters make the phrase free text."""
-    words = [w for w in text.split() if w]
-    if words and words[0] == "the":
-        words = words[1:]
-    count = None
-    if words and (words[0] in COUNTS or words[0].isdigit()):
-        count = COUNTS.get(words[0]) or int(words[0])
-        words = words[1:]
-    color = None
-    if len(words) > 1 and words[0] in COLORS:
-        color = "gray" if words[0] == "grey" else words[0]
-        words = words[1:]
-    if len(words) == 1 and words[0] in COLORS and words[0] not in COLOR_NOUNS:
-        raise _Unparsed(text)  # "make it blue": a colour, not an object
-    if (not words or len(words) > 3 or any(w in NOT_NOUNS or not (w.isascii() and w.isalpha()) for w in words)
-            or any(w in COLORS for w in words[:-1])):
-        raise _Unparsed(text)
-    last = singular(words[-1])
-    is_plural = last != words[-1]
-    exact = count is not None or not is_plural
-    if count is None:
-        count = 2 if is_plural else 1
-    if not 1 <= count <= MAX_COUNT:  # a larger count is free text
-        raise _Unparsed(text)
-    return PlanObject(name=" ".join(words[:-1] + [last]), count=count, color=color, exact=exact)
-
-
-def _parse_list(text: str) -> list[PlanObject]:
-    parts = [p.strip() for p in re.split(r"\band\b", text) if p.strip()]
-    if not parts:
-        raise _Unparsed(text)
-    return [_parse_phrase(p) for p in parts]
 
 
 SHAPES_WORLD = ("circle", "square", "triangle")  # the objects of the embedded shapes world
-
-
-def split_style(prompt: str) -> tuple[str, str]:
-    """``"a corgi astronaut, studio photo"`` -> ``("a corgi astronaut", "studio photo")``: what follows the first
-    comma, semicolon or line break is style, kept as the user wrote it, never read as objects (a line that
-    starts with 'and' or a relation continues the scene)."""
-    lines = [line.strip() for line in prompt.strip().splitlines() if line.strip()]
-    joined = lines[:1]
-    for line in lines[1:]:
-        low = line.lower()
-        continues = low.startswith(("and ", "with ")) or any(low.startswith(p + " ") for p, _ in RELATION_PHRASES)
-        joined.append((" " if continues else ", ") + line)
-    text = "".join(joined)
-    cut = min((i for i in (text.find(","), text.find(";")) if i >= 0), default=-1)
-    if cut < 0:
-        return text.strip(), ""
-    return text[:cut].strip(), text[cut + 1:].strip()
 
 
 def in_shapes_world(objects: list[PlanObject]) -> bool:
     return bool(objects) and all(o.name in SHAPES_WORLD for o in objects)
 
 
+def read(prompt: str) -> Reading:
+    """The reader's scene graph of ``prompt`` (see ``limner.agent.planners.reading``)."""
+    return Reader().read(prompt)
+
+
 def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
-    """Objects and relations of a GenEval-style prompt (its part before any comma); raises ``ValueError`` on
-    free text."""
-    text = " ".join(split_style(prompt)[0].lower().replace(".", " ").split())
-    for prefix in PREFIXES:
-        if text.startswith(prefix + " "):
-            text = text[len(prefix) + 1 :]
-            break
-    for phrase, relation in RELATION_PHRASES:
-        match = re.search(rf"\b{re.escape(phrase)}\b", text)
-        if match:
-            subject = text[: match.start()].split()
-            while subject and subject[-1] in LINKING:  # "the hat was | on top of": the verb is not the hat's
-                subject.pop()
-            left = _parse_list(" ".join(subject))
-            right = _parse_list(text[match.end() :])
-            objects = left + right
-            rel = Relation(subject=len(left) - 1, relation=relation, object=len(left))
-            return objects, [rel]
-    return _parse_list(text), []
+    """Objects and relations of a prompt; raises ``ValueError`` when it names no object."""
+    reading = read(prompt)
+    objects = [PlanObject(**o) for o in reading.objects if 1 <= o["count"] <= MAX_COUNT]
+    if not objects or len(objects) != len(reading.objects):
+        raise ValueError(f"no objects read in {prompt!r}")
+    return objects, [Relation(**r) for r in reading.relations]
+
+
+def _noun(obj) -> str:
+    """'purple triangle', 'large wooden chair': the words that pick one entity out (no count)."""
+    return " ".join([*getattr(obj, "attributes", []), *([obj.color] if obj.color else []), obj.name])
 
 
 def scene_text(objects: list[PlanObject], relations: list[Relation]) -> str:
-    if relations:
+    """The scene in the words the embedded model was trained on: objects joined by 'and', and one relation
+    between the last object before it and the first after it; the layout carries any further relations."""
+    parts = [describe(o) for o in objects]
+    if len(relations) == 1:
         rel = relations[0]
-        parts = [describe(o) for o in objects]
-        left = " and ".join(parts[: rel.subject + 1])
-        right = " and ".join(parts[rel.object :])
-        return f"{left} {rel.relation} {right}"
-    return " and ".join(describe(o) for o in objects)
+        if rel.object == rel.subject + 1:
+            left = " and ".join(parts[: rel.subject + 1])
+            right = " and ".join(parts[rel.object :])
+            return f"{left} {rel.relation} {right}"
+    return " and ".join(parts)
 
 
-def make_checks(objects: list[PlanObject], relations: list[Relation]) -> list[Check]:
-    """DSG-style atomic questions: existence first, then count, colour and relations depending on it."""
+def make_checks(objects: list[PlanObject], relations: list[Relation], exclusions: list[Exclusion] = ()) -> list[Check]:
+    """DSG-style atomic questions from the whole scene graph: existence first, then count, colour and other
+    attributes depending on it; each relation between the two entities it names; each exclusion."""
     checks: list[Check] = []
     for i, obj in enumerate(objects):
         exists = f"o{i}"
-        question = f"Are there {plural_name(obj.name)}?" if not obj.exact else f"Is there {article(obj.name)} {obj.name}?"
+        what = _noun(PlanObject(name=obj.name, color=None, attributes=obj.attributes))
+        question = (f"Are there {plural_name(what)}?" if not obj.exact else f"Is there {article(what)} {what}?")
         checks.append(Check(id=exists, question=question, kind="exists", object=i))
         if obj.count > 1 and obj.exact:
-            checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?", kind="count",
-                                object=i, depends_on=[exists]))
+            checks.append(Check(id=f"o{i}-count", question=f"Are there exactly {obj.count} {plural_name(obj.name)}?",
+                                kind="count", object=i, depends_on=[exists]))
         if obj.color:
-            checks.append(Check(id=f"o{i}-color", question=f"Is the {obj.name} {obj.color}?", kind="color", object=i,
+            checks.append(Check(id=f"o{i}-color", question=f"Is the {obj.name} {obj.color}?", kind="color",
+                                object=i, depends_on=[exists]))
+        for k, attr in enumerate(obj.attributes):
+            checks.append(Check(id=f"o{i}-a{k}", question=f"Is the {obj.name} {attr}?", kind="attribute", object=i,
                                 depends_on=[exists]))
     for k, rel in enumerate(relations):
         a, b = objects[rel.subject], objects[rel.object]
-        checks.append(Check(id=f"r{k}", question=f"Is the {a.name} {rel.relation} the {b.name}?", kind="relation",
+        checks.append(Check(id=f"r{k}", question=f"Is the {_noun(a)} {rel.relation} the {_noun(b)}?", kind="relation",
                             object=rel.subject, relation=k, depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
+    for k, excl in enumerate(exclusions):
+        checks.append(Check(id=f"x{k}", question=f"Is the image free of {plural_name(_noun(excl))}?", kind="absent",
+                            exclusion=k))
     return checks
+
+
+def negative_text(exclusions: list[Exclusion]) -> str:
+    return ", ".join(plural_name(_noun(e)) for e in exclusions)
+
+
+def without_exclusions(prompt: str, reading: Reading) -> str:
+    """The prompt with its exclusion phrases cut out ("a red square and no circles" -> "a red square"): a text
+    encoder reads 'no circles' as circles."""
+    spans = sorted(e["span"] for e in reading.exclusions if e.get("span"))
+    if not spans:
+        return prompt
+    out, pos = [], 0
+    for start, end in spans:
+        cue = re.search(r"(?:\s*(?:,|\band\b|\bbut\b|\bwith\b))?\s*(?:[\w'’]+\s+){0,4}$", prompt[pos:start])
+        cut = pos + (cue.start() if cue and _is_cue(prompt[pos + cue.start():start]) else len(prompt[pos:start]))
+        out.append(prompt[pos:cut])
+        pos = end
+    out.append(prompt[pos:])
+    text = re.sub(r"\s+([,.;])", r"\1", " ".join("".join(out).split()))
+    return re.sub(r"(?:\s*\b(?:or|and|nor)\b)+\s*([,.;]|$)", r"\1", text).strip(" ,;") or prompt
+
+
+def _is_cue(text: str) -> bool:
+    """Whether ``text`` (before an excluded noun) is only list words and a negation ('and no', ', without any')."""
+    words = re.findall(r"[\w'’]+", text.lower())
+    negs = {w for phrase in NEGATIONS for w in phrase.split()} | {"and", "but", "with", "or", "nor", "any", "a",
+                                                                   "an", "the", "single"}
+    return bool(words) and all(w in negs for w in words)
+
+
+class PlanContradiction(UsageError):
+    """The brief asks for things that cannot all hold ('a left of b, b left of a'); names them."""
 
 
 def _rewrites() -> list[str]:
@@ -174,36 +142,68 @@ class RulesPlanner:
     name = "rules"
 
     def _build(self, prompt: str, version: int, critique: str = "") -> Plan:
-        """Only prompts of the shapes world are rewritten (by ``prompts/rules_rewrites.yaml``); any other prompt
-        is kept as the user wrote it, style words included, and gets the checks the parser can read from it."""
+        """The scene graph the reader finds, its checks and a layout that satisfies every relation. Only briefs
+        of the shapes world are rewritten (by ``prompts/rules_rewrites.yaml``); any other keeps the user's words
+        less its exclusion phrases, which go to the negative prompt. Raises ``PlanContradiction`` when the
+        relations cannot all hold, or the brief asks for something and its absence."""
         template = _rewrites()[(version - 1) % len(_rewrites())]
-        try:
-            objects, relations = parse(prompt)
-        except ValueError:
+        reading = read(prompt)
+        unplanned = [Unplanned(**u) for u in reading.unplanned]
+        objects, relations = [], []
+        keep = {}
+        for i, o in enumerate(reading.objects):
+            if 1 <= o["count"] <= MAX_COUNT:
+                keep[i] = len(objects)
+                objects.append(PlanObject(**o))
+            else:
+                span = o["span"]
+                unplanned.append(Unplanned(text=prompt[span[0]:span[1]], span=span,
+                                           reason=f"a count over {MAX_COUNT} is not planned"))
+        for r in reading.relations:
+            if r["subject"] in keep and r["object"] in keep:
+                relations.append(Relation(subject=keep[r["subject"]], relation=r["relation"], object=keep[r["object"]]))
+        exclusions = [Exclusion(**e) for e in reading.exclusions]
+        unplanned.sort(key=lambda u: u.span)
+        if not objects and not exclusions:
             return Plan(
                 prompt=prompt, planner=self.name, version=version, rewritten_prompt=prompt,
                 checks=[Check(id="q0", question="Does the image show what the prompt describes?")],
-                rationale="free-form prompt: the rules planner found no 'count colour object' phrases to check; "
-                          "the prompt is kept as written",
+                background=reading.background, style=_style(reading), unplanned=unplanned,
+                rationale="free-form prompt: the rules planner found no objects to check; the prompt is kept as "
+                          "written" + (f"; unplanned: {_listing(unplanned)}" if unplanned else ""),
             )
-        shapes = in_shapes_world(objects)
-        style = split_style(prompt)[1]
+        clash = contradiction(objects, relations) or _excluded_and_asked(objects, exclusions)
+        if clash:
+            raise PlanContradiction(f"the brief cannot be drawn: {clash}")
+        shapes = in_shapes_world(objects) and all(e.name in SHAPES_WORLD for e in exclusions)
         if shapes:
-            rewritten = template.format(scene=scene_text(objects, relations)) + (f", {style}" if style else "")
-            rationale = "parsed objects, counts, colours and relations"
+            scene = scene_text(objects, relations)
+            rewritten = template.format(scene=scene) + (f", {reading.style}" if reading.style else "")
+            rationale = "read objects, counts, colours, relations and exclusions"
         else:
-            rewritten = prompt
-            rationale = ("parsed objects, counts, colours and relations; outside the shapes world the prompt is "
-                         "kept as written")
+            rewritten = without_exclusions(prompt, reading)
+            rationale = ("read objects, counts, colours, relations and exclusions; outside the shapes world the "
+                         "prompt is kept as written" + (", less its exclusions" if exclusions else ""))
         instances = sum(o.count for o in objects)
-        layout = place(objects, relations) if instances <= MAX_REGIONS else None
-        if layout is None:
+        layout = None
+        if not objects:
+            rationale += "; no layout: no object to place"
+        elif instances > MAX_REGIONS:
             rationale += f"; no layout: {instances} instances, a layout places at most {MAX_REGIONS}"
+        else:
+            layout, why = place(objects, relations, background=reading.background)
+            if layout is None:
+                rationale += f"; no layout: {why}"
+        checks = make_checks(objects, relations, exclusions)
+        if unplanned:
+            checks.append(Check(id="q0", question="Does the image show everything the prompt describes?"))
+            rationale += f"; unplanned (left to the whole-image check): {_listing(unplanned)}"
         if critique:
             rationale += f"; re-plan {version} after: {critique}"
         return Plan(
             prompt=prompt, planner=self.name, version=version, rewritten_prompt=rewritten,
-            objects=objects, relations=relations, checks=make_checks(objects, relations),
+            negative_prompt=negative_text(exclusions), objects=objects, relations=relations, exclusions=exclusions,
+            background=reading.background, style=_style(reading), unplanned=unplanned, checks=checks,
             layout=layout, rationale=rationale,
         )
 
@@ -220,6 +220,22 @@ class RulesPlanner:
         if scene is None:
             return self._build(previous.prompt, previous.version + 1, f"the person asked: {request}")
         return self._build(scene, previous.version + 1)
+
+
+def _style(reading: Reading) -> str:
+    return ", ".join(p for p in (reading.medium, reading.style) if p)
+
+
+def _listing(unplanned: list[Unplanned]) -> str:
+    return "; ".join(f"'{u.text}' ({u.reason})" for u in unplanned[:6]) + (" ..." if len(unplanned) > 6 else "")
+
+
+def _excluded_and_asked(objects: list[PlanObject], exclusions: list[Exclusion]) -> str | None:
+    for excl in exclusions:
+        for obj in objects:
+            if obj.name == excl.name and excl.color in (None, obj.color) and set(excl.attributes) <= set(obj.attributes):
+                return f"it asks for {describe(obj)} and for no {plural_name(_noun(excl))}"
+    return None
 
 
 def scene_request(request: str) -> str | None:

@@ -59,54 +59,72 @@ def metadata_problem(metadata: dict) -> str | None:
             return f"include[{i}].count must be a whole number from 0 to 1000"
         if "color" in req and not isinstance(req["color"], str):
             return f"include[{i}].color must be a string"
-        pos = req.get("position")
-        if pos is not None and not (isinstance(pos, list) and len(pos) == 2 and isinstance(pos[0], str)
-                                    and isinstance(pos[1], int) and 0 <= pos[1] < i):
-            return f"include[{i}].position must be [relation, index of an earlier include]"
+        for pos in ([req["position"]] if req.get("position") is not None else []) + list(req.get("positions") or []):
+            if not (isinstance(pos, list) and len(pos) == 2 and isinstance(pos[0], str)
+                    and isinstance(pos[1], int) and not isinstance(pos[1], bool) and 0 <= pos[1] < i):
+                return f"include[{i}].position must be [relation, index of an earlier include]"
     return None
 
 
 def evaluate(objects: list[dict], metadata: dict) -> tuple[bool, str]:
-    """GenEval's verdict for one image's objects (dicts with shape, color, bbox; largest first)."""
+    """GenEval's verdict for one image's objects (dicts with shape, color, bbox; largest first).
+
+    Limner's compositional suite extends the metadata, and the extensions never change a GenEval prompt's
+    verdict: several include clauses of one class (told apart by colour) each match only objects of their
+    colour; ``"exact": true`` asks for exactly ``count`` of them; ``"positions": [[relation, group], ...]``
+    gives several relations; an exclude clause may name a ``color``.
+    """
     by_class: dict[str, list[dict]] = defaultdict(list)
     for obj in objects:
         by_class[obj["shape"]].append(obj)
+    shared = defaultdict(int)
+    for req in metadata.get("include", []):
+        shared[req["class"]] += 1
     correct, reasons, matched_groups = True, [], []
     for req in metadata.get("include", []):
         cls, count = req["class"], req["count"]
-        found = by_class.get(cls, [])[:count]
+        pool = by_class.get(cls, [])
+        if shared[cls] > 1 and "color" in req:  # same-class entities are bound by their colour
+            pool = [o for o in pool if o["color"] == req["color"]]
+        found = pool[:count]
         matched = True
         if len(found) < count:
             correct = matched = False
             reasons.append(f"expected {cls}>={count}, found {len(found)}")
-        else:
-            if "color" in req:
-                colors = [o["color"] for o in found]
-                if colors.count(req["color"]) < count:
-                    correct = matched = False
-                    reasons.append(f"expected {req['color']} {cls}>={count}, found {colors.count(req['color'])} "
-                                   f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in sorted(set(colors))))
-            if "position" in req and matched:
-                rel, group = req["position"]
-                if matched_groups[group] is None:
-                    correct = matched = False
-                    reasons.append(f"no target for {cls} to be {rel}")
-                else:
-                    for obj in found:
-                        for target in matched_groups[group]:
-                            true_rels = relative_position(obj["bbox"], target["bbox"])
-                            if rel not in true_rels:
-                                correct = matched = False
-                                reasons.append(f"expected {cls} {rel} target, found {' and '.join(sorted(true_rels))} target")
-                                break
-                        if not matched:
-                            break
+        elif req.get("exact") and len(pool) != count:
+            correct = matched = False
+            reasons.append(f"expected exactly {count} {req.get('color', '')} {cls}, found {len(pool)}".replace("  ", " "))
+        if matched and "color" in req:
+            colors = [o["color"] for o in found]
+            if colors.count(req["color"]) < count:
+                correct = matched = False
+                reasons.append(f"expected {req['color']} {cls}>={count}, found {colors.count(req['color'])} "
+                               f"{req['color']}; and " + ", ".join(f"{colors.count(c)} {c}" for c in sorted(set(colors))))
+        positions = list(req.get("positions", [])) + ([req["position"]] if "position" in req else [])
+        for rel, group in positions:
+            if not matched:
+                break
+            if matched_groups[group] is None:
+                correct = matched = False
+                reasons.append(f"no target for {cls} to be {rel}")
+                break
+            for obj in found:
+                for target in matched_groups[group]:
+                    true_rels = relative_position(obj["bbox"], target["bbox"])
+                    if rel not in true_rels:
+                        correct = matched = False
+                        reasons.append(f"expected {cls} {rel} target, found {' and '.join(sorted(true_rels))} target")
+                        break
+                if not matched:
+                    break
         matched_groups.append(found if matched else None)
     for req in metadata.get("exclude", []):
         cls = req["class"]
-        if len(by_class.get(cls, [])) >= req["count"]:
+        there = [o for o in by_class.get(cls, []) if "color" not in req or o["color"] == req["color"]]
+        if len(there) >= req["count"]:
             correct = False
-            reasons.append(f"expected {cls}<{req['count']}, found {len(by_class[cls])}")
+            what = f"{req['color']} {cls}" if "color" in req else cls
+            reasons.append(f"expected {what}<{req['count']}, found {len(there)}")
     return correct, "\n".join(reasons)
 
 

@@ -29,9 +29,15 @@ def answer_from_objects(found: list[dict], plan: dict) -> dict[str, dict]:
         return [f for f in found if f["name"] == obj["name"] and (not use_color or f["color"] == obj["color"])]
 
     answers: dict[str, dict] = {}
+    exclusions = plan.get("exclusions", [])
     for check in plan.get("checks", []):
         kind, i = check.get("kind", "other"), check.get("object")
-        if kind == "other" or (i is None and kind != "relation"):
+        if kind == "absent" and check.get("exclusion") is not None and check["exclusion"] < len(exclusions):
+            excl = exclusions[check["exclusion"]]
+            hits = [f for f in found if f["name"] == excl["name"] and (not excl.get("color") or f["color"] == excl["color"])]
+            answers[check["id"]] = {"p_yes": 0.0 if hits else 1.0, "box": hits[0]["bbox"] if hits else None}
+            continue
+        if kind in ("other", "attribute", "absent") or (i is None and kind != "relation"):
             answers[check["id"]] = {"p_yes": None, "box": None}
             continue
         if kind == "exists":
@@ -48,10 +54,10 @@ def answer_from_objects(found: list[dict], plan: dict) -> dict[str, dict]:
         else:  # relation
             rel = relations[check["relation"]] if check.get("relation") is not None else relations[0]
             subjects, targets = matches(rel["subject"], True), matches(rel["object"], True)
-            pairs = [(s, t) for s in subjects for t in targets
-                     if s is not t and rel["relation"] in relative_position(s["bbox"], t["bbox"])]
-            ok = bool(pairs)
-            hits = [pairs[0][0]] if pairs else subjects
+            wrong = [s for s in subjects for t in targets
+                     if s is not t and rel["relation"] not in relative_position(s["bbox"], t["bbox"])]
+            ok = bool(subjects) and bool(targets) and not wrong
+            hits = wrong or subjects
         answers[check["id"]] = {"p_yes": 1.0 if ok else 0.0, "box": hits[0]["bbox"] if hits else None}
     return answers
 
@@ -104,10 +110,12 @@ class DetectorAnswerer:
                 **({"clip": self.clip.model_id} if self.color == "clip" else {})}
 
     def _palette(self, plan: dict) -> list[str]:
-        return list(dict.fromkeys([*self.colors, *(o["color"] for o in plan.get("objects", []) if o.get("color"))]))
+        said = [o["color"] for key in ("objects", "exclusions") for o in plan.get(key, []) if o.get("color")]
+        return list(dict.fromkeys([*self.colors, *said]))
 
     def objects(self, image, plan: dict) -> list[dict]:
-        names = list(dict.fromkeys(o["name"] for o in plan.get("objects", [])))
+        names = list(dict.fromkeys([*(o["name"] for o in plan.get("objects", [])),
+                                    *(e["name"] for e in plan.get("exclusions", []))]))
         palette = self._palette(plan)
         colored = [f"{c} {n}" for n in names for c in palette] if self.color == "detector" else []
         detections = self.detector.detect(image, names + colored)
@@ -144,6 +152,7 @@ class DetectorAnswerer:
             return answers
         objects = plan.get("objects", [])
         relations = plan.get("relations", [])
+        exclusions = plan.get("exclusions", [])
         for check in plan.get("checks", []):
             about = {check.get("object")}
             if check.get("relation") is not None and check["relation"] < len(relations):
@@ -151,6 +160,10 @@ class DetectorAnswerer:
                 about |= {rel["subject"], rel["object"]}
             unknown = sorted({objects[i]["name"] for i in about if i is not None and i < len(objects)
                               and objects[i]["name"] not in vocabulary})
+            x = check.get("exclusion")
+            if check.get("kind") == "absent" and x is not None and x < len(exclusions) \
+                    and exclusions[x]["name"] not in vocabulary:
+                unknown.append(exclusions[x]["name"])
             if unknown:
                 answers[check["id"]] = {"p_yes": None, "box": None, "note": (
                     f"the detector knows only {', '.join(sorted(vocabulary))}, not {', '.join(unknown)}")}

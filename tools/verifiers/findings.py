@@ -2,14 +2,15 @@
 
 A finding is ``{"kind": "object" | "relation", "index": i, "status": ..., "box": [x0, y0, x1, y1] | None,
 "check": id}`` with boxes as fractions of the image. Object statuses: ``present``, ``missing``,
-``wrong_count``, ``wrong_color``; relation statuses: ``ok``, ``wrong_place``. The repair loop reads them:
+``wrong_count``, ``wrong_color``; relation statuses: ``ok``, ``wrong_place``; exclusion (``"kind":
+"exclusion"``) statuses: ``absent``, ``unwanted`` (it is there, with the box of one). The repair loop reads them:
 a missing or wrongly coloured object can be repaired in its region; wrong counts and places call for a
 new generation with the layout.
 """
 
 from __future__ import annotations
 
-FAILED = {"missing", "wrong_count", "wrong_color", "wrong_place"}
+FAILED = {"missing", "wrong_count", "wrong_color", "wrong_place", "unwanted"}
 
 
 def _norm(box, size) -> list[float] | None:
@@ -24,7 +25,9 @@ def findings(plan: dict, records: list[dict], size: tuple[int, int]) -> list[dic
     out = []
     by_kind: dict[tuple, dict] = {}
     for r, check in zip(records, plan.get("checks", [])):
-        key = (check.get("kind"), check.get("relation") if check.get("kind") == "relation" else check.get("object"))
+        kind = check.get("kind")
+        key = (kind, check.get("relation") if kind == "relation" else
+               check.get("exclusion") if kind == "absent" else check.get("object"))
         by_kind.setdefault(key, r)
     for i, _obj in enumerate(plan.get("objects", [])):
         status, box, check = "present", None, None
@@ -43,5 +46,11 @@ def findings(plan: dict, records: list[dict], size: tuple[int, int]) -> list[dic
             continue
         ok = r["passed"]
         out.append({"kind": "relation", "index": k, "status": "ok" if ok else "wrong_place",
+                    "box": _norm(r.get("box"), size), "check": r["id"]})
+    for k, _excl in enumerate(plan.get("exclusions", [])):
+        r = by_kind.get(("absent", k))
+        if r is None or r["answer"] is None:
+            continue
+        out.append({"kind": "exclusion", "index": k, "status": "absent" if r["passed"] else "unwanted",
                     "box": _norm(r.get("box"), size), "check": r["id"]})
     return out

@@ -48,6 +48,7 @@ def plan(state: dict, tb) -> dict:
             if tb.policy.planner == "llm":
                 raise
             new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
+    new = with_brief_negative(new, state["brief"])
     update = {"plan": new.model_dump(), "plans": [new.model_dump()], "spent": _charge(state, llm_calls=used["calls"])}
     decision = {"step": "plan", "action": "plan", "reason": note or f"plan by {new.planner}"}
     outside = tb.plan_notice(update["plan"])
@@ -77,6 +78,7 @@ def replan(state: dict, tb) -> dict:
             reason = f"re-planned (version {new.version}) by {new.planner}"
         except LLMError as exc:
             new, reason = previous, f"re-plan failed, kept plan version {previous.version}: {exc}"
+    new = with_brief_negative(new, state["brief"])
     _emit({"event": "plan", "plan": new.model_dump()})
     changed_goal = {"goal_since": len(state["candidates"])} if new.prompt != previous.prompt else {}
     return {**changed_goal, "plan": new.model_dump(), "plans": [new.model_dump()] if new is not previous else [],
@@ -84,6 +86,15 @@ def replan(state: dict, tb) -> dict:
             "decisions": [{"step": "replan", "action": "replan", "reason": reason, "critique": critique}],
             "spent": _charge(state, llm_calls=used["calls"])}
 
+
+
+def with_brief_negative(plan: Plan, brief: dict) -> Plan:
+    """The plan with the person's own negative prompt (``--negative``) joined to the plan's (its exclusions)."""
+    theirs = (brief.get("negative_prompt") or "").strip()
+    if not theirs or theirs in plan.negative_prompt:
+        return plan
+    joined = ", ".join(p for p in (theirs, plan.negative_prompt) if p)
+    return plan.model_copy(update={"negative_prompt": joined})
 
 
 def plan_history(state: dict) -> list[dict]:
@@ -273,6 +284,11 @@ def finish(state: dict, tb) -> dict:
     if status == "best_effort" and tally and tally["failed"]:  # say which checks the returned image fails
         update["stop_reason"] = (f"{state.get('stop_reason')}; {len(tally['failed'])} of {tally['of']} checks fail: "
                                  + "; ".join(tally["failed"]))
+    elif tally and tally["unanswered"]:  # nothing failed, but part of the plan was never checked: no pass
+        update["status"] = "unverified"
+        n = len(tally["unanswered"])
+        update["stop_reason"] = (f"{state.get('stop_reason')}; unverified: no verifier could answer {n} of "
+                                 f"{n + tally['of']} checks: " + "; ".join(tally["unanswered"]))
     from limner.agent._run.report import write_contact_sheet, write_report
 
     report = {"html": "report.html"}
