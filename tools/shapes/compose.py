@@ -49,12 +49,25 @@ TEST = {
     "exclusion": ["{a} with no {x} at all", "only {a}, not a single {x1}", "{a}. Do not include any {x}.",
                   "{a}; there should be no {x}"],
 }
+# written after the test split's first look had exposed defects (fixed since), and run once: the held-out split
+HOLDOUT = {
+    "three_plus": ["{a} together with {b} and {c}", "{a}, {b} & {c}", "a picture with {a}, {b} and {c}"],
+    "count_color": ["{a_digits}, {b_digits}", "draw {a} and {b}", "{a} along with {b}"],
+    "attr_relation": ["{a} placed {rel_h} {b}", "there is {a} {rel_h} {b}", "{a} that sits {rel_h} {b}"],
+    "same_class": ["two {shape}s, one {ca} and one {cb}", "{a} and another {b_bare}", "{a} {rel_h} {b}"],
+    "count_relation": ["{a} located {rel_h} {b}", "{a_digits} directly {rel_h} {b}"],
+    "chain": ["{a} {rel_h} {b}; {c} is {rel2_h} it", "{a} {rel_h} {b}, with {c} {rel2_h} {the_b}"],
+    "exclusion": ["{a}, and make sure there are no {x}", "{a} (no {x})", "{a} without a single {x1}"],
+}
 RELATIONS = ("left of", "right of", "above", "below")
 DEV_WORDS = {"left of": ["left of", "to the left of"], "right of": ["right of", "to the right of"],
              "above": ["above"], "below": ["below"]}
 TEST_WORDS = {"left of": ["on the left side of", "to the left side of"],
               "right of": ["on the right side of", "to the right side of"],
               "above": ["on top of", "over"], "below": ["under", "beneath", "underneath"]}
+HOLDOUT_WORDS = {"left of": ["on the left-hand side of", "at the left of"],
+                 "right of": ["on the right-hand side of", "at the right of"],
+                 "above": ["atop", "higher than", "up above"], "below": ["lower than", "down below"]}
 IT_WORDS = {"left of": "to its left", "right of": "to its right", "above": "above it", "below": "below it"}
 
 
@@ -122,15 +135,19 @@ def _one(tag: str, template: str, rel_words: dict, rng: np.random.Generator) -> 
     if tag == "same_class" and "rel_it" in template:
         relations = [[1, rel, 0]]
     if tag == "chain":
-        relations = [[0, rel, 1], [2 if "{c} {rel2" in template else 1, rel2, 1 if "{c} {rel2" in template else 2]]
+        back = "{c} {rel2" in template or "{c} is {rel2" in template  # the third object relates to the second
+        relations = [[0, rel, 1], [2, rel2, 1] if back else [1, rel2, 2]]
     a, b = entities[0], entities[1] if len(entities) > 1 else None
     fields = {
         "a": _np(a["name"], a["count"], a["color"]), "a_digits": _np(a["name"], a["count"], a["color"], digits=True),
         "a_bare": f"{a['color']} {a['name']}", "a_post": f"{WORDS[a['count']]} {a['name']} that is {a['color']}",
         "a_colored": f"{WORDS[a['count']]} {a['name']} colored {a['color']}", "rel": pick(rel), "rel_t": pick(rel),
-        "rel2": pick(rel2), "rel2_t": pick(rel2), "rel_it": IT_WORDS[rel],
+        "rel2": pick(rel2), "rel2_t": pick(rel2), "rel_it": IT_WORDS[rel], "shape": a["name"], "ca": a["color"],
     }
+    if "_h}" in template:  # drawn only for the held-out phrasings, so the dev and test draws stay as they were
+        fields |= {"rel_h": pick(rel), "rel2_h": pick(rel2)}
     if b is not None:
+        fields["cb"] = b["color"]
         fields |= {"b": _np(b["name"], b["count"], b["color"]), "b_bare": f"{b['color']} {b['name']}",
                    "b_digits": _np(b["name"], b["count"], b["color"], digits=True),
                    "the_b": _np(b["name"], 1, b["color"], the=True),
@@ -148,9 +165,9 @@ def _one(tag: str, template: str, rel_words: dict, rng: np.random.Generator) -> 
 
 def make_split(split: str, seed: int = 7, per_tag: int = 12) -> list[dict]:
     """``per_tag`` distinct prompts per tag in the split's phrasings (templates taken in turn)."""
-    templates = {"dev": DEV, "test": TEST}[split]
-    words = DEV_WORDS if split == "dev" else TEST_WORDS
-    rng = np.random.default_rng(seed + (0 if split == "dev" else 1000))
+    templates = {"dev": DEV, "test": TEST, "holdout": HOLDOUT}[split]
+    words = {"dev": DEV_WORDS, "test": TEST_WORDS, "holdout": HOLDOUT_WORDS}[split]
+    rng = np.random.default_rng(seed + {"dev": 0, "test": 1000, "holdout": 2000}[split])
     out = []
     for tag in TAGS:
         seen: set[str] = set()
@@ -171,7 +188,7 @@ def shipped(split: str) -> Path:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=("dev", "test"), required=True)
+    ap.add_argument("--split", choices=("dev", "test", "holdout"), required=True)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--per-tag", type=int, default=12)
     args = ap.parse_args(argv)
