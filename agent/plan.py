@@ -52,6 +52,8 @@ class Relation(BaseModel):
     subject: int = Field(ge=0, description="index into objects")
     relation: RelationName
     object: int = Field(ge=0, description="index into objects")
+    span: list[int] | None = Field(default=None, min_length=2, max_length=2, description=(
+        "[start, end) character offsets of the words that state it"))
 
 
 class Check(BaseModel):
@@ -90,12 +92,9 @@ class PlanDraft(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "PlanDraft":
         n = len(self.objects)
-        for rel in self.relations:
-            if rel.subject >= n or rel.object >= n or rel.subject == rel.object:
-                raise ValueError(f"relation {rel.subject} {rel.relation} {rel.object} names objects not in the plan")
-        clash = contradiction(self.objects, self.relations)
-        if clash:
-            raise ValueError(clash)
+        problem = graph_problem(self.objects, self.relations)
+        if problem:
+            raise ValueError(problem)
         for excl in self.exclusions:
             for i, obj in enumerate(self.objects):
                 if (obj.name == excl.name and excl.color in (None, obj.color)
@@ -133,6 +132,9 @@ class Plan(PlanDraft):
     prompt: str = Field(description="the user's prompt as given")
     planner: str = Field(description="which planner made this plan: 'rules' or 'llm:<model>'")
     version: int = Field(default=1, ge=1, description="1 for the first plan, +1 per re-plan")
+    judge_prompt: str = Field(default="", description=(
+        "the brief as reward models read it: exclusion phrases cut out, since a text encoder reads 'no circles' as "
+        "circles ('' = the prompt as given)"))
     crosscheck: list[str] = Field(default_factory=list, description=(
         "where the LLM's reading and the rules reader's differ, and what was done about it"))
     schema_version: int = Field(default=SCHEMA, description="the plan schema it was written in (see upgrade_plan)")
@@ -178,6 +180,16 @@ AXES = {"left of": ("x", False), "right of": ("x", True), "above": ("y", False),
 def _name(objects, i: int) -> str:
     obj = objects[i]
     return " ".join(w for w in (getattr(obj, "color", None), obj.name) if w)
+
+
+def graph_problem(objects, relations) -> str | None:
+    """Why relations cannot stand between these objects: an index not in ``objects``, an object related to
+    itself, or relations that cannot all hold (``contradiction``); None when they can."""
+    n = len(objects)
+    for rel in relations:
+        if rel.subject >= n or rel.object >= n or rel.subject == rel.object:
+            return f"relation {rel.subject} {rel.relation} {rel.object} names objects not in the plan"
+    return contradiction(objects, relations)
 
 
 def contradiction(objects, relations) -> str | None:

@@ -523,8 +523,8 @@ def reliability_bench(
 
 @bench_app.command("plans")
 def plans_bench(
-    split: str = typer.Option("dev", help="The compositional suite's split: dev (phrasings to tune on) or test "
-                                          "(held out: measure only)."),
+    split: str = typer.Option("dev", help="The compositional suite's split: dev (phrasings to tune on), test or "
+                                          "holdout (measure only)."),
     suite: Optional[Path] = typer.Option(None, help="Another suite file with stated scene graphs ('graph')."),
     planner: str = typer.Option("rules", help="rules, llm (cross-checked by the rules reader) or llm-raw (the LLM's "
                                                "reading alone); the LLM needs LIMNER_LLM_BASE_URL."),
@@ -538,8 +538,8 @@ def plans_bench(
     from limner.agent.cli.common import _fail
     from limner.agent.planners import make_planner
 
-    if split not in ("dev", "test"):
-        _fail(f"unknown split '{split}': use dev or test")
+    if split not in ("dev", "test", "holdout"):
+        _fail(f"unknown split '{split}': use dev, test or holdout")
     from limner.tools.shapes.compose import shipped
 
     path = suite or shipped(split)
@@ -573,6 +573,42 @@ def plans_bench(
     typer.echo(table(result))
     for r in [r for r in result["results"] if not r["correct"]][:show]:
         typer.echo(f"- {r['prompt']!r}: missing {r['missing']} extra {r['extra']}" + (f" {r['error']}" if r['error'] else ""))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("briefs")
+def briefs_bench(
+    files: Optional[list[Path]] = typer.Argument(None, help="Brief files: GenEval metadata (JSON lines) or one "
+                                                            "prompt per line (default: bench/public/'s sets)."),
+    out: Optional[Path] = typer.Option(None, "--results", help="Write every brief's reading to this JSON file."),
+    show: int = typer.Option(0, help="Print this many random plans of each source."),
+):
+    """Public briefs through the rules planner: crashes, what was planned, and every noun phrase (spaCy's
+    noun chunks) planned or listed unplanned, per source. Nothing is generated."""
+    from limner.agent.bench.briefs import noun_reader, read_briefs, run as run_briefs, sample, table
+    from limner.agent.cli.common import _fail
+    from limner.agent.planners import make_planner
+
+    if not files:
+        root = Path("bench/public")
+        files = sorted(root.glob("*/*.jsonl")) + sorted(root.glob("*/*_val.txt"))
+        if not files:
+            _fail("no brief files given, and no bench/public/ folder here: give FILES")
+    briefs = []
+    for path in files:
+        try:
+            briefs += [(f"{path.parent.name}/{path.stem}", text) for text in read_briefs(path)]
+        except (OSError, ValueError, KeyError) as exc:
+            _fail(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    result = run_briefs(briefs, make_planner("rules"), nlp=noun_reader())
+    typer.echo(table(result))
+    for source in dict.fromkeys(r["source"] for r in result["rows"]):
+        for row in sample(result["rows"], source, show):
+            typer.echo(f"- {row['brief']!r}: objects {row['objects']}, {row['relations']} relations, "
+                       f"exclusions {row['exclusions']}, unplanned {row['unplanned']}"
+                       + (f", LOST {row['lost']}" if row["lost"] else ""))
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")

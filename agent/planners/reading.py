@@ -67,6 +67,7 @@ class Reading:
     medium: str = ""  # from an opener: "a watercolor painting of" -> "watercolor painting"
     style: str = ""
     unplanned: list[dict] = field(default_factory=list)  # {"text", "span", "reason"}
+    cuts: list[list[int]] = field(default_factory=list)  # spans of exclusion phrases, cue words included
 
 
 def tokenize(text: str) -> list[Tok]:
@@ -82,27 +83,16 @@ def tokenize(text: str) -> list[Tok]:
 
 
 def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
-    table: dict[tuple[str, ...], tuple[str, object]] = {}
-    for words in lx.UNDIRECTED:
-        table[tuple(words.split())] = ("undir", words)
-    for name, phrases in lx.RELATIONS.items():
-        for words in phrases:
-            table[tuple(words.split())] = ("rel", name)
-    for words in lx.COORDINATORS:
-        table[tuple(words.split())] = ("coord", words)
-    for words in lx.OR_WORDS:
-        table[tuple(words.split())] = ("or", words)
-    for words in lx.NEGATIONS:
-        table[tuple(words.split())] = ("neg", words)
-    for name, phrases in lx.RELATIONS_TO_IT.items():
-        for words in phrases:
-            table[tuple(words.split())] = ("relit", name)
-    for words in lx.WHOLE_IMAGE:
-        table[tuple(words.split())] = ("link", words)
-    for words in ("at least", "no more than", "at most", "more than", "fewer than", "less than", "up to",
-                  "around", "about", "roughly", "approximately"):
-        table[tuple(words.split())] = ("vague", words)
-    return table
+    """Every cue phrase of the lexicon as its words -> (kind, value); later groups win a tie."""
+    vague = ["at least", "no more than", "at most", "more than", "fewer than", "less than", "up to", "around",
+             "about", "roughly", "approximately"]
+    groups = [("undir", {w: w for w in lx.UNDIRECTED}),
+              ("rel", {w: name for name, ws in lx.RELATIONS.items() for w in ws}),
+              ("coord", {w: w for w in lx.COORDINATORS}), ("or", {w: w for w in lx.OR_WORDS}),
+              ("neg", {w: w for w in lx.NEGATIONS}),
+              ("relit", {w: name for name, ws in lx.RELATIONS_TO_IT.items() for w in ws}),
+              ("link", {w: w for w in lx.WHOLE_IMAGE}), ("vague", {w: w for w in vague})]
+    return {tuple(words.split()): (kind, value) for kind, table in groups for words, value in table.items()}
 
 
 PHRASES = _phrases()
@@ -281,7 +271,7 @@ class Reader:
             if np is not None:
                 kind = "np" if np.name else "adj"
                 items.append(Item(kind, np.first, np.last, np))
-                i = np.last + 1
+                i = max([np.last] + [last for _, last, _ in np.notes]) + 1  # a verb it set aside is not re-read
                 continue
             items.append(Item("link" if t in lx.LINKS or t in lx.ARTICLES else "unk", i, i, t))
             i += 1
@@ -318,7 +308,7 @@ class Reader:
         """[article] [count] [colour and attribute words] noun words; None when no such phrase starts at ``i``."""
         j = i
         np = NounPhrase(first=i, last=i, name="")
-        if tokens[j].text in lx.ARTICLES:
+        if tokens[j].text in lx.ARTICLES or tokens[j].text in lx.POSSESSIVES:
             np.definite = tokens[j].text in ("the", "this", "that", "these", "those")
             np.has_det = True
             if tokens[j].text in ("some", "any"):
@@ -346,18 +336,27 @@ class Reader:
         while j < len(tokens) and not role[j] and self._np_word(tokens, j):
             words.append(j)
             j += 1
+        if ((words or np.has_det) and j < len(tokens) and not role[j] and tokens[j].text in lx.NOUN_OR_VERB
+                and (j + 1 == len(tokens) or tokens[j + 1].text in {",", ".", "and", "of", "with", ";", "or"})):
+            words.append(j)  # "a book stand.", "a big set of keys": the noun, not the verb
+            j += 1
         if not words:
             return None
         # a verb between two noun phrases ("a dog chases a cat"): the last word before the next article
         if len(words) >= 2 and j < len(tokens) and (tokens[j].text in ("a", "an", "the") or tokens[j].text.isdigit()):
             verb = words.pop()
             np.notes.append((verb, verb, "an action between two objects, which the checks do not test"))
-        for k in list(words):  # -ing words end the phrase unless they are nouns
+        for k in list(words):  # verbs end the phrase: -ing words that are not nouns, a closing -ed word
             w = tokens[k].text
-            if w.endswith("ing") and w not in lx.NOUN_ING and len(w) > 4 and k != words[0]:
+            ing = w.endswith("ing") and w not in lx.NOUN_ING and len(w) > 4 and (k != words[0] or not np.has_det)
+            ed = (w.endswith("ed") and len(w) > 4 and k == words[-1] and len(words) > 1
+                  and w not in lx.ATTRIBUTES and not _is_color(w))
+            if ing or ed:
                 cut = words.index(k)
-                for dropped in words[cut:]:
+                for dropped in words[cut:cut + 1]:
                     np.notes.append((dropped, dropped, "an action the checks do not test"))
+                if cut == 0:
+                    return None if len(words) == 1 else self._noun_phrase_after(tokens, role, words[1])
                 words = words[:cut]
                 break
         if not words:
@@ -395,6 +394,13 @@ class Reader:
         np.name = " ".join(nouns[:-1] + [head])
         return np
 
+    def _noun_phrase_after(self, tokens, role, i):
+        """The noun phrase after a leading verb ("having fun" -> "fun"), its verb listed as unplanned."""
+        np = self._noun_phrase(tokens, role, i)
+        if np is not None:
+            np.notes.append((i - 1, i - 1, "an action the checks do not test"))
+        return np
+
     # -- pass 2: grammar ------------------------------------------------------------------------------------
     def _grammar(self, items: list[Item], tokens: list[Tok], role: list[str], reading: Reading,
                  unplanned: list[tuple[int, int, str]]) -> None:
@@ -404,6 +410,7 @@ class Reader:
         pending: tuple[str, int, Item] | None = None  # (relation, subject, its item)
         neg = False  # reading exclusions
         neg_fresh = False  # right after the negation word
+        cut_from = 0
         after_link = False  # a link word since the last noun phrase ("that is", "colored")
         blocked: Item | None = None  # an undirected or vague word: the next noun is not a relation's object
 
@@ -436,6 +443,8 @@ class Reader:
                 close_pending()
                 mark(item, "exclusion")
                 neg = neg_fresh = True
+                prev = items[n - 1] if n else None  # "and no", ", without": the list word goes with it
+                cut_from = prev.first if prev is not None and prev.kind in ("comma", "coord") else item.first
             elif kind == "link":
                 mark(item, "function")
                 after_link = True
@@ -470,7 +479,7 @@ class Reader:
                     unplanned.append((item.first, item.last, f"'{item.value}' refers to nothing named before"))
                     mark(item, "unplanned")
                 else:
-                    self._relate((item.value, last, item), target, relations, unplanned, role)
+                    self._relate((item.value, last, item), target, relations, unplanned, role, tokens)
                     mark(item, "relation")
             elif kind == "pron":
                 target = last
@@ -482,7 +491,7 @@ class Reader:
                     continue
                 mark(item, "entity")
                 if pending is not None:
-                    self._relate(pending, target, relations, unplanned, role)
+                    self._relate(pending, target, relations, unplanned, role, tokens)
                     pending = None
                 last = target
                 after_link = False
@@ -509,6 +518,11 @@ class Reader:
                 if continues:
                     exclusions.append({"name": np.name, "color": np.color, "attributes": np.attributes,
                                        "span": [tokens[item.first].start, tokens[item.last].end]})
+                    first = cut_from if neg_fresh else items[n - 1].first if n else item.first
+                    last_tok = item.last
+                    if n + 1 < len(items) and items[n + 1].kind == "link" and items[n + 1].value in lx.WHOLE_IMAGE:
+                        last_tok = items[n + 1].last  # "no circles at all", "no dogs in the picture"
+                    reading.cuts.append([tokens[first].start, tokens[last_tok].end])
                     last_excl = len(exclusions) - 1
                     mark(item, "exclusion")
                     neg_fresh = False
@@ -527,7 +541,7 @@ class Reader:
                     obj["attributes"] = list(dict.fromkeys(obj["attributes"] + np.attributes))
                 mark(item, "entity")
                 if pending is not None and blocked is None:
-                    self._relate(pending, ref, relations, unplanned, role)
+                    self._relate(pending, ref, relations, unplanned, role, tokens)
                     pending = None
                 blocked = None
                 last = ref
@@ -550,14 +564,15 @@ class Reader:
         return None
 
     @staticmethod
-    def _relate(pending, target: int, relations: list[dict], unplanned, role) -> None:
+    def _relate(pending, target: int, relations: list[dict], unplanned, role, tokens) -> None:
         name, subject, item = pending
         if subject == target:
             unplanned.append((item.first, item.last, f"'{name}' relates an object to itself"))
             for k in range(item.first, item.last + 1):
                 role[k] = "unplanned"
             return
-        relations.append({"subject": subject, "relation": name, "object": target})
+        relations.append({"subject": subject, "relation": name, "object": target,
+                          "span": [tokens[item.first].start, tokens[item.last].end]})
 
 
 def _spans(text: str, tokens: list[Tok], marks: list[tuple[int, int, str]]) -> list[dict]:

@@ -17,7 +17,6 @@ from limner.agent.errors import UsageError
 from limner.agent.layout import MAX_REGIONS
 from limner.agent.plan import MAX_COUNT, Check, Exclusion, Plan, PlanObject, Relation, Unplanned, contradiction
 from limner.agent.planners.layout_rules import place
-from limner.agent.planners.lexicon import NEGATIONS
 from limner.agent.planners.reading import Reader, Reading
 from limner.agent.planners.words import (IRREGULAR_PLURALS, NUMBER_WORDS, article, describe, plural,  # noqa: F401
                                          plural_name, singular)
@@ -108,26 +107,16 @@ def negative_text(exclusions: list[Exclusion]) -> str:
 def without_exclusions(prompt: str, reading: Reading) -> str:
     """The prompt with its exclusion phrases cut out ("a red square and no circles" -> "a red square"): a text
     encoder reads 'no circles' as circles."""
-    spans = sorted(e["span"] for e in reading.exclusions if e.get("span"))
-    if not spans:
+    if not reading.cuts:
         return prompt
     out, pos = [], 0
-    for start, end in spans:
-        cue = re.search(r"(?:\s*(?:,|\band\b|\bbut\b|\bwith\b))?\s*(?:[\w'’]+\s+){0,4}$", prompt[pos:start])
-        cut = pos + (cue.start() if cue and _is_cue(prompt[pos + cue.start():start]) else len(prompt[pos:start]))
-        out.append(prompt[pos:cut])
-        pos = end
+    for start, end in sorted(reading.cuts):
+        out.append(prompt[pos:start])
+        pos = max(pos, end)
     out.append(prompt[pos:])
     text = re.sub(r"\s+([,.;])", r"\1", " ".join("".join(out).split()))
-    return re.sub(r"(?:\s*\b(?:or|and|nor)\b)+\s*([,.;]|$)", r"\1", text).strip(" ,;") or prompt
-
-
-def _is_cue(text: str) -> bool:
-    """Whether ``text`` (before an excluded noun) is only list words and a negation ('and no', ', without any')."""
-    words = re.findall(r"[\w'’]+", text.lower())
-    negs = {w for phrase in NEGATIONS for w in phrase.split()} | {"and", "but", "with", "or", "nor", "any", "a",
-                                                                   "an", "the", "single"}
-    return bool(words) and all(w in negs for w in words)
+    text = re.sub(r"([,;.])(\s*[,;.])+", r"\1", text)
+    return text.strip(" ,;") or prompt
 
 
 class PlanContradiction(UsageError):
@@ -161,7 +150,8 @@ class RulesPlanner:
                                            reason=f"a count over {MAX_COUNT} is not planned"))
         for r in reading.relations:
             if r["subject"] in keep and r["object"] in keep:
-                relations.append(Relation(subject=keep[r["subject"]], relation=r["relation"], object=keep[r["object"]]))
+                relations.append(Relation(subject=keep[r["subject"]], relation=r["relation"], object=keep[r["object"]],
+                                          span=r.get("span")))
         exclusions = [Exclusion(**e) for e in reading.exclusions]
         unplanned.sort(key=lambda u: u.span)
         if not objects and not exclusions:
@@ -176,9 +166,14 @@ class RulesPlanner:
         if clash:
             raise PlanContradiction(f"the brief cannot be drawn: {clash}")
         shapes = in_shapes_world(objects) and all(e.name in SHAPES_WORLD for e in exclusions)
+        judge = without_exclusions(prompt, reading) if exclusions else ""
         if shapes:
             scene = scene_text(objects, relations)
             rewritten = template.format(scene=scene) + (f", {reading.style}" if reading.style else "")
+            said = " ".join(prompt.lower().replace(".", " ").split())
+            said = next((said[len(p) + 1:] for p in PREFIXES if said.startswith(p + " ")), said)
+            if said != scene.lower():  # a brief not in caption form: reward models read the words they know
+                judge = scene
             rationale = "read objects, counts, colours, relations and exclusions"
         else:
             rewritten = without_exclusions(prompt, reading)
@@ -202,6 +197,7 @@ class RulesPlanner:
             rationale += f"; re-plan {version} after: {critique}"
         return Plan(
             prompt=prompt, planner=self.name, version=version, rewritten_prompt=rewritten,
+            judge_prompt=judge,
             negative_prompt=negative_text(exclusions), objects=objects, relations=relations, exclusions=exclusions,
             background=reading.background, style=_style(reading), unplanned=unplanned, checks=checks,
             layout=layout, rationale=rationale,
@@ -281,7 +277,7 @@ def recolored(previous: Plan, index: int, color: str) -> Plan:
                    if r.object == index else r for r in layout.regions]
         layout = layout.model_copy(update={"regions": regions})
     return previous.model_copy(update={
-        "objects": objects, "checks": make_checks(objects, previous.relations), "layout": layout,
+        "objects": objects, "checks": make_checks(objects, previous.relations, previous.exclusions), "layout": layout,
         "prompt": scene if previous.planner == "rules" else f"{previous.prompt} (the {old.name} {color})",
         "rewritten_prompt": rewritten if rewritten != previous.rewritten_prompt or old.color == color
         else f"{rewritten}, the {old.name} is {color}",

@@ -197,7 +197,8 @@ def verify(state: dict, tb) -> dict:
 
     pending = state["pending"]
     images = [_load_rgb(tb.store.dir / c["path"]) for c in pending]  # as saved: PNG is lossless
-    prompts_ = [state["plan"]["prompt"]] * len(images)  # the person may have changed it in a chat
+    # the person may have changed the prompt in a chat; reward models read it without its exclusions
+    prompts_ = [state["plan"].get("judge_prompt") or state["plan"]["prompt"]] * len(images)
     dropped = dict(state.get("dropped_verifiers") or {})
     # those that ask about a plan ask about this one; a verifier whose LLM failed earlier is left out
     verifiers = [(ref, v) for ref, v in tb.verifiers(state["plan"]) if ref.name not in dropped]
