@@ -333,3 +333,17 @@ def test_a_red_square_and_no_circles_passes_only_on_an_image_without_a_circle(tm
         assert [o for o in found if o["shape"] == "square" and o["color"] == "red"]
     else:
         assert result.status == "best_effort"
+
+
+def test_the_spacy_reader_reads_the_same_graphs_with_part_of_speech_tags():
+    from limner.agent.planners.reading import SpacyReader, load_spacy
+
+    if load_spacy() is None:
+        pytest.skip("spaCy's English pipeline is not installed (pip install 'limner[nlp]')")
+    spacy_planner = RulesPlanner(SpacyReader())
+    plan = spacy_planner.plan("a purple triangle left of a green circle, and a yellow square below the green circle")
+    assert [(r.subject, r.relation, r.object) for r in plan.relations] == [(0, "left of", 1), (2, "below", 1)]
+    horse = spacy_planner.plan("a horse hidden by a bicycle")
+    assert [o.name for o in horse.objects] == ["horse", "bicycle"] and "hidden" in [u.text for u in horse.unplanned]
+    assert [(e.name, e.color) for e in spacy_planner.plan("a red square and no blue circles").exclusions] == [
+        ("circle", "blue")]

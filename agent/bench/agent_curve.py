@@ -96,7 +96,11 @@ def summarise(rows: list[dict]) -> dict:
             "mean_llm_calls": round(sum(r["llm_calls"] for r in rows) / n, 2),
             "mean_seconds": round(sum(r["seconds"] for r in rows) / n, 2),
             "passed": sum(r["status"] == "passed" for r in rows),
-            "false_passes": sum(r["status"] == "passed" and not r["correct"] for r in rows)}
+            "false_passes": sum(r["status"] == "passed" and not r["correct"] for r in rows),
+            "unverified": sum(r["status"] == "unverified" for r in rows),
+            "false_passes_by_tag": {t: [sum(r["status"] == "passed" and not r["correct"] for r in rows if r["tag"] == t),
+                                        sum(r["status"] == "passed" for r in rows if r["tag"] == t)]
+                                    for t in scored["tags"]}}
 
 
 def interpolate(curve: list[tuple[float, float]], nfe: float) -> float | None:
@@ -210,6 +214,13 @@ def table(result: dict) -> str:
             lines.append(f"{mark} {row['name']:<13} {row['overall']:7.3f} {row['mean_nfe']:7.1f} {row['p90_nfe']:6.0f} "
                          f"{row['mean_verifier_calls']:6.2f} {row['mean_llm_calls']:5.2f} {row['mean_seconds']:6.2f}  "
                          + " ".join(f"{row['tags'].get(t, float('nan')):10.3f}" for t in tags))
+        for row in entry["policies"]:  # the worst verdict: passed by the run, wrong by the scorer
+            if "false_passes_by_tag" not in row:
+                continue
+            share = row["false_passes"] / row["passed"] if row["passed"] else 0.0
+            lines.append(f"  {row['name']}: false passes {row['false_passes']} of {row['passed']} passed ({share:.1%}), "
+                         f"unverified {row['unverified']}; by tag: " + ", ".join(
+                             f"{t} {f}/{p}" for t, (f, p) in row["false_passes_by_tag"].items()))
         top = max(b["n"] for b in entry["baselines"])
         for c in entry["comparison"]:
             share = c[f"nfe_share_of_best_of_{top}"]

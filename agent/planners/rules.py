@@ -40,9 +40,9 @@ def in_shapes_world(objects: list[PlanObject]) -> bool:
     return bool(objects) and all(o.name in SHAPES_WORLD for o in objects)
 
 
-def read(prompt: str) -> Reading:
+def read(prompt: str, reader: Reader | None = None) -> Reading:
     """The reader's scene graph of ``prompt`` (see ``limner.agent.planners.reading``)."""
-    return Reader().read(prompt)
+    return (reader or Reader()).read(prompt)
 
 
 def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
@@ -128,7 +128,13 @@ def _rewrites() -> list[str]:
 
 
 class RulesPlanner:
+    """The offline planner. ``reader``: ``Reader()`` (word lists and suffixes, the default) or ``SpacyReader()``
+    (the same grammar with spaCy's part-of-speech tags)."""
+
     name = "rules"
+
+    def __init__(self, reader: Reader | None = None):
+        self.reader = reader
 
     def _build(self, prompt: str, version: int, critique: str = "") -> Plan:
         """The scene graph the reader finds, its checks and a layout that satisfies every relation. Only briefs
@@ -136,7 +142,7 @@ class RulesPlanner:
         less its exclusion phrases, which go to the negative prompt. Raises ``PlanContradiction`` when the
         relations cannot all hold, or the brief asks for something and its absence."""
         template = _rewrites()[(version - 1) % len(_rewrites())]
-        reading = read(prompt)
+        reading = read(prompt, self.reader)
         unplanned = [Unplanned(**u) for u in reading.unplanned]
         objects, relations = [], []
         keep = {}

@@ -9,7 +9,7 @@ NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 
 IRREGULAR_PLURALS = {"people": "person", "mice": "mouse", "children": "child", "men": "man", "women": "woman",
                      "teeth": "tooth", "feet": "foot", "geese": "goose", "knives": "knife", "sheep": "sheep",
                      "skis": "skis", "scissors": "scissors", "leaves": "leaf", "wolves": "wolf",
-                     "buses": "bus", "octopi": "octopus", "cacti": "cactus"}
+                     "buses": "bus", "octopi": "octopus", "cacti": "cactus", "tvs": "tv"}
 IRREGULAR_SINGULARS = {v: k for k, v in IRREGULAR_PLURALS.items()}
 # Nouns ending in "i" whose plural ends in "is" (other words ending in "is" are singular: tennis, iris).
 I_NOUNS = {"broccoli", "kiwi", "taxi", "salami", "bikini", "zucchini", "martini", "safari", "alibi", "khaki",
