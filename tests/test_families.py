@@ -219,11 +219,12 @@ def test_an_llm_budget_that_cannot_score_one_candidate_is_refused_before_any_gen
                                  "--out", str(tmp_path / "a"), "--steps", "2"], llm=True)
             assert done.exit_code == 2 and "allows 1 LLM calls, but planning and scoring one candidate take at least 2" \
                 in done.output and not (tmp_path / "a").exists()
-            # one request per check: the plan's 5 checks do not fit the 3 calls left after planning
+            # one request per check: the plan's checks (5, and the cat the rules reader adds to the scripted plan)
+            # do not fit the 3 calls left after planning
             done = contract.cli(["run", "a cat", "--model", repo, "--policy", _llm_policy(tmp_path, 4, "per_question"),
                                  "--out", str(tmp_path / "b"), "--steps", "2", "--json"], llm=True)
             assert done.exit_code == 1, done.output
-            assert "LLM call budget too small: 3 of 4 calls left after planning, scoring one candidate takes 5" in done.output
+            assert "LLM call budget too small: 3 of 4 calls left after planning, scoring one candidate takes 6" in done.output
             assert not list((tmp_path / "b").glob("*/candidates/*.png")) and len(server.requests) == 1
     finally:
         mp.undo()

@@ -347,3 +347,34 @@ def test_the_spacy_reader_reads_the_same_graphs_with_part_of_speech_tags():
     assert [o.name for o in horse.objects] == ["horse", "bicycle"] and "hidden" in [u.text for u in horse.unplanned]
     assert [(e.name, e.color) for e in spacy_planner.plan("a red square and no blue circles").exclusions] == [
         ("circle", "blue")]
+
+
+@pytest.mark.slow
+def test_a_run_written_in_schema_1_still_shows(tmp_path):
+    """A finished run's manifest rewritten as Limner wrote it before schema 2 (no attributes, exclusions, global
+    parts, unplanned spans; `limner.manifest/1`) opens with `limner show`, read as schema 2."""
+    from limner.agent.runner import run
+
+    result = run("a red circle left of a blue square", seed=1, max_rounds=1, candidates=1, out=tmp_path / "runs")
+    path = tmp_path / "runs" / result.run_id / "manifest.json"
+    manifest = json.loads(path.read_text())
+    new_keys = ("exclusions", "background", "style", "unplanned", "crosscheck", "judge_prompt", "schema_version")
+    for plan in [manifest["plan"], *manifest["plans"]]:
+        for key in new_keys:
+            plan.pop(key, None)
+        for obj in plan["objects"]:
+            obj.pop("attributes", None)
+            obj.pop("span", None)
+        for rel in plan["relations"]:
+            rel.pop("span", None)
+        for check in plan["checks"]:
+            check.pop("exclusion", None)
+    manifest["schema"] = "limner.manifest/1"
+    path.write_text(json.dumps(manifest))
+    shown = runner.invoke(app, ["show", result.run_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert data["schema"] == "limner.manifest/2" and data["plan"]["exclusions"] == []
+    assert data["plan"]["objects"][0]["attributes"] == [] and data["plan"]["schema_version"] == 2
+    assert runner.invoke(app, ["show", result.run_id]).exit_code == 0
+    assert json.loads(path.read_text())["schema"] == "limner.manifest/1"  # read, never rewritten
