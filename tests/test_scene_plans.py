@@ -378,3 +378,26 @@ def test_a_run_written_in_schema_1_still_shows(tmp_path):
     assert data["plan"]["objects"][0]["attributes"] == [] and data["plan"]["schema_version"] == 2
     assert runner.invoke(app, ["show", result.run_id]).exit_code == 0
     assert json.loads(path.read_text())["schema"] == "limner.manifest/1"  # read, never rewritten
+
+
+@pytest.mark.slow
+def test_the_llm_planner_on_a_real_small_model_served_on_loopback(monkeypatch, tmp_path):
+    """A real GGUF model (LIMNER_TEST_GGUF: e.g. the file `limner llm pull` keeps) behind xllamacpp's loopback
+    server plans a brief: a valid plan by the LLM, or the rules' when its answer fails, never a crash."""
+    import os
+
+    path = os.environ.get("LIMNER_TEST_GGUF")
+    if not path or not os.path.isfile(path):
+        pytest.skip("set LIMNER_TEST_GGUF to a GGUF file (`limner llm pull` fetches one: 491 MB) to run this")
+    pytest.importorskip("xllamacpp")
+    from limner.agent.llm.local import serve
+    from limner.agent.planners.preview import plan_prompt
+
+    with serve(path, threads=2) as url:
+        monkeypatch.setenv("LIMNER_LLM_BASE_URL", url)
+        monkeypatch.setenv("LIMNER_LLM_MODEL", "local")
+        monkeypatch.setenv("LIMNER_LLM_TIMEOUT", "600")
+        result = plan_prompt("a red square and two blue circles, no triangles", planner="llm")
+    plan = result["plan"]
+    assert plan["planner"] in ("llm:local", "rules") and plan["checks"]
+    assert [e["name"] for e in plan["exclusions"]] == ["triangle"]  # the rules cross-check keeps it either way
