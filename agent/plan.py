@@ -96,12 +96,10 @@ class PlanDraft(BaseModel):
         if problem:
             raise ValueError(problem)
         for excl in self.exclusions:
-            for i, obj in enumerate(self.objects):
-                if (obj.name == excl.name and excl.color in (None, obj.color)
-                        and set(excl.attributes) <= set(obj.attributes)):
-                    what = " ".join(w for w in (excl.color, excl.name) if w)
-                    raise ValueError(f"contradictory brief: it asks for the {_name(self.objects, i)} and for no "
-                                     f"{what}")
+            for obj in self.objects:
+                if excludes(excl, obj):
+                    raise ValueError(f"contradictory brief: it asks for the {entity_words(obj)} and for no "
+                                     f"{entity_words(excl)}")
         ids = [c.id for c in self.checks]
         if len(set(ids)) != len(ids):
             raise ValueError("check ids must be unique")
@@ -159,10 +157,7 @@ def describe_parts(plan: dict) -> dict[str, list[str]]:
     "unplanned"}`` (a terminal and the report show the same words)."""
     plan = upgrade_plan(plan) or {}
     objs = plan.get("objects", [])
-
-    def words(o: dict) -> str:
-        return " ".join([*o.get("attributes", []), *([o["color"]] if o.get("color") else []), o["name"]])
-
+    words = entity_words
     entities = [f"{o['count'] if o.get('exact', True) else 'some'} x {words(o)}" for o in objs]
     relations = [f"{words(objs[r['subject']])} {r['relation']} {words(objs[r['object']])}"
                  for r in plan.get("relations", []) if r["subject"] < len(objs) and r["object"] < len(objs)]
@@ -177,9 +172,22 @@ def describe_parts(plan: dict) -> dict[str, list[str]]:
 AXES = {"left of": ("x", False), "right of": ("x", True), "above": ("y", False), "below": ("y", True)}
 
 
-def _name(objects, i: int) -> str:
-    obj = objects[i]
-    return " ".join(w for w in (getattr(obj, "color", None), obj.name) if w)
+def _get(thing, key: str, default=None):
+    return thing.get(key, default) if isinstance(thing, dict) else getattr(thing, key, default)
+
+
+def entity_words(thing) -> str:
+    """'large wooden chair', 'purple triangle': the words that pick out one entity or exclusion, without its
+    count (a ``PlanObject``, an ``Exclusion`` or either as a dict)."""
+    color = _get(thing, "color")
+    return " ".join([*(_get(thing, "attributes") or []), *([color] if color else []), _get(thing, "name")])
+
+
+def excludes(exclusion, obj) -> bool:
+    """Whether ``exclusion`` rules out ``obj``: the same name, the exclusion's colour (if it gives one) and its
+    attributes all the object's."""
+    return (obj.name == exclusion.name and exclusion.color in (None, obj.color)
+            and set(exclusion.attributes) <= set(obj.attributes))
 
 
 def graph_problem(objects, relations) -> str | None:
@@ -209,8 +217,8 @@ def contradiction(objects, relations) -> str | None:
             used = []
             for a, b in zip(nodes, nodes[1:]):
                 used.append(next(k for t, k in edges[a] if t == b))
-            said = [f"'the {_name(objects, relations[k].subject)} {relations[k].relation} the "
-                    f"{_name(objects, relations[k].object)}'" for k in used]
+            said = [f"'the {entity_words(objects[relations[k].subject])} {relations[k].relation} the "
+                    f"{entity_words(objects[relations[k].object])}'" for k in used]
             joined = " and ".join(said) if len(said) <= 2 else ", ".join(said[:-1]) + " and " + said[-1]
             return f"contradictory relations: {joined} cannot all hold"
     return None

@@ -69,9 +69,9 @@ def prepare(brief: Brief, settings: Settings) -> Setup:
     if problem is not None:
         raise UsageError(problem)
     if brief.image is None:  # a brief that contradicts itself is refused before anything is written
-        from limner.agent.planners.rules import RulesPlanner
+        from limner.agent.planners.rules import check_brief
 
-        RulesPlanner().plan(brief.prompt)  # raises PlanContradiction (a UsageError) naming the two relations
+        check_brief(brief.prompt)  # raises PlanContradiction (a UsageError) naming the two relations
     policy = load_policy(brief.policy)
     overrides = {"threshold": brief.threshold, "max_rounds": brief.max_rounds,
                  "candidates_per_round": brief.candidates, "planner": brief.planner}

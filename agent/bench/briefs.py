@@ -37,13 +37,6 @@ def _spans(plan: dict, brief: str) -> list[tuple[int, int]]:
     return spans
 
 
-def noun_reader():
-    """spaCy's small English pipeline, or None when it is not installed."""
-    from limner.agent.planners.reading import load_spacy
-
-    return load_spacy()
-
-
 def run(briefs: list[tuple[str, str]], planner, nlp=None) -> dict:
     """``briefs``: (source, text) pairs. Per source: briefs, crashes, contradictions (refused in one line),
     entities, relations, exclusions, unplanned spans, noun phrases, covered and lost."""

@@ -521,6 +521,19 @@ def reliability_bench(
     raise typer.Exit(1 if result["failures"] else 0)
 
 
+def _rules_planner(spacy: bool, nlp=None):
+    """The rules planner, with the spaCy reader when asked (one line and exit 2 when spaCy is missing)."""
+    from limner.agent.cli.common import _fail
+    from limner.agent.errors import UsageError
+    from limner.agent.planners.reading import SpacyReader
+    from limner.agent.planners.rules import RulesPlanner
+
+    try:
+        return RulesPlanner(SpacyReader(nlp) if spacy else None)
+    except UsageError as exc:
+        _fail(str(exc))
+
+
 @bench_app.command("plans")
 def plans_bench(
     split: str = typer.Option("dev", help="The compositional suite's split: dev (phrasings to tune on), test or "
@@ -537,7 +550,7 @@ def plans_bench(
     silent losses (a part of the brief neither planned nor listed as unplanned). Nothing is generated."""
     from limner.agent.bench.plan_accuracy import run as run_plans, table
     from limner.agent.cli.common import _fail
-    from limner.agent.planners import make_planner
+    from limner.tools.shapes.suite import limit_per_tag
 
     if split not in ("dev", "test", "holdout"):
         _fail(f"unknown split '{split}': use dev, test or holdout")
@@ -550,26 +563,18 @@ def plans_bench(
         _fail(f"cannot read suite {path}: {str(exc).splitlines()[0]}")
     if not rows or not all(isinstance(r, dict) and "prompt" in r and ("graph" in r or "include" in r) for r in rows):
         _fail(f"{path} has no rows with a 'prompt' and a stated 'graph' (or GenEval's 'include')")
-    if limit:
-        seen: dict[str, int] = {}
-        rows = [r for r in rows if seen.setdefault(r.get("tag", ""), 0) < limit
-                and not seen.__setitem__(r.get("tag", ""), seen[r.get("tag", "")] + 1)]
+    rows = limit_per_tag(rows, limit)
     if planner in ("llm", "llm-raw"):
         from limner.agent.config import Settings
-        from limner.agent.llm import LLMClient
-        from limner.agent.llm.log import CallLog
-        from limner.tools._home import limner_home
+        from limner.agent.llm import home_client
+        from limner.agent.planners.llm import LLMPlanner
 
         settings = Settings()
         if not settings.llm_configured:
             _fail("the llm planner needs an LLM endpoint: set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL")
-        made = make_planner("llm", llm=LLMClient(settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=None))
-        made.crosscheck = planner == "llm"
+        made = LLMPlanner(home_client(settings), crosscheck=planner == "llm")
     elif planner in ("rules", "rules-spacy"):
-        from limner.agent.planners.reading import SpacyReader
-        from limner.agent.planners.rules import RulesPlanner
-
-        made = RulesPlanner(SpacyReader() if planner == "rules-spacy" else None)
+        made = _rules_planner(spacy=planner == "rules-spacy")
     else:
         _fail(f"unknown planner '{planner}': use rules, rules-spacy, llm or llm-raw")
     result = run_plans(rows, made)
@@ -592,8 +597,9 @@ def briefs_bench(
 ):
     """Public briefs through the rules planner: crashes, what was planned, and every noun phrase (spaCy's
     noun chunks) planned or listed unplanned, per source. Nothing is generated."""
-    from limner.agent.bench.briefs import noun_reader, read_briefs, run as run_briefs, sample, table
+    from limner.agent.bench.briefs import read_briefs, run as run_briefs, sample, table
     from limner.agent.cli.common import _fail
+    from limner.agent.planners.reading import load_spacy
 
     if not files:
         root = Path("bench/public")
@@ -608,11 +614,8 @@ def briefs_bench(
             _fail(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     if reader not in ("rules", "spacy"):
         _fail(f"unknown reader '{reader}': use rules or spacy")
-    from limner.agent.planners.reading import SpacyReader
-    from limner.agent.planners.rules import RulesPlanner
-
-    nlp = noun_reader()
-    result = run_briefs(briefs, RulesPlanner(SpacyReader(nlp) if reader == "spacy" else None), nlp=nlp)
+    nlp = load_spacy()
+    result = run_briefs(briefs, _rules_planner(spacy=reader == "spacy", nlp=nlp), nlp=nlp)
     typer.echo(table(result))
     for source in dict.fromkeys(r["source"] for r in result["rows"]):
         for row in sample(result["rows"], source, show):

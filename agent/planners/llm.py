@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from limner import prompts
 from limner.agent.layout import Layout
 from limner.agent.plan import (Check, Exclusion, Plan, PlanDraft, PlanObject, Relation, Unplanned, contradiction,
-                               graph_problem)
+                               entity_words, excludes, graph_problem)
 
 
 # A check the LLM adds beyond the graph's own (kind "other"); any other kind is written from the graph.
@@ -201,81 +201,75 @@ def _same(a, b) -> bool:
     return singular(a.name.lower()) == singular(b.name.lower()) and (a.color or None) == (b.color or None)
 
 
-def complete(plan: Plan, crosscheck: bool = True) -> Plan:
-    """The LLM's plan made whole: the rules reader's entities and exclusions that the LLM dropped are added
-    (unless its ``unplanned`` names them, with its reason) and the difference is recorded in ``crosscheck``;
-    checks are written from the scene graph (existence, count, colour, attributes, relations, exclusions) with
-    the LLM's own "other" checks kept; a missing layout is placed by the rules solver."""
-    from limner.agent.errors import UsageError
-    from limner.agent.planners.layout_rules import place
-    from limner.agent.planners.rules import RulesPlanner, make_checks, negative_text
+def _crosscheck(plan: Plan, rules: Plan) -> tuple[list[PlanObject], list[Relation], list[Exclusion], list[str]]:
+    """The LLM's entities, relations and exclusions with what the rules reader found and the LLM dropped added
+    (unless the LLM listed it as unplanned, or adding it would contradict the LLM's plan), and a note for
+    every difference."""
+    objects, relations, exclusions, notes = list(plan.objects), list(plan.relations), list(plan.exclusions), []
+    said = " ".join(u.text.lower() for u in plan.unplanned)
+    for obj in rules.objects:
+        if any(_same(obj, o) for o in objects):
+            continue
+        if obj.name.lower() in said:
+            notes.append(f"the rules reader found '{obj.name}', which the LLM left unplanned")
+            continue
+        objects.append(PlanObject(**obj.model_dump()))
+        notes.append(f"added '{entity_words(obj)}': the rules reader found it and the LLM dropped it")
+    for excl in rules.exclusions:
+        if any(excludes(excl, o) for o in objects):
+            notes.append(f"the rules reader reads 'no {excl.name}' as an exclusion, but the LLM planned a "
+                         f"{excl.name}: left as the LLM planned it")
+        elif not any(_same(excl, e) for e in exclusions):
+            exclusions.append(Exclusion(**excl.model_dump()))
+            notes.append(f"added the exclusion 'no {excl.name}': the rules reader found it and the LLM dropped it")
+    notes += [f"the LLM found '{obj.name}', which the rules reader did not" for obj in plan.objects
+              if not any(_same(obj, o) for o in rules.objects)]
+    for rel in rules.relations:
+        a, b = rules.objects[rel.subject], rules.objects[rel.object]
+        ia = next((i for i, o in enumerate(objects) if _same(a, o)), None)
+        ib = next((i for i, o in enumerate(objects) if _same(b, o)), None)
+        if ia is None or ib is None or ia == ib or any(
+                (r.subject, r.relation, r.object) == (ia, rel.relation, ib) for r in relations):
+            continue
+        added = relations + [Relation(subject=ia, relation=rel.relation, object=ib)]
+        if contradiction(objects, added):
+            notes.append(f"the rules reader reads '{a.name} {rel.relation} {b.name}', which contradicts the LLM's "
+                         "relations: left as the LLM planned them")
+            continue
+        relations = added
+        notes.append(f"added the relation '{a.name} {rel.relation} {b.name}': the rules reader found it and the LLM "
+                     "dropped it")
+    return objects, relations, exclusions, notes
 
-    objects, exclusions, notes = list(plan.objects), list(plan.exclusions), list(plan.crosscheck)
-    said_relations = list(plan.relations)
+
+def complete(plan: Plan, crosscheck: bool = True) -> Plan:
+    """The LLM's plan made whole: cross-checked with the rules reader (``_crosscheck``; every difference in
+    ``crosscheck``); checks written from the scene graph (existence, count, colour, attributes, relations,
+    exclusions) with the LLM's own "other" checks kept; a missing layout, or one the cross-check outdated,
+    placed by the rules solver; the unplanned spans' offsets checked against the brief."""
+    from limner.agent.errors import UsageError
+    from limner.agent.layout import MAX_REGIONS
+    from limner.agent.planners.layout_rules import place
+    from limner.agent.planners.reading import Reader
+    from limner.agent.planners.rules import RulesPlanner, make_checks, negative_text, without_exclusions
+
+    reading = Reader().read(plan.prompt)  # read once: the cross-check and the judge prompt both need it
+    objects, relations, exclusions, notes = list(plan.objects), list(plan.relations), list(plan.exclusions), []
     if crosscheck:
         try:
-            rules = RulesPlanner().plan(plan.prompt)
+            rules = RulesPlanner().plan(plan.prompt, reading=reading)
         except UsageError:
             rules = None
-        said = " ".join(u.text.lower() for u in plan.unplanned)
         if rules is not None:
-            for obj in rules.objects:
-                if not any(_same(obj, o) for o in objects):
-                    if obj.name.lower() in said:
-                        notes.append(f"the rules reader found '{obj.name}', which the LLM left unplanned")
-                        continue
-                    objects.append(PlanObject(**obj.model_dump()))
-                    notes.append(f"added '{' '.join(w for w in (obj.color, obj.name) if w)}': the rules reader "
-                                 "found it and the LLM dropped it")
-            for excl in rules.exclusions:
-                clash = [o for o in objects if o.name == excl.name and excl.color in (None, o.color)]
-                if clash:
-                    notes.append(f"the rules reader reads 'no {excl.name}' as an exclusion, but the LLM planned "
-                                 f"a {excl.name}: left as the LLM planned it")
-                    continue
-                if not any(_same(excl, e) for e in exclusions):
-                    exclusions.append(Exclusion(**excl.model_dump()))
-                    notes.append(f"added the exclusion 'no {excl.name}': the rules reader found it and the LLM "
-                                 "dropped it")
-            for obj in plan.objects:
-                if not any(_same(obj, o) for o in rules.objects):
-                    notes.append(f"the LLM found '{obj.name}', which the rules reader did not")
-            relations = list(plan.relations)
-            for rel in rules.relations:
-                a, b = rules.objects[rel.subject], rules.objects[rel.object]
-                ia = next((i for i, o in enumerate(objects) if _same(a, o)), None)
-                ib = next((i for i, o in enumerate(objects) if _same(b, o)), None)
-                if ia is None or ib is None or ia == ib or any(
-                        (r.subject, r.relation, r.object) == (ia, rel.relation, ib) for r in relations):
-                    continue
-                added = relations + [Relation(subject=ia, relation=rel.relation, object=ib)]
-                if contradiction(objects, added):
-                    notes.append(f"the rules reader reads '{a.name} {rel.relation} {b.name}', which contradicts the "
-                                 "LLM's relations: left as the LLM planned them")
-                    continue
-                relations = added
-                notes.append(f"added the relation '{a.name} {rel.relation} {b.name}': the rules reader found it and "
-                             "the LLM dropped it")
-            plan = plan.model_copy(update={"relations": relations})
-    others = [c for c in plan.checks if c.kind == "other"]
-    checks = make_checks(objects, plan.relations, exclusions)
+            objects, relations, exclusions, notes = _crosscheck(plan, rules)
+    checks = make_checks(objects, relations, exclusions)
     taken = {c.id for c in checks}
     checks += [Check(id=c.id if c.id not in taken else f"llm-{c.id}", question=c.question, kind="other")
-               for c in others]
+               for c in plan.checks if c.kind == "other"]
     layout = plan.layout
-    if objects != list(plan.objects) or plan.relations != said_relations or (layout is None and objects):
-        try:
-            layout = place(objects, plan.relations, background=plan.background)[0] if sum(
-                o.count for o in objects) <= 16 else None
-        except ValueError:
-            layout = None
-    negative = plan.negative_prompt or negative_text(exclusions)
-    judge = plan.judge_prompt
-    if exclusions and not judge:
-        from limner.agent.planners.reading import Reader
-        from limner.agent.planners.rules import without_exclusions
-
-        judge = without_exclusions(plan.prompt, Reader().read(plan.prompt))
+    if objects != list(plan.objects) or relations != list(plan.relations) or (layout is None and objects):
+        fits = objects and sum(o.count for o in objects) <= MAX_REGIONS
+        layout = place(objects, relations, background=plan.background)[0] if fits else None
     unplanned = []
     for u in plan.unplanned:  # the LLM's offsets, checked against the brief (found by its text when wrong)
         span = u.span
@@ -284,6 +278,9 @@ def complete(plan: Plan, crosscheck: bool = True) -> Plan:
             span = [at, at + len(u.text)] if at >= 0 and u.text else None
         unplanned.append({**u.model_dump(), "span": span})
     return Plan(**{**plan.model_dump(), "objects": [o.model_dump() for o in objects],
+                   "relations": [r.model_dump() for r in relations],
                    "exclusions": [e.model_dump() for e in exclusions], "checks": [c.model_dump() for c in checks],
-                   "layout": layout.model_dump() if layout is not None else None, "negative_prompt": negative,
-                   "unplanned": unplanned, "crosscheck": notes, "judge_prompt": judge})
+                   "layout": layout.model_dump() if layout is not None else None,
+                   "negative_prompt": plan.negative_prompt or negative_text(exclusions),
+                   "judge_prompt": plan.judge_prompt or (without_exclusions(plan.prompt, reading) if exclusions else ""),
+                   "unplanned": unplanned, "crosscheck": list(plan.crosscheck) + notes})

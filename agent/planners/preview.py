@@ -56,11 +56,9 @@ def plan_prompt(prompt: str, *, planner: str | None = None, policy: str = "defau
         raise UsageError(str(exc)) from None
     llm = None
     if kind == "llm":
-        from limner.agent.llm import LLMClient
-        from limner.agent.llm.log import CallLog
-        from limner.tools._home import limner_home
+        from limner.agent.llm import home_client
 
-        llm = LLMClient(settings, log=CallLog(limner_home() / "logs.sqlite"), run_id=None)
+        llm = home_client(settings)
     note = None
     try:
         made: Plan = make_planner(kind, llm=llm, target=spec).plan(prompt)

@@ -25,7 +25,7 @@ NOUN_COMPOUNDS = {"teddy", "party", "candy", "honey", "jelly", "pony", "city", "
                   "berry", "strawberry", "lady", "body", "family", "hockey", "rugby", "jersey", "turkey", "toy",
                   "baby", "hobby", "navy", "ivory", "penny", "laundry", "pastry", "dairy", "safety", "traffic",
                   "electric", "music", "comic", "plastic", "metal", "mini", "potted", "dining", "stop", "fire",
-                  "parking", "tennis", "baseball", "wine", "hot", "cell", "hair", "sports", "coffee", "tea", "potted",
+                  "parking", "tennis", "baseball", "wine", "hot", "cell", "hair", "sports", "coffee", "tea",
                   "swimming", "washing", "sewing", "cutting", "frying", "rocking", "sleeping", "living", "running"}
 ADJ_SUFFIXES = ("y", "ful", "ous", "ive", "ish", "less", "ic", "al", "ese", "ian", "like", "en")
 
@@ -372,8 +372,7 @@ class Reader:
                 ing = ed = False
             if ing or ed:
                 cut = words.index(k)
-                for dropped in words[cut:cut + 1]:
-                    np.notes.append((dropped, dropped, "an action the checks do not test"))
+                np.notes.append((k, k, "an action the checks do not test"))
                 if cut == 0:
                     return None if len(words) == 1 else self._noun_phrase_after(tokens, role, words[1])
                 words = words[:cut]
@@ -408,8 +407,6 @@ class Reader:
         head = singular(nouns[-1])
         if head != nouns[-1] and counted is None and np.count == 1:  # a bare plural: some
             np.count, np.exact = 2, False
-        if counted is not None and counted[0] == 1 and head != nouns[-1]:
-            pass  # "one circles": keep one
         np.name = " ".join(nouns[:-1] + [head])
         return np
 
@@ -521,13 +518,13 @@ class Reader:
                 if self._split(np, objects, relations, last, items, n):
                     # "two circles, one green and one purple": instances of the last entity told apart by colour
                     mark(item, "entity")
-                    last = len(objects) - 1 if objects[-1].get("split_from") is not None else last
+                    last = len(objects) - 1
                 elif target is not None and (after_link or n and items[n - 1].kind in ("comma", "link")) \
                         and not (np.color and target.get("color") and np.color != target["color"]):
                     if np.color:
                         target["color"] = np.color
                     target["attributes"] = list(dict.fromkeys(target.get("attributes", []) + np.attributes))
-                    mark(item, "entity" if target is not None else "unplanned")
+                    mark(item, "entity")
                 else:
                     unplanned.append((item.first, item.last, "a colour or attribute of no object named before it"))
                     mark(item, "unplanned")

@@ -15,7 +15,8 @@ import yaml
 from limner import prompts
 from limner.agent.errors import UsageError
 from limner.agent.layout import MAX_REGIONS
-from limner.agent.plan import MAX_COUNT, Check, Exclusion, Plan, PlanObject, Relation, Unplanned, contradiction
+from limner.agent.plan import (MAX_COUNT, Check, Exclusion, Plan, PlanObject, Relation, Unplanned, contradiction,
+                               entity_words, excludes)
 from limner.agent.planners.layout_rules import place
 from limner.agent.planners.reading import Reader, Reading
 from limner.agent.planners.words import (IRREGULAR_PLURALS, NUMBER_WORDS, article, describe, plural,  # noqa: F401
@@ -54,11 +55,6 @@ def parse(prompt: str) -> tuple[list[PlanObject], list[Relation]]:
     return objects, [Relation(**r) for r in reading.relations]
 
 
-def _noun(obj) -> str:
-    """'purple triangle', 'large wooden chair': the words that pick one entity out (no count)."""
-    return " ".join([*getattr(obj, "attributes", []), *([obj.color] if obj.color else []), obj.name])
-
-
 def scene_text(objects: list[PlanObject], relations: list[Relation]) -> str:
     """The scene in the words the embedded model was trained on: objects joined by 'and', and one relation
     between the last object before it and the first after it; the layout carries any further relations."""
@@ -78,7 +74,7 @@ def make_checks(objects: list[PlanObject], relations: list[Relation], exclusions
     checks: list[Check] = []
     for i, obj in enumerate(objects):
         exists = f"o{i}"
-        what = _noun(PlanObject(name=obj.name, color=None, attributes=obj.attributes))
+        what = " ".join([*obj.attributes, obj.name])  # the colour has its own check
         question = (f"Are there {plural_name(what)}?" if not obj.exact else f"Is there {article(what)} {what}?")
         checks.append(Check(id=exists, question=question, kind="exists", object=i))
         if obj.count > 1 and obj.exact:
@@ -92,16 +88,17 @@ def make_checks(objects: list[PlanObject], relations: list[Relation], exclusions
                                 depends_on=[exists]))
     for k, rel in enumerate(relations):
         a, b = objects[rel.subject], objects[rel.object]
-        checks.append(Check(id=f"r{k}", question=f"Is the {_noun(a)} {rel.relation} the {_noun(b)}?", kind="relation",
-                            object=rel.subject, relation=k, depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
+        checks.append(Check(id=f"r{k}", question=f"Is the {entity_words(a)} {rel.relation} the {entity_words(b)}?",
+                            kind="relation", object=rel.subject, relation=k,
+                            depends_on=[f"o{rel.subject}", f"o{rel.object}"]))
     for k, excl in enumerate(exclusions):
-        checks.append(Check(id=f"x{k}", question=f"Is the image free of {plural_name(_noun(excl))}?", kind="absent",
+        checks.append(Check(id=f"x{k}", question=f"Is the image free of {plural_name(entity_words(excl))}?", kind="absent",
                             exclusion=k))
     return checks
 
 
 def negative_text(exclusions: list[Exclusion]) -> str:
-    return ", ".join(plural_name(_noun(e)) for e in exclusions)
+    return ", ".join(plural_name(entity_words(e)) for e in exclusions)
 
 
 def without_exclusions(prompt: str, reading: Reading) -> str:
@@ -123,6 +120,41 @@ class PlanContradiction(UsageError):
     """The brief asks for things that cannot all hold ('a left of b, b left of a'); names them."""
 
 
+def scene_graph(prompt: str, reading: Reading) -> tuple[list[PlanObject], list[Relation], list[Exclusion],
+                                                        list[Unplanned]]:
+    """The reading as plan parts: entities with a count over ``MAX_COUNT`` (and their relations) become
+    unplanned spans; unplanned spans in the order of the brief."""
+    unplanned = [Unplanned(**u) for u in reading.unplanned]
+    objects, relations, keep = [], [], {}
+    for i, o in enumerate(reading.objects):
+        if 1 <= o["count"] <= MAX_COUNT:
+            keep[i] = len(objects)
+            objects.append(PlanObject(**o))
+        else:
+            span = o["span"]
+            unplanned.append(Unplanned(text=prompt[span[0]:span[1]], span=span,
+                                       reason=f"a count over {MAX_COUNT} is not planned"))
+    for r in reading.relations:
+        if r["subject"] in keep and r["object"] in keep:
+            relations.append(Relation(subject=keep[r["subject"]], relation=r["relation"], object=keep[r["object"]],
+                                      span=r.get("span")))
+    unplanned.sort(key=lambda u: u.span)
+    return objects, relations, [Exclusion(**e) for e in reading.exclusions], unplanned
+
+
+def _refuse_contradiction(objects: list[PlanObject], relations: list[Relation], exclusions: list[Exclusion]) -> None:
+    clash = contradiction(objects, relations) or _excluded_and_asked(objects, exclusions)
+    if clash:
+        raise PlanContradiction(f"the brief cannot be drawn: {clash}")
+
+
+def check_brief(prompt: str) -> None:
+    """Raise ``PlanContradiction`` (one line naming the parts) when the brief contradicts itself; no layout or
+    checks are made (``runner.prepare`` calls it before anything is written)."""
+    objects, relations, exclusions, _ = scene_graph(prompt, read(prompt))
+    _refuse_contradiction(objects, relations, exclusions)
+
+
 def _rewrites() -> list[str]:
     return yaml.safe_load(prompts.load("rules_rewrites"))
 
@@ -136,30 +168,14 @@ class RulesPlanner:
     def __init__(self, reader: Reader | None = None):
         self.reader = reader
 
-    def _build(self, prompt: str, version: int, critique: str = "") -> Plan:
+    def _build(self, prompt: str, version: int, critique: str = "", reading: Reading | None = None) -> Plan:
         """The scene graph the reader finds, its checks and a layout that satisfies every relation. Only briefs
         of the shapes world are rewritten (by ``prompts/rules_rewrites.yaml``); any other keeps the user's words
         less its exclusion phrases, which go to the negative prompt. Raises ``PlanContradiction`` when the
         relations cannot all hold, or the brief asks for something and its absence."""
         template = _rewrites()[(version - 1) % len(_rewrites())]
-        reading = read(prompt, self.reader)
-        unplanned = [Unplanned(**u) for u in reading.unplanned]
-        objects, relations = [], []
-        keep = {}
-        for i, o in enumerate(reading.objects):
-            if 1 <= o["count"] <= MAX_COUNT:
-                keep[i] = len(objects)
-                objects.append(PlanObject(**o))
-            else:
-                span = o["span"]
-                unplanned.append(Unplanned(text=prompt[span[0]:span[1]], span=span,
-                                           reason=f"a count over {MAX_COUNT} is not planned"))
-        for r in reading.relations:
-            if r["subject"] in keep and r["object"] in keep:
-                relations.append(Relation(subject=keep[r["subject"]], relation=r["relation"], object=keep[r["object"]],
-                                          span=r.get("span")))
-        exclusions = [Exclusion(**e) for e in reading.exclusions]
-        unplanned.sort(key=lambda u: u.span)
+        reading = reading or read(prompt, self.reader)
+        objects, relations, exclusions, unplanned = scene_graph(prompt, reading)
         if not objects and not exclusions:
             return Plan(
                 prompt=prompt, planner=self.name, version=version, rewritten_prompt=prompt,
@@ -168,9 +184,7 @@ class RulesPlanner:
                 rationale="free-form prompt: the rules planner found no objects to check; the prompt is kept as "
                           "written" + (f"; unplanned: {_listing(unplanned)}" if unplanned else ""),
             )
-        clash = contradiction(objects, relations) or _excluded_and_asked(objects, exclusions)
-        if clash:
-            raise PlanContradiction(f"the brief cannot be drawn: {clash}")
+        _refuse_contradiction(objects, relations, exclusions)
         shapes = in_shapes_world(objects) and all(e.name in SHAPES_WORLD for e in exclusions)
         judge = without_exclusions(prompt, reading) if exclusions else ""
         if shapes:
@@ -209,8 +223,9 @@ class RulesPlanner:
             layout=layout, rationale=rationale,
         )
 
-    def plan(self, prompt: str) -> Plan:
-        return self._build(prompt, 1)
+    def plan(self, prompt: str, reading: Reading | None = None) -> Plan:
+        """The plan of ``prompt`` (from ``reading``, when the caller has already read it)."""
+        return self._build(prompt, 1, reading=reading)
 
     def replan(self, previous: Plan, critique: str, history: list[dict] | None = None) -> Plan:
         return self._build(previous.prompt, previous.version + 1, critique)
@@ -235,8 +250,8 @@ def _listing(unplanned: list[Unplanned]) -> str:
 def _excluded_and_asked(objects: list[PlanObject], exclusions: list[Exclusion]) -> str | None:
     for excl in exclusions:
         for obj in objects:
-            if obj.name == excl.name and excl.color in (None, obj.color) and set(excl.attributes) <= set(obj.attributes):
-                return f"it asks for {describe(obj)} and for no {plural_name(_noun(excl))}"
+            if excludes(excl, obj):
+                return f"it asks for {describe(obj)} and for no {plural_name(entity_words(excl))}"
     return None
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from limner.tools.shapes.suite import distinct_draws
 from limner.tools.shapes.world import COLORS, SHAPES
 
 TAGS = ("three_plus", "count_color", "attr_relation", "same_class", "count_relation", "chain", "exclusion")
@@ -168,18 +169,12 @@ def make_split(split: str, seed: int = 7, per_tag: int = 12) -> list[dict]:
     templates = {"dev": DEV, "test": TEST, "holdout": HOLDOUT}[split]
     words = {"dev": DEV_WORDS, "test": TEST_WORDS, "holdout": HOLDOUT_WORDS}[split]
     rng = np.random.default_rng(seed + {"dev": 0, "test": 1000, "holdout": 2000}[split])
-    out = []
-    for tag in TAGS:
-        seen: set[str] = set()
-        for k in range(per_tag * 30):
-            if len(seen) >= per_tag:
-                break
-            template = templates[tag][k % len(templates[tag])]
-            row = _one(tag, template, words, rng)
-            if row["prompt"] not in seen:
-                seen.add(row["prompt"])
-                out.append({**row, "split": split, "phrasing": template})
-    return out
+
+    def draw(tag: str, k: int) -> dict:
+        template = templates[tag][k % len(templates[tag])]  # the tag's phrasings taken in turn
+        return {**_one(tag, template, words, rng), "split": split, "phrasing": template}
+
+    return [row for tag in TAGS for row in distinct_draws(lambda k: draw(tag, k), per_tag, per_tag * 30)]
 
 
 def shipped(split: str) -> Path:

@@ -61,16 +61,20 @@ def _one(tag: str, rng: np.random.Generator) -> dict:
 def make_suite(seed: int = 43, per_tag: int = 50) -> list[dict]:
     """Up to ``per_tag`` distinct prompts per tag (draws are de-duplicated, as GenEval does)."""
     rng = np.random.default_rng(seed)
-    out = []
-    for tag in TAGS:
-        seen: set[str] = set()
-        for _ in range(per_tag * 20):
-            if len(seen) >= per_tag:
-                break
-            sample = _one(tag, rng)
-            if sample["prompt"] not in seen:
-                seen.add(sample["prompt"])
-                out.append(sample)
+    return [row for tag in TAGS for row in distinct_draws(lambda k: _one(tag, rng), per_tag, per_tag * 20)]
+
+
+def distinct_draws(draw, n: int, tries: int) -> list[dict]:
+    """Up to ``n`` rows of ``draw(k)`` (k = 0, 1, ...) with distinct prompts, in the order drawn, within
+    ``tries`` draws."""
+    out, seen = [], set()
+    for k in range(tries):
+        if len(seen) >= n:
+            break
+        row = draw(k)
+        if row["prompt"] not in seen:
+            seen.add(row["prompt"])
+            out.append(row)
     return out
 
 
