@@ -217,6 +217,9 @@ def run_batch(source: Path, out: Path, *, samples: int = 1, seed: int = 0, genev
     check_home()
     out.mkdir(parents=True, exist_ok=True)
     with batch_lock(out):
+        from limner.agent._run.store import clear_partial_writes
+
+        clear_partial_writes(out)  # a killed batch's half-written files; no one else writes here now
         return _run_batch(items, source, out, samples, seed, geneval_layout, overrides, settings, on_job, ray,
                           on_busy)
 

@@ -71,6 +71,23 @@ def test_samples_write_geneval_layout_that_the_bench_scores(tmp_path, shapes_def
     assert _bench_images(out / "geneval", tmp_path) == 4
 
 
+def test_a_rerun_clears_the_half_written_files_a_killed_batch_left(tmp_path, shapes_defaults):
+    """SIGKILL during an atomic write leaves its temporary file; the next run of the batch removes it, nothing else."""
+    meta = tmp_path / "evaluation_metadata.jsonl"
+    meta.write_text(SUITE.read_text().splitlines(keepends=True)[0])
+    out = tmp_path / "out"
+    run_batch(meta, out, geneval_layout=True, overrides={"policy": _fast_policy(tmp_path)})
+    samples = out / "geneval" / "00000" / "samples"
+    left = [samples / ".0000.png.k3j_x9a2", out / ".summary.json.0a1b2c3d"]
+    kept = [samples / ".notes", out / "notes.txt", samples / ".0000.png.short"]
+    for p in left + kept:
+        p.write_bytes(b"partial")
+    run_batch(meta, out, geneval_layout=True, overrides={"policy": _fast_policy(tmp_path)})
+    assert [p for p in left if p.exists()] == []
+    assert all(p.exists() for p in kept)
+    assert sorted(p.name for p in samples.glob("*.png")) == ["0000.png"]
+
+
 def _bench_images(folder: Path, tmp_path: Path) -> int:
     """Score a GenEval-layout folder with ``limner bench shapes --images``; the number of images it scored."""
     results = tmp_path / "bench.json"

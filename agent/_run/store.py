@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import secrets
 import sqlite3
 import tempfile
@@ -49,6 +50,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}$")  # what mkstemp(prefix=".<name>.") names
+
+
+def clear_partial_writes(folder: Path) -> int:
+    """Remove the temporary files of atomic writes a killed process left under ``folder``; how many.
+
+    Only safe while nothing else writes there (the batch calls it under its lock)."""
+    removed = 0
+    for path in folder.rglob(".*"):
+        if path.is_file() and not path.is_symlink() and _PARTIAL.match(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def atomic_write_json(path: Path, data) -> None:
