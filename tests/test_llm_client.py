@@ -43,6 +43,23 @@ def test_the_answer_length_is_a_setting(llm_env, tmp_path, monkeypatch):
     assert llm_env.requests[0]["max_tokens"] == 300
 
 
+def test_the_temperature_is_a_setting_dropped_once_a_server_refuses_it(llm_env, tmp_path, monkeypatch):
+    llm_env.script(Reply(content=GOOD))
+    ask(client(tmp_path))
+    assert "temperature" not in llm_env.requests[0]  # unset: the server's own
+    monkeypatch.setenv("LIMNER_LLM_TEMPERATURE", "0")
+    llm_env.script(Reply(content=GOOD), Reply(status=400, error="Unsupported value: 'temperature' does not "
+                                                                 "support 0 with this model."), Reply(content=GOOD))
+    c = client(tmp_path)
+    ask(c)
+    assert llm_env.requests[1]["temperature"] == 0
+    ask(c)  # a server that takes no temperature: asked again without one, and never with one after
+    assert "temperature" in llm_env.requests[2] and "temperature" not in llm_env.requests[3]
+    monkeypatch.setenv("LIMNER_LLM_TEMPERATURE", "3")
+    with pytest.raises(Exception, match="temperature"):
+        client(tmp_path)
+
+
 def test_malformed_json_gets_one_repair(llm_env, tmp_path):
     llm_env.script(Reply(content="Sure! Here is the plan: {oops"), Reply(content=GOOD))
     c = client(tmp_path)

@@ -36,7 +36,7 @@ def test_free_form_prompts_are_read_as_people_mean_them(prompt, objects):
 
 
 @pytest.mark.parametrize("prompt, unplanned", [
-    ("两个红色圆圈", ["两个红色圆圈"]), ("a photo of 25 cats", ["25 cats"]), ("make it blue", ["make it", "blue"]),
+    ("两个红色圆圈", ["两个红色圆圈"]), ("a photo of 25 cats", ["25 cats"]), ("make it blue", ["it", "blue"]),
     ("Ein Foto von zwei Katzen, übrigens", ["Ein Foto von zwei Katzen, übrigens"])])
 def test_what_the_parser_cannot_read_is_kept_as_written_with_one_generic_check(prompt, unplanned):
     plan = planner.plan(prompt)

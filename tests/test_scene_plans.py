@@ -107,6 +107,28 @@ def test_unplanned_words_are_listed_with_their_spans_and_shown():
     assert "UNPLANNED 'chasing'" in shown.output and "UNPLANNED 'next to'" in shown.output
 
 
+@pytest.mark.parametrize("brief, objects, excluded", [
+    ("draw two red circles and a purple triangle", [("circle", "red", 2), ("triangle", "purple", 1)], []),
+    ("please show me a red square", [("square", "red", 1)], []),
+    ("Can you paint a blue circle?", [("circle", "blue", 1)], []),
+    ("a red triangle (no squares)", [("triangle", "red", 1)], ["square"]),
+    ("a green circle - no purple squares", [("circle", "green", 1)], ["square"]),
+])
+def test_a_request_and_brackets_say_nothing_the_checks_could_miss(brief, objects, excluded):
+    """"draw", "please show me" open a request, brackets and dashes pause: none of them is content, so none is
+    left unplanned (an unplanned span makes a whole-image check that only a VLM answers)."""
+    plan = planner.plan(brief)
+    assert [(o.name, o.color, o.count) for o in plan.objects] == objects
+    assert [e.name for e in plan.exclusions] == excluded
+    assert [u.text for u in plan.unplanned] == []
+
+
+def test_a_request_word_inside_a_sentence_is_not_taken_for_a_request():
+    plan = planner.plan("A woman is holding a paint can and redecorating a room.")
+    read = [o.name for o in plan.objects] + [u.text for u in plan.unplanned]
+    assert "paint can" in read and "room" in read
+
+
 @pytest.mark.parametrize("brief, objects", [
     ("a square that is red and a circle colored blue", [("square", "red"), ("circle", "blue")]),
     ("3 yellow triangles, 2 black squares, and a purple circle",

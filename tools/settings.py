@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, ge=0, le=10)
     llm_max_tokens: int = Field(default=2048, ge=16, le=200_000, description=(
         "most tokens of one structured answer: a model that ignores the JSON format and rambles stops there"))
+    llm_temperature: float | None = Field(default=None, ge=0, le=2, description=(
+        "sampling temperature of structured answers (plans, checks); 0 makes a local model repeat itself; "
+        "default: the server's"))
     api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "LIMNER_API_KEY"))
     # generation
     model: str | None = Field(default=None, description="the model used when none is named (default: shapes-tiny)")

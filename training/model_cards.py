@@ -166,7 +166,7 @@ its answers are not the benchmark's.
 ```
 
 {s['rendered']} rendered scenes (exact boxes) and {s['generated']} images `shapes-tiny` generated from random
-captions, half of them from the scenes' boxes, labelled by the shapes-world parser (the scorer's view of the
+captions, half of them from the scenes' boxes, labelled by the shapes-world parser (parser 1: the scorer's view of the
 agent's images){_mix(s)}; {s['steps']} steps of batch {s['batch']}, horizontal flips. Each object's phrases ("<colour>
 <shape>", "<shape>") are matched at the patches near its centre (sigmoid focal loss), each of them regresses the
 object's box (L1 + GIoU). Time on 2 CPU cores: rendering {t['rendered_pool_s']:.0f} s, generating
@@ -195,7 +195,8 @@ parser's; pairwise: how often a correct image is scored above a wrong one.
 
 Counts are its weakest kind of check. Where it and the scorer disagree on the agent's final images, the
 shape is borderline: a generated square with one rounded corner or fuzzy edges, which the exact parser reads
-as a circle and the detector (like a person looking at it) as a square.
+as a circle and the detector (like a person looking at it) as a square. Parser 2 (2026-12-04) reads
+most of them as squares too: `bench/results/README.md` has its measurement on degraded renders.
 """
 
 

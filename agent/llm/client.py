@@ -61,6 +61,7 @@ class LLMClient:
         self._lock = threading.Lock()  # verifiers call concurrently
         self._format = "json_schema"
         self._logprobs = True
+        self._temperature = True  # False once the server refused a temperature
         self._client = None
 
     @property
@@ -126,6 +127,10 @@ class LLMClient:
                 if "max_tokens" in extra and "max_tokens" in text:  # reasoning models take max_completion_tokens
                     extra = {("max_completion_tokens" if k == "max_tokens" else k): v for k, v in extra.items()}
                     continue
+                if "temperature" in extra and "temperature" in text:  # some reasoning models take none
+                    extra = {k: v for k, v in extra.items() if k != "temperature"}
+                    self._temperature = False
+                    continue
                 if "logprobs" in extra and "logprob" in text:
                     extra = {k: v for k, v in extra.items() if k not in {"logprobs", "top_logprobs"}}
                     self._logprobs = False
@@ -149,8 +154,10 @@ class LLMClient:
                                     seconds=time.perf_counter() - start, usage=usage)
 
     def _complete(self, messages: list[dict], schema: type[BaseModel], model: str, purpose: str) -> str:
-        return self._request(messages, model, purpose, schema,
-                             max_tokens=self.settings.llm_max_tokens).message.content or ""
+        extra = {"max_tokens": self.settings.llm_max_tokens}
+        if self.settings.llm_temperature is not None and self._temperature:
+            extra["temperature"] = self.settings.llm_temperature
+        return self._request(messages, model, purpose, schema, **extra).message.content or ""
 
     def yes_probability(self, messages: list[dict], *, purpose: str, model: str | None = None) -> float:
         """P(yes) for a yes/no question: from the first token's log-probabilities when the server gives

@@ -99,10 +99,12 @@ MEDIA = {"photo", "photograph", "picture", "image", "painting", "drawing", "illu
          "digital painting", "3d render", "poster", "icon", "logo", "diagram", "still life", "portrait", "scene",
          "view", "shot", "close-up", "closeup", "snapshot", "artwork", "collage", "vector art", "clipart",
          "clip art", "line drawing", "pencil drawing", "ink drawing", "anime", "comic", "mosaic"}
-OPENERS = ["show me", "show", "draw", "draw me", "paint", "paint me", "generate", "create", "make", "render",
-           "give me", "i want", "i'd like", "i would like", "please", "can you draw", "could you draw",
-           "can you make", "could you make", "there is", "there are", "there's", "we see", "showing", "depicting",
-           "featuring", "containing", "with", "of", "that shows", "that has"]
+# a request that opens a sentence asks for the image and says nothing of it ("please draw", "can you show me")
+REQUESTS = ["draw", "draw me", "paint", "paint me", "show", "show me", "sketch", "sketch me", "generate",
+            "create", "make", "make me", "render", "illustrate", "depict", "design", "produce", "give me",
+            "i want", "i need", "i'd like", "i would like", "please", "can you", "could you", "would you",
+            "can you draw", "could you draw", "can you make", "could you make", "can you show me", "let's see",
+            "imagine", "picture", "visualize", "visualise"]
 STYLE_WORDS = {"style", "photo", "photograph", "photorealistic", "realistic", "hyperrealistic", "painting",
                "illustration", "render", "rendered", "cinematic", "lighting", "light", "detailed", "highly",
                "high", "quality", "resolution", "4k", "8k", "hd", "uhd", "sharp", "focus", "bokeh", "studio",

@@ -21,6 +21,7 @@ from limner.agent.planners.words import singular
 
 _TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?(?![^\W_])|[^\W_]+(?:['’-][^\W_]+)*|[^\w\s]")
 _SENTENCE = {".", "!", "?", ";", ":"}
+_PAUSES = {",", "(", ")", "[", "]", "-", "–", "—"}  # read as a comma
 NOUN_COMPOUNDS = {"teddy", "party", "candy", "honey", "jelly", "pony", "city", "country", "sky", "fairy", "cherry",
                   "berry", "strawberry", "lady", "body", "family", "hockey", "rugby", "jersey", "turkey", "toy",
                   "baby", "hobby", "navy", "ivory", "penny", "laundry", "pastry", "dairy", "safety", "traffic",
@@ -246,6 +247,18 @@ class Reader:
         return i
 
     # -- pass 1: items --------------------------------------------------------------------------------------
+    @staticmethod
+    def _request_at(tokens: list[Tok], role: list[str], i: int, items: list[Item]) -> int:
+        """How many tokens from ``i`` are a request ("please draw", "can you show me") that opens a sentence."""
+        if items and items[-1].kind != "sep" and items[-1].value != "request":
+            return 0
+        words = [t.text for t in tokens[i:i + 5]]
+        for phrase in sorted(lx.REQUESTS, key=len, reverse=True):
+            n = len(phrase.split())
+            if words[:n] == phrase.split() and not any(role[i:i + n]):
+                return n
+        return 0
+
     def _items(self, tokens: list[Tok], role: list[str]) -> list[Item]:
         items: list[Item] = []
         i = 0
@@ -258,7 +271,7 @@ class Reader:
                 items.append(Item("sep", i, i))
                 i += 1
                 continue
-            if t == ",":
+            if t in _PAUSES:  # "a red triangle (no squares)", "a square - no circles": a pause, as a comma
                 items.append(Item("comma", i, i))
                 i += 1
                 continue
@@ -269,6 +282,11 @@ class Reader:
                     items.append(Item(kind, i, i + n - 1, value))
                     i += n
                     continue
+            request = self._request_at(tokens, role, i, items)
+            if request:  # "draw", "please show me": the brief asks for the image, says nothing of it
+                items.append(Item("link", i, i + request - 1, "request"))
+                i += request
+                continue
             if t in lx.PRONOUNS and not (i + 1 < len(tokens) and self._np_word(tokens, i + 1)):
                 items.append(Item("pron", i, i, t))
                 i += 1

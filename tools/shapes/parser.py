@@ -18,6 +18,8 @@ from limner.tools.shapes.world import BACKGROUND, PALETTE
 MIN_AREA = 30  # the smallest object (a 12 px triangle) has about 78 pixels
 SQUARE_FILL = 0.88  # a square fills its box (1.0), a circle about pi/4 = 0.785
 TRIANGLE_TAPER = 0.6  # top-quarter width / bottom-quarter width below this -> triangle
+FRINGE = 0.25  # a side row or column with under this share of the fullest one's pixels is stray
+TURN = 12  # degrees a square may be turned and still be read as one
 
 _NAMES = ["background", *PALETTE]
 _REFS = np.array([BACKGROUND, *PALETTE.values()], dtype=np.float32)
@@ -60,6 +62,37 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _trim(crop: np.ndarray) -> np.ndarray:
+    """The crop without the sparse rows and columns along its sides (a generated object's stray fringe): a side
+    row or column with under ``FRINGE`` of the fullest row's (column's) pixels is peeled off, repeatedly."""
+    while crop.shape[0] > 2 and crop.shape[1] > 2:
+        rows, cols = crop.sum(1), crop.sum(0)
+        if rows[0] < FRINGE * rows.max():
+            crop = crop[1:]
+        elif rows[-1] < FRINGE * rows.max():
+            crop = crop[:-1]
+        elif cols[0] < FRINGE * cols.max():
+            crop = crop[:, 1:]
+        elif cols[-1] < FRINGE * cols.max():
+            crop = crop[:, :-1]
+        else:
+            break
+    return crop
+
+
+def _box_fill(crop: np.ndarray) -> float:
+    """How much of its tightest box the shape fills, the box turned by up to ``TURN`` degrees either way (a
+    square turned a little still fills its turned box; a circle fills any box by about pi/4)."""
+    ys, xs = np.nonzero(crop)
+    ys, xs = ys - ys.mean(), xs - xs.mean()
+    best = 0.0
+    for angle in np.deg2rad(np.arange(-TURN, TURN + 1, 2)):
+        u = np.cos(angle) * xs + np.sin(angle) * ys
+        v = -np.sin(angle) * xs + np.cos(angle) * ys
+        best = max(best, len(xs) / float((u.max() - u.min() + 1) * (v.max() - v.min() + 1)))
+    return best
+
+
 def classify_shape(mask: np.ndarray) -> str:
     """Shape of one object's boolean mask (cropped or not)."""
     ys, xs = np.nonzero(mask)
@@ -70,8 +103,7 @@ def classify_shape(mask: np.ndarray) -> str:
     top, bottom = widths[:q].mean(), widths[-q:].mean()
     if bottom > 0 and top / bottom < TRIANGLE_TAPER:
         return "triangle"
-    fill = crop.sum() / float(h * w)
-    return "square" if fill >= SQUARE_FILL else "circle"
+    return "square" if _box_fill(_trim(crop)) >= SQUARE_FILL else "circle"
 
 
 def parse(image) -> list[dict]:
