@@ -1,9 +1,10 @@
 """Limner: an agent that plans image generations, runs diffusion models, verifies the results and keeps working
 until the image passes.
 
-The repository's folders ``agent/``, ``tools/``, ``prompts/`` and ``policies/`` install as the subpackages
-``limner.agent``, ``limner.tools``, ``limner.prompts`` and ``limner.policies`` (setuptools' ``package-dir``); in
-a source checkout they sit beside this folder, and ``__path__`` points there too.
+Its subpackages are its rooms: ``limner.tools`` (generators, editors, verifiers, search strategies, the shapes
+world: each usable alone), ``limner.agent`` (the plan-generate-verify-decide graph, its front doors and run
+store), ``limner.bench`` (every measurement, ``limner bench ...``), and the data ``limner.prompts`` and
+``limner.policies``. A module's import path is its file path.
 
 Public API (imported lazily, so ``import limner`` stays cheap)::
 
@@ -13,12 +14,6 @@ Public API (imported lazily, so ``import limner`` stays cheap)::
 """
 
 from __future__ import annotations
-
-import os
-
-_here = os.path.dirname(os.path.abspath(__file__))
-if not os.path.isdir(os.path.join(_here, "agent")):  # a source checkout: the subpackages are the repo's folders
-    __path__.append(os.path.dirname(_here))  # noqa: F821 - a package's own __path__
 
 __all__ = ["Brief", "Policy", "RunResult", "UsageError", "answer", "load_policy", "resume", "run", "run_batch"]
 

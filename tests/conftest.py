@@ -1,4 +1,5 @@
-"""Test isolation: no network to model hubs, a private LIMNER_HOME, no user LLM settings."""
+"""Test isolation: no network to model hubs, a private HOME and LIMNER_HOME, no ``LIMNER_*`` or OpenAI setting
+of the user's (only ``LIMNER_TEST_*``, which asks for an optional test, passes through)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="limner-test-hf-")
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# an empty HOME from the start, so that session fixtures (a Ray cluster, its token) and the subprocesses tests
+# start see the same one, never the user's
+os.environ["HOME"] = tempfile.mkdtemp(prefix="limner-test-home-")
 
 import pytest  # noqa: E402
 
 from scripted_openai import ScriptedOpenAI  # noqa: E402
 
-_USER_VARS = ("LIMNER_LLM_BASE_URL", "LIMNER_LLM_MODEL", "LIMNER_VLM_MODEL", "OPENAI_API_KEY", "LIMNER_API_KEY",
-              "LIMNER_MODEL", "LIMNER_CLIP_MODEL", "XDG_DATA_HOME")
+_USER_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
+
+
+def _user_vars() -> list[str]:
+    return [v for v in os.environ if v.startswith("LIMNER_") and not v.startswith("LIMNER_TEST_")] + list(_USER_VARS)
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +33,13 @@ def limner_home(tmp_path_factory):
     return tmp_path_factory.mktemp("limner-home")
 
 
+for _var in _user_vars():  # before any fixture, session ones included
+    os.environ.pop(_var, None)
+
+
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch, limner_home):
-    for var in _USER_VARS:
+    for var in _user_vars():  # and again, after whatever a previous test set
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LIMNER_HOME", str(limner_home))
     # The loop's tests run on the tiny random stand-ins (fast, independent of trained weights);

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from limner.agent.bench import agent_curve as ac
+from limner.bench import agent_curve as ac
 
 
 def test_interpolation_is_linear_in_log_nfe_and_refuses_to_extrapolate():
@@ -100,7 +100,7 @@ def test_the_bench_runs_baselines_at_exactly_n_plain_samples_and_writes_its_tabl
 def test_rates_are_learned_from_run_manifests_as_the_runs_judged_their_candidates(tmp_path):
     """Every candidate of every round is one try of its round's action, in the context the round started from."""
     from limner.agent._graph.rates import Rates
-    from limner.agent.bench.rates import learn_rates, write_rates
+    from limner.bench.learn_rates import learn_rates, write_rates
 
     def candidate(cid, version, score, failed_kind=None):
         q = [{"id": "o0", "question": "?", "kind": failed_kind or "exists", "counted": 1.0,

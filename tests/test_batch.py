@@ -17,7 +17,7 @@ from helpers import policy_file
 pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
 
 
-SUITE = Path(__file__).resolve().parents[1] / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
+SUITE = Path(__file__).resolve().parents[1] / "limner" / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
 
 
 def _fast_policy(tmp_path) -> str:

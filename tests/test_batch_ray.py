@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # a Ray cluster, diffusion, subprocesses
 ray = pytest.importorskip("ray", reason="Ray is the `ray` extra (CI installs it with the test extra)")
 from limner.agent.batch_ray import RayOptions  # noqa: E402
 
-SUITE = Path(__file__).resolve().parents[1] / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
+SUITE = Path(__file__).resolve().parents[1] / "limner" / "tools" / "shapes" / "data" / "shapes_eval.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_ctrl_c_stops_the_workers_and_the_same_command_resumes(tmp_path, shapes_
         if sum(r["status"] != "pending" for r in summary.get("jobs", [])) >= 2:
             break
         time.sleep(0.05)
-    assert proc.poll() is None, "the batch ended before Ctrl-C"
+    assert proc.poll() is None, ("the batch ended before Ctrl-C", proc.communicate()[1][-3000:])
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "the same command resumes the batch" in err and "Traceback" not in err

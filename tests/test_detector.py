@@ -136,7 +136,7 @@ def test_verify_with_the_detector_missing_offline_is_one_line_naming_pull(tmp_pa
     assert result.output.strip().splitlines() == [
         f"error: verifier questions needs {REAL_DETECTOR}, which is not in the local Hugging Face cache and "
         "HF_HUB_OFFLINE=1: run `limner pull --verifier questions:detector` once online"]
-    from limner.agent.weights import requirements
+    from limner.agent.pull import requirements
 
     needed = requirements("sd-turbo", verifiers=["questions:detector"])  # what that pull would fetch
     from limner.tools.verifiers.requirements import default_clip_model

@@ -71,7 +71,7 @@ def test_moving_a_box_moves_its_object(gen):
 
 
 def test_grounding_beats_the_prompt_alone_on_held_out_scenes(gen):
-    from limner.agent.bench.grounding import heldout_scenes, measure
+    from limner.bench.grounding import heldout_scenes, measure
 
     scenes = heldout_scenes(12, seed=1)
     grounded = measure("shapes-tiny", "grounded", scenes)

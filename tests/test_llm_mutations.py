@@ -1,4 +1,4 @@
-"""Hundreds of mutated LLM answers (``limner.agent.bench.mutations``) through the real client and its callers:
+"""Hundreds of mutated LLM answers (``limner.bench.mutations``) through the real client and its callers:
 each ends in a valid result or an ``LLMError`` (the caller's fallback), never another exception, and the call
 allowance is never exceeded."""
 
@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from limner.agent.bench.mutations import mutations
+from limner.bench.mutations import mutations
 from limner.agent.errors import LLMError
 from tests.scripted_openai import Reply
 
-from limner.agent.bench.llm_faults import GOOD
+from limner.bench.llm_faults import GOOD
 
 GOOD_PLAN, GOOD_FEEDBACK = GOOD["PlanAnswer"], GOOD["Feedback"]
 

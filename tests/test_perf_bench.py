@@ -3,8 +3,8 @@
 import json
 import time
 
-from limner.agent.bench.perf import overhead
-from limner.agent.bench.timer import ComputeTimer, summary
+from limner.bench.perf import overhead
+from limner.bench.timer import ComputeTimer, summary
 
 
 import pytest
@@ -35,7 +35,7 @@ def test_compute_timer_counts_wrapped_calls_once_and_restores_them():
     model.forward(1)
     verifier.score(1)  # a timed call inside another timed call counts once, as the outer kind
     assert timer.calls == {"denoiser": 1, "verifiers": 1}
-    assert 0.015 < timer.seconds["denoiser"] < 0.5 and 0.015 < timer.seconds["verifiers"] < 0.5
+    assert timer.seconds["denoiser"] >= 0.019 and timer.seconds["verifiers"] >= 0.019  # each slept 0.02 s, once
     timer.restore()
     assert "forward" not in vars(model) and "score" not in vars(verifier)  # the classes' methods are back
     model.forward(1)

@@ -132,3 +132,11 @@ def test_vlm_answerer_batched_asks_every_check_in_one_request_with_the_image_fir
     assert [m["role"] for m in llm_env.requests[0]["messages"]].count("system") == 1
     assert [q["answer"] for q in score.detail["questions"]] == [1.0, 0.0]  # an omitted check is a "no"
     assert score.detail["failed"] == ["o0-color"] and score.detail["critique"] == "a blue circle; nothing red"
+
+
+def test_auto_without_an_llm_or_prepare_names_the_choice_instead_of_using_the_oracle():
+    from limner.agent.planners.rules import rules_plan
+
+    with pytest.raises(ValueError, match="answerer='detector'.*'parser'.*oracle"):
+        make_verifier("questions", plan_fn=rules_plan)
+    assert make_verifier("questions", answerer="parser", plan_fn=rules_plan).describe()["oracle"] is True

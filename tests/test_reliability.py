@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from limner.agent.bench.integrity import check_run
+from limner.bench.integrity import check_run
 from limner.agent.cli import app
 
 
@@ -58,7 +58,7 @@ SMALL = {"inputs": {"run": 6, "edit": 4, "verify": 4, "show": 4, "resume": 4, "p
 @pytest.mark.slow
 def test_a_small_reliability_run_finds_no_failure(tmp_path, shapes_defaults):
     """Inputs, LLM faults and kills (disk and concurrency have their own tests: test_disk_full, test_concurrency)."""
-    from limner.agent.bench.reliability import run_reliability, table
+    from limner.bench.reliability import run_reliability, table
 
     result = run_reliability(sizes=SMALL, work=tmp_path / "work", say=lambda text: None,
                              only=["inputs", "llm", "kills"])

@@ -48,7 +48,7 @@ def test_parser_tolerates_blur_and_noise():
 def test_a_square_with_a_stray_fringe_or_a_slight_turn_is_still_a_square():
     """The model's squares often carry a partial one-pixel row along a side, or lean a few degrees: both
     pulled a square's box fill under the square/circle line, so the scorer called plain squares circles."""
-    from limner.agent.bench.parser_robustness import _mask
+    from limner.bench.parser_robustness import _mask
 
     image, _ = render(Scene([Obj("square", "green", 20, 20, 22)]))
     image[19, 21:23] = PALETTE["green"]  # two stray pixels above the top side
@@ -62,9 +62,9 @@ def test_a_square_with_a_stray_fringe_or_a_slight_turn_is_still_a_square():
 
 
 def test_the_parser_reads_degraded_renders_against_their_truth():
-    """``limner.agent.bench.parser_robustness`` on a fixed draw: every defect read with the right shape in at
+    """``limner.bench.parser_robustness`` on a fixed draw: every defect read with the right shape in at
     least 97% of objects (the scorer before the fringe and turn rules read turned squares at 0.84)."""
-    from limner.agent.bench.parser_robustness import measure
+    from limner.bench.parser_robustness import measure
 
     table = measure(scenes=60, seed=3)
     assert table["clean"]["shape_right"] == 1.0

@@ -3,7 +3,7 @@
     limner bench shapes --results results.json --grid grid.png
     limner bench grounding --model shapes-tiny --scenes 64 --results grounding.json
     python -m training.model_cards --results results.json --grounding grounding.json   # writes both cards
-    limner bench verifiers --suite bench/suites/shapes-eval-seed44.jsonl --results agreement.json
+    limner bench verifiers --suite benchmarks/suites/shapes-eval-seed44.jsonl --results agreement.json
     python -m training.model_cards --owl agreement.json                                  # shapes-owl's card
 """
 
@@ -84,7 +84,7 @@ upright triangles in six exact colours, captioned in GenEval's phrasing and free
 ## ShapesEval (the model alone, one sample per seed, no agent loop)
 
 `limner bench shapes --samples {summary['samples_per_prompt']}` with {model['steps']} steps, guidance {model['guidance']}
-({model.get('scheduler') or 'DPMSolverMultistepScheduler'}; chosen by `python -m limner.agent.bench.sweep_settings` on seeds disjoint from the bench's):
+({model.get('scheduler') or 'DPMSolverMultistepScheduler'}; chosen by `python -m limner.bench.sweep_settings` on seeds disjoint from the bench's):
 shipped suite, {summary['prompts']} prompts, {summary['images']} images, {summary['seconds']:.0f} s on this machine's CPU.
 
 | tag | accuracy | correct/total |
@@ -174,8 +174,8 @@ object's box (L1 + GIoU). Time on 2 CPU cores: rendering {t['rendered_pool_s']:.
 
 ## Settings (`limner_detector.json`)
 
-Chosen on {tune['images']} images of {tune['prompts']} prompts of a ShapesEval draw kept apart from the shipped suite
-and from the benchmark draw (`{tune['command']}`): the share of checks whose verdict equals the scorer's, and the
+Chosen on {tune['images']} images of {tune['prompts']} prompts of a second ShapesEval draw (images the detector never saw in training; its prompts are not held out: 20 of
+the 24 are prompts of the shipped suite, which holds every possible prompt of five of its six tags) (`{tune['command']}`): the share of checks whose verdict equals the scorer's, and the
 pairwise ranking accuracy, per colour mode, threshold and NMS overlap. Chosen: threshold
 {tune['chosen']['threshold']:g}, NMS {tune['chosen']['nms']:g}, colour by {tune['chosen']['color']} (ties: the usual NMS 0.5, one model).
 
@@ -185,7 +185,7 @@ pairwise ranking accuracy, per colour mode, threshold and NMS overlap. Chosen: t
 
 ## Agreement with ShapesEval's scorer
 
-`limner bench verifiers --suite bench/suites/shapes-eval-seed44.jsonl` ({agreement['prompts']} prompts,
+`limner bench verifiers --suite benchmarks/suites/shapes-eval-seed44.jsonl` ({agreement['prompts']} prompts,
 {agreement['samples_per_prompt']} samples each): per kind of check, how often the verdict equals the scorer's
 parser's; pairwise: how often a correct image is scored above a wrong one.
 
@@ -196,7 +196,7 @@ parser's; pairwise: how often a correct image is scored above a wrong one.
 Counts are its weakest kind of check. Where it and the scorer disagree on the agent's final images, the
 shape is borderline: a generated square with one rounded corner or fuzzy edges, which the exact parser reads
 as a circle and the detector (like a person looking at it) as a square. Parser 2 (2026-12-04) reads
-most of them as squares too: `bench/results/README.md` has its measurement on degraded renders.
+most of them as squares too: `benchmarks/results/README.md` has its measurement on degraded renders.
 """
 
 

@@ -1,6 +1,6 @@
 """Teach the embedded model to take boxes: GLIGEN's gated self-attention on top of ``shapes-tiny``, on a CPU.
 
-    python -m training.train_grounded --out /tmp/g --seed 0 && cp -r /tmp/g/shapes-tiny-grounded/. tools/shapes/weights/shapes-tiny/
+    python -m training.train_grounded --out /tmp/g --seed 0 && cp -r /tmp/g/shapes-tiny-grounded/. limner/tools/shapes/weights/shapes-tiny/
 
 The shapes world knows every object's box and phrase, so grounding is supervised directly. The UNet is
 ``shapes-tiny``'s with ``attention_type="gated"`` (diffusers' ``GatedSelfAttentionDense`` in every transformer
@@ -234,8 +234,8 @@ def save(folder: Path, base, unet, info: dict) -> None:
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--base", default="tools/shapes/weights/shapes-tiny")
-    ap.add_argument("--out", default="tools/shapes/weights")
+    ap.add_argument("--base", default="limner/tools/shapes/weights/shapes-tiny")
+    ap.add_argument("--out", default="limner/tools/shapes/weights")
     ap.add_argument("--name", default="shapes-tiny-grounded")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")

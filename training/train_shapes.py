@@ -1,6 +1,6 @@
 """Train the shapes-world models from synthetic data, reproducibly, on a CPU.
 
-    python -m training.train_shapes --out tools/shapes/weights --seed 0
+    python -m training.train_shapes --out limner/tools/shapes/weights --seed 0
 
 Stages (each saved as soon as it is done, so an interrupted run keeps what it finished):
 1. ``vae``: an ``AutoencoderKL`` (64x64 RGB -> 16x16x4 latents) on random 32x32 crops of fresh scenes.
@@ -314,7 +314,7 @@ def evaluate_clip(model, tokenizer, rng, device, n=500, negatives=4):
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="tools/shapes/weights")
+    ap.add_argument("--out", default="limner/tools/shapes/weights")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--stages", default="vae,unet,clip")
     ap.add_argument("--device", default="cpu")

@@ -1,4 +1,7 @@
-"""Choose a trained shapes-owl's threshold and colour mode on held-out images, and write them into its folder.
+"""Choose a trained shapes-owl's threshold and colour mode on images it never trained on, and write them into its folder.
+
+The images are new; their prompts are not held out (a draw of seed 45 shares 20 of its 24 prompts with the shipped
+suite, which holds every possible prompt of five of its six tags).
 
     python -m training.tune_detector --folder /tmp/owl --suite-seed 45 --per-tag 4 --samples 4
 
@@ -42,8 +45,8 @@ def main(argv=None) -> None:
     ap.add_argument("--nms", default="0.15,0.3,0.5", help="IoU above which a weaker box of the same phrase goes")
     args = ap.parse_args(argv)
 
-    from limner.agent.bench.agreement import agreement
-    from limner.agent.bench.shapes import model_source
+    from limner.bench.agreement import agreement
+    from limner.bench.shapes import model_source
     from limner.agent.planners.rules import rules_plan
     from limner.tools.shapes.suite import make_suite
     from limner.tools.shapes.world import COLORS, SHAPES
