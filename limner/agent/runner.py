@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,7 +13,7 @@ from limner.agent.brief import Brief
 from limner.agent.config import Settings, load_settings
 from limner.agent.errors import LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
-from limner.agent._run.store import (RunStore, check_home, check_writable, find_run, new_run_id,
+from limner.agent._run.store import (RunStore, check_home, check_writable, disk_full, find_run, new_run_id,
                                      register_run, valid_run_id)
 from limner.tools.generators import ModelSpec, resolve_model
 from limner.tools.verifiers import VERIFIERS
@@ -193,21 +191,6 @@ def _copy_inputs(brief: Brief, store: RunStore) -> None:
         atomic_write_bytes(store.dir / "mask.png", png_bytes(mask, compress_level=6))
 
 
-@contextmanager
-def _checkpointer(path: Path):
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    conn = sqlite3.connect(str(path), check_same_thread=False)
-    # WAL with synchronous=NORMAL: a commit is safe from a killed process (only a power cut can lose the last
-    # steps, which a resume then redoes); it spares an fsync per graph step
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    try:
-        yield SqliteSaver(conn)
-    finally:
-        conn.close()
-
-
 def _config(run_id: str, policy: Policy) -> dict:
     return {"configurable": {"thread_id": run_id}, "recursion_limit": policy.recursion_limit()}
 
@@ -247,7 +230,7 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
     # checkpoint's run_dir is where it was made; a moved or copied folder must not write back there)
     tb = Toolbox({**values, "run_dir": str(store.dir)}, settings)
     config = _config(values["run_id"], tb.policy)
-    with _checkpointer(store.checkpoint_path) as saver:
+    with store.checkpointer() as saver:
         graph = shared_graph(saver)
         snapshot = graph.get_state(config)
         # finished: no task left. ``next`` alone is not enough: it leaves out a task whose writes were saved
@@ -262,7 +245,7 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
                     on_event(chunk)
         except (LimnerError, RuntimeError, OSError) as exc:
             if disk_full(exc):
-                raise  # nothing more can be written: ``_space_for`` says so in one line
+                raise  # nothing more can be written: ``RunStore.space_for`` says so in one line
             state = graph.get_state(config).values
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             failed = {**state, "status": "failed", "stop_reason": reason + " (the run is checkpointed: resume it)"}
@@ -301,7 +284,7 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
     store = RunStore(out / run_id)
     if store.dir.exists():
         raise UsageError(f"run folder {store.dir} already exists: resume it or choose another run id")
-    with _space_for(store, run_id, fresh=True):
+    with store.space_for(run_id, fresh=True):
         store.dir.mkdir(parents=True)
         if brief.image is not None:
             _copy_inputs(brief, store)
@@ -315,38 +298,6 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
         return _drive(store, values, values, settings, on_event)
 
 
-def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the user's quota) is full."""
-    import errno
-
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
-
-
-@contextmanager
-def _space_for(store: RunStore, run_id: str, fresh: bool):
-    """A full disk is one line: the run is kept to resume once there is space, or, when nothing of it could be
-    checkpointed yet (``fresh``), its folder is removed, so nothing half-written is left."""
-    try:
-        yield
-    except (OSError, sqlite3.OperationalError) as exc:
-        if not disk_full(exc):
-            raise
-        try:
-            kept = not fresh or _latest_checkpoint(store) is not None
-        except UsageError:
-            kept = False
-        if not kept:
-            import shutil
-
-            shutil.rmtree(store.dir, ignore_errors=True)
-            raise UsageError(f"the disk holding {store.dir.parent} is full: nothing of the run was kept; free "
-                             "some space and run it again") from None
-        raise UsageError(f"the disk holding {store.dir} is full: the run is checkpointed; free some space, then "
-                         f"`limner resume {run_id}` continues it") from None
-
-
 def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None,
            within: str | Path | None = None) -> RunResult:
     """Continue a run from its last checkpoint (after a kill, a crash or an error).
@@ -357,23 +308,9 @@ def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings
     return _continue(run, None, on_event, settings, within)
 
 
-def _latest_checkpoint(store: RunStore):
-    """The run's last saved checkpoint, or None (a kill can come before the first one is saved)."""
-    if not store.checkpoint_path.is_file():
-        return None
-    try:
-        with _checkpointer(store.checkpoint_path) as saver:
-            return next(iter(saver.list(None, limit=1)), None)
-    except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # a damaged file, or rows it cannot read
-        saved = len([p for p in store.dir.glob("candidates/*.json") if not p.name.endswith(".round.json")])
-        raise UsageError(f"{store.checkpoint_path} is damaged ({str(exc).splitlines()[0]}): the run cannot go on "
-                         f"from it; its {saved} saved candidates are in {store.dir / 'candidates'}, or start the "
-                         f"brief again with `limner run`") from None
-
-
 def has_checkpoint(run_dir: str | Path) -> bool:
     """Whether a run folder holds a checkpoint to resume from."""
-    return _latest_checkpoint(RunStore(Path(run_dir))) is not None
+    return RunStore(Path(run_dir)).latest_checkpoint() is not None
 
 
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
@@ -388,7 +325,7 @@ def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = Non
 
 def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResult:
     store = find_run(run, within)
-    saved = _latest_checkpoint(store)
+    saved = store.latest_checkpoint()
     if saved is None:
         raise UsageError(f"run '{run}' has no checkpoint to resume from")
     values = saved.checkpoint["channel_values"]
@@ -397,5 +334,5 @@ def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResu
     if "run_id" not in values:
         raise UsageError(f"run '{run}' has an unreadable checkpoint")
     # stream(None) continues from the last checkpoint, i.e. the last step that finished
-    with _space_for(store, values["run_id"], fresh=False):
+    with store.space_for(values["run_id"], fresh=False):
         return _drive(store, graph_input, values, settings or load_settings(), on_event)

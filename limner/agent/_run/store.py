@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from limner.agent._run.migrations import LLM_LOG, RUNS_INDEX, migrate
@@ -103,6 +104,15 @@ def check_home() -> None:
             db.close()
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
 class RunStore:
     def __init__(self, run_dir: Path):
         self.dir = Path(run_dir)
@@ -181,6 +191,56 @@ class RunStore:
             if isinstance(item, dict):
                 out.append(item)
         return out
+
+    @contextmanager
+    def checkpointer(self):
+        """LangGraph's SQLite checkpointer on ``checkpoint.sqlite``, open for the ``with`` block."""
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        conn = sqlite3.connect(str(self.checkpoint_path), check_same_thread=False)
+        # WAL with synchronous=NORMAL: a commit is safe from a killed process (only a power cut can lose the last
+        # steps, which a resume then redoes); it spares an fsync per graph step
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield SqliteSaver(conn)
+        finally:
+            conn.close()
+
+    def latest_checkpoint(self):
+        """The run's last saved checkpoint, or None (a kill can come before the first one is saved)."""
+        if not self.checkpoint_path.is_file():
+            return None
+        try:
+            with self.checkpointer() as saver:
+                return next(iter(saver.list(None, limit=1)), None)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # a damaged file, or rows it cannot read
+            saved = len([p for p in self.dir.glob("candidates/*.json") if not p.name.endswith(".round.json")])
+            raise UsageError(f"{self.checkpoint_path} is damaged ({str(exc).splitlines()[0]}): the run cannot go "
+                             f"on from it; its {saved} saved candidates are in {self.dir / 'candidates'}, or start "
+                             "the brief again with `limner run`") from None
+
+    @contextmanager
+    def space_for(self, run_id: str, fresh: bool):
+        """A full disk is one line: the run is kept to resume once there is space, or, when nothing of it could
+        be checkpointed yet (``fresh``), its folder is removed, so nothing half-written is left."""
+        try:
+            yield
+        except (OSError, sqlite3.OperationalError) as exc:
+            if not disk_full(exc):
+                raise
+            try:
+                kept = not fresh or self.latest_checkpoint() is not None
+            except UsageError:
+                kept = False
+            if not kept:
+                import shutil
+
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise UsageError(f"the disk holding {self.dir.parent} is full: nothing of the run was kept; free "
+                                 "some space and run it again") from None
+            raise UsageError(f"the disk holding {self.dir} is full: the run is checkpointed; free some space, "
+                             f"then `limner resume {run_id}` continues it") from None
 
     def round_path(self, rnd: int) -> Path:
         return self.candidates_dir / f"r{rnd:02d}.round.json"
