@@ -9,7 +9,7 @@ from limner.tools.shapes.captions import caption
 from limner.tools.shapes.geneval import evaluate, relative_position, score_image, summarize
 from limner.tools.shapes.parser import parse
 from limner.tools.shapes.suite import SHIPPED, load_suite, make_suite, satisfying_scene
-from limner.tools.shapes.world import PALETTE, Obj, Scene, random_scene, render
+from limner.tools.shapes.world import PALETTE, Obj, Scene, random_scene, render, shape_mask
 
 
 def key(o):
@@ -48,8 +48,6 @@ def test_parser_tolerates_blur_and_noise():
 def test_a_square_with_a_stray_fringe_or_a_slight_turn_is_still_a_square():
     """The model's squares often carry a partial one-pixel row along a side, or lean a few degrees: both
     pulled a square's box fill under the square/circle line, so the scorer called plain squares circles."""
-    from limner.bench.parser_robustness import _mask
-
     image, _ = render(Scene([Obj("square", "green", 20, 20, 22)]))
     image[19, 21:23] = PALETTE["green"]  # two stray pixels above the top side
     image[42, 22:36] = PALETTE["green"]  # a partial row under the bottom side
@@ -57,7 +55,7 @@ def test_a_square_with_a_stray_fringe_or_a_slight_turn_is_still_a_square():
     for angle in (-8, -4, 5, 8):
         for shape in ("square", "circle"):
             turned = np.full((64, 64, 3), 255, dtype=np.uint8)
-            turned[_mask(Obj(shape, "blue", 18, 18, 20), 64, angle)] = PALETTE["blue"]
+            turned[shape_mask(Obj(shape, "blue", 18, 18, 20), 64, angle)] = PALETTE["blue"]
             assert [o["shape"] for o in parse(turned)] == [shape], (shape, angle)
 
 

@@ -21,22 +21,6 @@ import numpy as np
 DEGRADATIONS = ("clean", "fringe", "rotate", "blur", "all")
 
 
-def _mask(obj, canvas: int, angle: float) -> np.ndarray:
-    """The object's mask rotated by ``angle`` degrees about its centre (``world.shape_mask`` at 0)."""
-    ys, xs = np.mgrid[0:canvas, 0:canvas] + 0.5
-    s = obj.size
-    cx, cy = obj.x + s / 2, obj.y + s / 2
-    t = np.deg2rad(angle)
-    u = np.cos(t) * (xs - cx) + np.sin(t) * (ys - cy) + cx  # the pixel, turned back into the upright shape
-    v = -np.sin(t) * (xs - cx) + np.cos(t) * (ys - cy) + cy
-    if obj.shape == "square":
-        return (u >= obj.x) & (u < obj.x + s) & (v >= obj.y) & (v < obj.y + s)
-    if obj.shape == "circle":
-        return (u - cx) ** 2 + (v - cy) ** 2 <= (s / 2) ** 2
-    depth = v - obj.y
-    return (depth >= 0) & (depth <= s) & (np.abs(u - cx) <= depth / 2 + 0.5)
-
-
 def _fringe(mask: np.ndarray, rng) -> np.ndarray:
     """One or two sides of the mask get a partial one-pixel row or column outside them."""
     ys, xs = np.nonzero(mask)
@@ -63,13 +47,13 @@ def degraded(scene, kind: str, rng) -> tuple[np.ndarray, list[dict]]:
     """The scene's image with one kind of defect (``DEGRADATIONS``) and its truth (shape, colour, centre)."""
     from PIL import Image, ImageFilter
 
-    from limner.tools.shapes.world import BACKGROUND, CANVAS, PALETTE
+    from limner.tools.shapes.world import BACKGROUND, CANVAS, PALETTE, shape_mask
 
     image = np.full((CANVAS, CANVAS, 3), BACKGROUND, dtype=np.uint8)
     truth = []
     for obj in scene.objects:
         angle = rng.uniform(-8, 8) if kind in ("rotate", "all") else 0.0
-        mask = _mask(obj, CANVAS, angle)
+        mask = shape_mask(obj, CANVAS, angle)
         if kind in ("fringe", "all"):
             mask = _fringe(mask, rng)
         image[mask] = PALETTE[obj.color]

@@ -100,6 +100,8 @@ def _phrases() -> dict[tuple[str, ...], tuple[str, object]]:
 
 PHRASES = _phrases()
 LONGEST = max(len(k) for k in PHRASES)
+REQUESTS = sorted((tuple(r.split()) for r in lx.REQUESTS), key=len, reverse=True)  # longest first
+REQUEST_LONGEST = len(REQUESTS[0])
 
 
 def _is_color(word: str) -> bool:
@@ -252,11 +254,10 @@ class Reader:
         """How many tokens from ``i`` are a request ("please draw", "can you show me") that opens a sentence."""
         if items and items[-1].kind != "sep" and items[-1].value != "request":
             return 0
-        words = [t.text for t in tokens[i:i + 5]]
-        for phrase in sorted(lx.REQUESTS, key=len, reverse=True):
-            n = len(phrase.split())
-            if words[:n] == phrase.split() and not any(role[i:i + n]):
-                return n
+        words = tuple(t.text for t in tokens[i:i + REQUEST_LONGEST])
+        for phrase in REQUESTS:
+            if words[:len(phrase)] == phrase and not any(role[i:i + len(phrase)]):
+                return len(phrase)
         return 0
 
     def _items(self, tokens: list[Tok], role: list[str]) -> list[Item]:

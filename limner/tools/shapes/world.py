@@ -53,11 +53,16 @@ class Scene:
         return cls([Obj(**o) for o in data["objects"]])
 
 
-def shape_mask(obj: Obj, canvas: int = CANVAS) -> np.ndarray:
-    """Boolean mask of the pixels whose centres fall inside the shape."""
+def shape_mask(obj: Obj, canvas: int = CANVAS, angle: float = 0.0) -> np.ndarray:
+    """Boolean mask of the pixels whose centres fall inside the shape, turned by ``angle`` degrees about its
+    centre (the renderer draws every shape upright; the parser's robustness bench turns them)."""
     ys, xs = np.mgrid[0:canvas, 0:canvas] + 0.5
     s = obj.size
     cx, cy = obj.x + s / 2, obj.y + s / 2
+    if angle:  # each pixel turned back into the upright shape's frame
+        t = np.deg2rad(angle)
+        xs, ys = (np.cos(t) * (xs - cx) + np.sin(t) * (ys - cy) + cx,
+                  -np.sin(t) * (xs - cx) + np.cos(t) * (ys - cy) + cy)
     if obj.shape == "square":
         return (xs >= obj.x) & (xs < obj.x + s) & (ys >= obj.y) & (ys < obj.y + s)
     if obj.shape == "circle":
