@@ -98,6 +98,10 @@ def test_manifest_is_complete_and_final_png_carries_the_settings(tmp_path):
     best = next(x for x in m["candidates"] if x["id"] == m["best"]["id"])
     assert "two red circles" in text["parameters"] and f"Seed: {best['seed']}" in text["parameters"]
     assert json.loads(text["limner"])["run_id"] == result.run_id
+    # the result carries the same candidates, typed: the manifest's JSON is each one's record
+    assert [c.record() for c in result.candidates] == m["candidates"]
+    typed = next(c for c in result.candidates if c.id == result.best_id)
+    assert typed.checks() == result.checks and typed.scores["clipscore"].score == best["scores"]["clipscore"]["score"]
 
 
 def test_llm_budget_counts_vlm_judge_calls(tmp_path, llm_env):

@@ -34,8 +34,17 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, shapes_defaults):
     assert any("limner.tools.search import search" in e for e in examples)
     monkeypatch.chdir(tmp_path)
     for code in examples:
-        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
-    assert (tmp_path / "best.png").is_file()
+        served = None
+        if "OpenAI(" in code:  # the service's example talks to `limner serve` where the README starts it
+            from service_server import LiveService
+
+            served = LiveService(tmp_path / "served", tmp_path / "served-home", port=8420).start()
+        try:
+            exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+        finally:
+            if served is not None:
+                served.stop()
+    assert (tmp_path / "best.png").is_file() and (tmp_path / "limner.png").is_file()
     assert any((tmp_path / "limner-runs").glob("*/final.png"))
 
 
@@ -48,6 +57,7 @@ NOT_RUN = {
     'limner run "a corgi astronaut, studio photo" --model sdxl-turbo': "needs real weights",
     "export LIMNER_LLM_BASE_URL=http://localhost:8000/v1 LIMNER_LLM_MODEL=qwen2.5-7b-instruct": "names a server",
     'limner chat "a blue circle left of a red square"': "interactive: tests/test_chat.py drives it in a terminal",
+    "limner serve": "runs until stopped: the README's Python example is run against one started on its port",
 }
 
 

@@ -111,11 +111,12 @@ def test_regional_generation_falls_back_to_the_prompt_where_the_family_has_no_wa
     from limner.tools.generators.families import FAMILIES
 
     state = {"plan": {"layout": {"regions": [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}], "base_ratio": 0.3}}}
-    tb = SimpleNamespace(policy=load_policy("layout"), spec=SimpleNamespace(family="pixart", caps=FAMILIES["pixart"]))
-    mode, args, note = layout_use(tb, state, "random")
+    policy = load_policy("layout")
+    tb = SimpleNamespace(spec=SimpleNamespace(family="pixart", caps=FAMILIES["pixart"]))
+    mode, args, note = layout_use(tb, policy, state, "random")
     assert mode is None and args is None and "PixArt is neither: generated from the prompt alone" in note
     tb.spec = SimpleNamespace(family="flux", caps=FAMILIES["flux"])  # MMDiT: regional by a joint-attention mask
-    mode, args, note = layout_use(tb, state, "random")
+    mode, args, note = layout_use(tb, policy, state, "random")
     assert mode == "regional" and args["regions"] == [{"phrase": "a cat", "box": [0, 0, 0.5, 0.5]}]
 
 

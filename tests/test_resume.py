@@ -17,6 +17,14 @@ import pytest
 pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
 
 
+
+def record(cid: str) -> dict:
+    """A candidate's record as a round saves it (``limner.agent.candidate.Candidate``)."""
+    rnd, i = int(cid[1:3]), int(cid[-2:])
+    return {"id": cid, "round": rnd, "index": i, "seed": i, "noise": {"kind": "gaussian", "seed": i},
+            "strategy": "random", "action": "initial", "model": "builtin:tiny-random-sd", "family": "sd",
+            "prompt": "a circle", "plan_version": 1, "nfe": 20}
+
 def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
 
@@ -109,10 +117,10 @@ def test_a_candidate_saved_without_its_event_gets_exactly_one_on_reuse(tmp_path)
     from limner.agent._run.store import RunStore
 
     store = RunStore(tmp_path)
-    store.save_candidate({"id": "r01-c00"}, b"png-0")
+    store.save_candidate(record("r01-c00"), b"png-0")
     log = tmp_path / "events.jsonl"
     log.write_text(log.read_text() + '{"ts": 1, "event": "candidate_sa')  # the kill: a record, a torn event line
-    store.save_candidate({"id": "r01-c01"}, b"png-1")
+    store.save_candidate(record("r01-c01"), b"png-1")
     (tmp_path / "events.jsonl").write_text(log.read_text().rsplit("\n", 2)[0] + "\n")  # r01-c01's event lost
 
     reopened = RunStore(tmp_path)
@@ -150,8 +158,8 @@ def test_a_candidate_made_again_after_a_kill_is_logged_once(tmp_path):
     its ``candidate_saved`` event must not be doubled (the reliability bench's 'saved twice' column)."""
     from limner.agent._run.store import RunStore
 
-    RunStore(tmp_path).save_candidate({"id": "r02-c00"}, b"png-0")
-    RunStore(tmp_path).save_candidate({"id": "r02-c00"}, b"png-0")  # the resumed process redoes the round
-    RunStore(tmp_path).save_candidate({"id": "r02-c01"}, b"png-1")
+    RunStore(tmp_path).save_candidate(record("r02-c00"), b"png-0")
+    RunStore(tmp_path).save_candidate(record("r02-c00"), b"png-0")  # the resumed process redoes the round
+    RunStore(tmp_path).save_candidate(record("r02-c01"), b"png-1")
     saved = [e["id"] for e in RunStore(tmp_path).events() if e["event"] == "candidate_saved"]
     assert saved == ["r02-c00", "r02-c01"]

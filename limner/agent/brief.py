@@ -15,6 +15,8 @@ class Brief(BaseModel):
     threshold: float | None = Field(default=None, description="score in [0, 1] that ends the run")
     max_rounds: int | None = Field(default=None, ge=1, le=1000)
     candidates: int | None = Field(default=None, ge=1, le=64, description="candidates per round")
+    images: int | None = Field(default=None, ge=1, le=64, description="images the caller wants back (an API's n): "
+                               "a round makes at least this many candidates, budgets allowing")
     seed: int | None = Field(default=None, ge=0, le=2**62)
     width: int | None = Field(default=None, ge=8, le=4096, multiple_of=8, description="image width (default: the model's)")
     height: int | None = Field(default=None, ge=8, le=4096, multiple_of=8, description="image height")

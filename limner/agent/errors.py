@@ -13,6 +13,11 @@ class LLMError(LimnerError):
     """The LLM endpoint failed or kept answering invalid output after the repair attempt."""
 
 
+class Cancelled(LimnerError):
+    """The run was asked to stop (a service's cancel, Ctrl-C): raised at its next denoising step or node. The run
+    ends ``cancelled``, with every candidate it made kept and its checkpoint left to resume from."""
+
+
 class BudgetExhausted(LLMError):
     """An LLM call would exceed the call allowance; nothing was spent. An ``LLMError``, so every caller's
     fallback (the rules planner, a kept plan, a dropped verifier) covers it too."""

@@ -123,6 +123,10 @@ def _redo_edit(gen, entry: dict, run_dir):
         from limner.tools.editing import load_mask
 
         mask = load_mask(Path(run_dir) / edit["mask_path"], size)
+    elif edit.get("within"):  # a repair inside a person's mask: its box, where the mask also is
+        from limner.agent._graph.nodes.edit import inside
+
+        mask = inside(box_mask_image(size, edit["box"]), Path(run_dir) / edit["within"])
     else:
         mask = box_mask_image(size, edit["box"])
     result = inpaint(gen, image, mask, edit["prompt"], edit["seeds"], negative_prompt=edit.get("negative_prompt", ""),

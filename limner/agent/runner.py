@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from limner.agent.brief import Brief
+from limner.agent.candidate import Candidate
 from limner.agent.config import Settings, load_settings
-from limner.agent.errors import LimnerError, UsageError
+from limner.agent.errors import Cancelled, LimnerError, UsageError
 from limner.agent.policy import Policy, load_policy
 from limner.agent._run.store import (RunStore, check_home, check_writable, disk_full, find_run, new_run_id,
                                      register_run, valid_run_id)
@@ -24,7 +25,7 @@ DEFAULT_OUT = "limner-runs"
 class RunResult(BaseModel):
     run_id: str
     run_dir: str
-    status: str  # passed, best_effort, unverified (nothing failed, some checks no verifier could answer), failed, running, waiting (for a person's answer: see ``question``)
+    status: str  # passed, best_effort, unverified (nothing failed, some checks no verifier could answer), failed, cancelled (asked to stop), running, waiting (for a person's answer: see ``question``)
     stop_reason: str | None
     final_path: str | None
     best_id: str | None
@@ -36,6 +37,7 @@ class RunResult(BaseModel):
     seconds: float
     question: dict | None = None  # what a waiting run asks (an interactive run stops here until ``answer``)
     checks: dict | None = None  # the best candidate's plan checks: {"passed": n, "of": answered, "failed": [...]}
+    candidates: list[Candidate] = Field(default_factory=list, repr=False)  # every candidate so far, scored ones with their verdicts (best: ``best_id``)
 
 
 @dataclass
@@ -210,6 +212,7 @@ def _result(store: RunStore, values: dict, question: dict | None = None) -> RunR
         best_id=values.get("best_id"), score=values.get("best_score"), manifest_path=str(store.manifest_path),
         rounds=spent.get("rounds", 0), nfe=spent.get("nfe", 0), llm_calls=spent.get("llm_calls", 0),
         seconds=spent.get("seconds", 0.0), checks=check_tally(best) if best is not None else None,
+        candidates=values.get("candidates") or [],
     )
 
 
@@ -221,15 +224,16 @@ def _settled(store: RunStore, graph, config) -> RunResult:
 
 
 def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Settings,
-           on_event: Callable[[dict], None] | None) -> RunResult:
+           on_event: Callable[[dict], None] | None, cancel: Callable[[], bool] | None = None) -> RunResult:
     from limner.agent._graph.build import shared_graph
     from limner.agent._run.manifest import build_manifest, write_final
-    from limner.agent._graph.toolbox import Toolbox
+    from limner.agent._graph.toolbox import RunContext
 
     # a run folder is self-contained: the folder opened is where the run goes on, wherever it was started (the
     # checkpoint's run_dir is where it was made; a moved or copied folder must not write back there)
-    tb = Toolbox({**values, "run_dir": str(store.dir)}, settings)
-    config = _config(values["run_id"], tb.policy)
+    run = RunContext.of({**values, "run_dir": str(store.dir)}, settings, cancel=cancel)
+    tb = run.tools
+    config = _config(values["run_id"], run.policy)
     with store.checkpointer() as saver:
         graph = shared_graph(saver)
         snapshot = graph.get_state(config)
@@ -240,9 +244,11 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
         if graph_input is not None and not isinstance(graph_input, dict) and not snapshot.interrupts:
             raise UsageError(f"run '{values['run_id']}' is not waiting for an answer")
         try:
-            for chunk in graph.stream(graph_input, config, context=tb, stream_mode="custom", durability="sync"):
+            for chunk in graph.stream(graph_input, config, context=run, stream_mode="custom", durability="sync"):
                 if on_event is not None:
                     on_event(chunk)
+        except Cancelled as exc:
+            return _cancelled(store, graph.get_state(config).values, str(exc), tb, on_event)
         except (LimnerError, RuntimeError, OSError) as exc:
             if disk_full(exc):
                 raise  # nothing more can be written: ``RunStore.space_for`` says so in one line
@@ -258,20 +264,41 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
         return _settled(store, graph, config)
 
 
+def _cancelled(store: RunStore, state: dict, reason: str, tb, on_event) -> RunResult:
+    """A run stopped on request: ``cancelled``, its best candidate so far returned, its checkpoint kept (``resume``
+    goes on from the last step that finished)."""
+    from limner.agent._run.manifest import build_manifest, write_final
+
+    ended = {**state, "status": "cancelled", "stop_reason": f"{reason} (checkpointed: resume it to go on)"}
+    if state.get("best_id"):
+        best = next(c for c in state["candidates"] if c["id"] == state["best_id"])
+        ended["final"] = write_final(store, best, state)
+    store.write_manifest(build_manifest(ended, tb))
+    store.event({"event": "cancelled", "reason": reason})
+    if on_event is not None:
+        on_event({"event": "cancelled", "reason": reason, "best_id": state.get("best_id")})
+    return _result(store, ended)
+
+
 def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: Callable[[dict], None] | None = None,
         settings: Settings | None = None, device: str | None = None, dtype: str | None = None,
-        run_id: str | None = None, interactive: bool = False, **brief_fields) -> RunResult:
+        offload: str | None = None, run_id: str | None = None, interactive: bool = False, cancel: Callable[[], bool] | None = None,
+        **brief_fields) -> RunResult:
     """Run the agent on a prompt and return the best candidate. ``brief_fields`` are ``Brief`` fields.
 
     ``interactive``: the run stops at its plan and after each round with ``status == "waiting"`` and a
     ``question``; continue it with ``answer(run_id, text)``. ``run_id``: a chosen id (letters, digits, ``-``,
-    ``_``); its folder must not exist yet.
+    ``_``); its folder must not exist yet. ``cancel``: called at every denoising step and node; when it returns
+    True the run stops there and ends ``cancelled`` (its candidates and checkpoint kept).
     """
     from limner.agent._graph.state import empty_spent
 
     settings = settings or load_settings()
-    if device or dtype:
-        settings = settings.model_copy(update={k: v for k, v in {"device": device, "dtype": dtype}.items() if v})
+    if device or dtype or offload:
+        if offload not in (None, "model", "sequential"):
+            raise UsageError(f"--offload must be model or sequential, not {offload!r}")
+        settings = settings.model_copy(update={k: v for k, v in {"device": device, "dtype": dtype,
+                                                                 "offload": offload}.items() if v})
     brief = make_brief(prompt, **brief_fields)
     setup = prepare(brief, settings)
     out = Path(out).expanduser()
@@ -295,17 +322,17 @@ def run(prompt: str | None = None, *, out: str | Path = DEFAULT_OUT, on_event: C
             "base_seed": brief.seed if brief.seed is not None else secrets.randbelow(2**31),
             "spent": empty_spent(), "candidates": [], "decisions": [], "plans": [], "interactive": interactive,
         }
-        return _drive(store, values, values, settings, on_event)
+        return _drive(store, values, values, settings, on_event, cancel)
 
 
 def resume(run: str, *, on_event: Callable[[dict], None] | None = None, settings: Settings | None = None,
-           within: str | Path | None = None) -> RunResult:
+           within: str | Path | None = None, cancel: Callable[[], bool] | None = None) -> RunResult:
     """Continue a run from its last checkpoint (after a kill, a crash or an error).
 
     A run waiting for a person's answer stays waiting: the result carries its question again. ``within``: take
     only a run id, of a run inside that folder (``find_run``).
     """
-    return _continue(run, None, on_event, settings, within)
+    return _continue(run, None, on_event, settings, within, cancel)
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
@@ -314,16 +341,17 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 
 
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
-           settings: Settings | None = None, within: str | Path | None = None) -> RunResult:
+           settings: Settings | None = None, within: str | Path | None = None,
+           cancel: Callable[[], bool] | None = None) -> RunResult:
     """Give a waiting run the person's answer (approve, change the plan, accept, pick, feedback) and go on."""
     from langgraph.types import Command
 
     if not text.strip():
         raise UsageError("the answer is empty")
-    return _continue(run, Command(resume=text.strip()), on_event, settings, within)
+    return _continue(run, Command(resume=text.strip()), on_event, settings, within, cancel)
 
 
-def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResult:
+def _continue(run: str, graph_input, on_event, settings, within=None, cancel=None) -> RunResult:
     store = find_run(run, within)
     saved = store.latest_checkpoint()
     if saved is None:
@@ -335,4 +363,4 @@ def _continue(run: str, graph_input, on_event, settings, within=None) -> RunResu
         raise UsageError(f"run '{run}' has an unreadable checkpoint")
     # stream(None) continues from the last checkpoint, i.e. the last step that finished
     with store.space_for(values["run_id"], fresh=False):
-        return _drive(store, graph_input, values, settings or load_settings(), on_event)
+        return _drive(store, graph_input, values, settings or load_settings(), on_event, cancel)

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     model: str | None = Field(default=None, description="the model used when none is named (default: shapes-tiny)")
     device: str = Field(default="auto", description="cuda, mps, cpu or auto")
     dtype: str = Field(default="auto", description="float32, float16, bfloat16 or auto")
+    offload: str | None = Field(default=None, pattern="^(model|sequential)$", description=(
+        "CPU offload of pipelines loaded on a CUDA device: model (diffusers' model offload) or sequential"))
     # verification
     clip_model: str | None = Field(default=None, description=(
         "CLIPScore's weights (default: shapes-clip for the embedded models, openai/clip-vit-large-patch14 else)"))
@@ -41,6 +43,10 @@ class Settings(BaseSettings):
     mcp_allow_read: str = Field(default="", description=(
         "folders whose images `limner mcp`'s tools may read, separated by os.pathsep (default: the working "
         "folder; the runs folder always)"))
+    # the HTTP service
+    serve_api_key: SecretStr | None = Field(default=None, description=(
+        "the bearer token `limner serve` requires on every route but /health (needed to listen beyond loopback); "
+        "not LIMNER_API_KEY, which is the LLM endpoint's key: one secret is never sent where the other goes"))
     # files
     home: Path | None = Field(default=None, description="where Limner keeps its files (default: "
                                                         "$XDG_DATA_HOME/limner or ~/.local/share/limner)")

@@ -2,7 +2,7 @@
 
 Adding an action is one node (a function in ``limner/agent/_graph/nodes/`` registered in
 ``_graph.build.NODES``) and one entry here: its name, the graph node it routes to, and
-``propose(state, toolbox) -> reason | None``. Policies list the allowed actions in
+``propose(state, toolbox, policy) -> reason | None``. Policies list the allowed actions in
 the order they are considered.
 
 Every search strategy in ``limner.tools.search.STRATEGIES`` is an action that routes to the
@@ -23,29 +23,29 @@ from limner.tools.search import STRATEGIES
 class Action:
     name: str
     node: str
-    propose: Callable[[dict, object], str | None]
+    propose: Callable[[dict, object, object], str | None]
     description: str
     then: str = "generate"  # the node that follows the action's node (unless the action's node is that one)
     needs: str | None = None  # a model-family feature (``Family.lacks``) without which the action cannot run
 
 
-def usable_strategies(state: dict, tb) -> list[tuple[str, str | None]]:
+def usable_strategies(state: dict, tb, policy) -> list[tuple[str, str | None]]:
     """``[(name, why_not), ...]`` for the policy's strategies, in its order (``why_not`` None when usable)."""
-    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+    nfe_left = policy.budgets.nfe - state["spent"]["nfe"]
     out = []
-    for name in tb.policy.actions:
+    for name in policy.actions:
         if name not in STRATEGIES:
             continue
-        why = tb.strategy_unavailable(name)
-        if why is None and nfe_left < STRATEGIES[name].min_nfe(tb.spec, tb.policy.strategy_options.get(name)):
-            why = f"{name} needs {STRATEGIES[name].min_nfe(tb.spec, tb.policy.strategy_options.get(name))} NFE, {nfe_left} left"
+        why = tb.strategy_unavailable(name, policy.strategy_options.get(name))
+        if why is None and nfe_left < STRATEGIES[name].min_nfe(tb.spec, policy.strategy_options.get(name)):
+            why = f"{name} needs {STRATEGIES[name].min_nfe(tb.spec, policy.strategy_options.get(name))} NFE, {nfe_left} left"
         out.append((name, why))
     return out
 
 
-def choose_strategy(state: dict, tb) -> tuple[str | None, str]:
+def choose_strategy(state: dict, tb, policy) -> tuple[str | None, str]:
     """The strategy for the next round and why (``None`` when no allowed strategy can run)."""
-    usable = [name for name, why in usable_strategies(state, tb) if why is None]
+    usable = [name for name, why in usable_strategies(state, tb, policy) if why is None]
     if not usable:
         return None, "no allowed search strategy can run"
     current = state.get("strategy")
@@ -62,15 +62,14 @@ def choose_strategy(state: dict, tb) -> tuple[str | None, str]:
 
 
 def _strategy_proposer(name: str):
-    def propose(state: dict, tb) -> str | None:
-        chosen, why = choose_strategy(state, tb)
+    def propose(state: dict, tb, policy) -> str | None:
+        chosen, why = choose_strategy(state, tb, policy)
         return f"round {state['round'] + 1}: {why}" if chosen == name else None
 
     return propose
 
 
-def _replan(state: dict, tb) -> str | None:
-    policy = tb.policy
+def _replan(state: dict, tb, policy) -> str | None:
     if state.get("no_improve", 0) < policy.replan_after:
         return None
     if state.get("replans", 0) >= policy.max_replans:
@@ -81,12 +80,12 @@ def _replan(state: dict, tb) -> str | None:
             f"(plan version {state['plan']['version'] + 1})")
 
 
-def _repair(state: dict, tb) -> str | None:
+def _repair(state: dict, tb, policy) -> str | None:
     from limner.agent._graph.repair import repair_targets
-    if len(state.get("repairs", [])) >= tb.policy.max_repairs or tb.spec.caps.guidance == "instruction":
+    if len(state.get("repairs", [])) >= policy.max_repairs or tb.spec.caps.guidance == "instruction":
         return None
-    targets = repair_targets(state, tb.policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate(),
-                             tb.policy.population)
+    targets = repair_targets(state, policy.budgets.nfe - state["spent"]["nfe"], tb.spec.nfe_per_candidate(),
+                             policy.population)
     if not targets:
         return None
     t = targets[0]
@@ -94,24 +93,26 @@ def _repair(state: dict, tb) -> str | None:
     return f"repair: {t['why']}: {erase}inpaint '{t['phrase']}' in box {t['box']}"
 
 
-def _layout(state: dict, tb) -> str | None:
+def _layout(state: dict, tb, policy) -> str | None:
     from limner.agent._graph.repair import spans_image
-    if tb.policy.layout_every_round(tb.spec.caps) or not (state.get("plan") or {}).get("layout") or (
+    if policy.layout_every_round(tb.spec.caps) or not (state.get("plan") or {}).get("layout") or (
             tb.spec.caps.lacks("regional") and tb.spec.caps.lacks("grounded")):
         return None  # already from the layout every round, or nothing to lay out, or no way to use one here
     spans = spans_image(state)
     return f"regenerate region by region from the layout: {'; '.join(spans)}" if spans else None
 
 
-def _variation(state: dict, tb) -> str | None:
+def _variation(state: dict, tb, policy) -> str | None:
     from limner.agent._graph.repair import best_candidate, repair_targets
 
     best = best_candidate(state)
-    if best is None or repair_targets(state, population=tb.policy.population) and "repair" in tb.policy.actions:
+    if best is None or repair_targets(state, population=policy.population) and "repair" in policy.actions:
         return None  # nothing to vary, or a repair applies
-    if state.get("no_improve", 0) >= tb.policy.replan_after:
+    if state.get("no_improve", 0) >= policy.replan_after:
         return None  # rounds stopped helping: leave it to a re-plan, or finish
-    return (f"variations of {best['id']} (img2img, strength {tb.policy.variation_strength}): "
+    if (state.get("brief") or {}).get("box") or (state.get("brief") or {}).get("mask"):
+        return "repaint the region the person marked again, with fresh seeds: no repair applies inside it"
+    return (f"variations of {best['id']} (img2img, strength {policy.variation_strength}): "
             "no single region to repair")
 
 

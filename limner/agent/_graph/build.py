@@ -8,7 +8,7 @@ from limner.agent._graph.nodes.core import decide_node, finish, generate, intake
 from limner.agent._graph.nodes.edit import repair, variation_node
 from limner.agent._graph.state import State
 
-# node name -> node(state, runtime); the run's Toolbox is the runtime context
+# node name -> node(state, runtime); the run's RunContext (its Toolbox and its Policy) is the runtime context
 NODES = {
     "intake": intake, "plan": plan, "review_plan": review_plan, "review": review, "generate": generate,
     "verify": verify, "decide": decide_node, "replan": replan, "repair": repair, "variation": variation_node,
@@ -37,7 +37,7 @@ _COMPILED = None
 def shared_graph(checkpointer):
     """The graph compiled once per process (compiling inspects every node: ~50 ms), with this run's checkpointer.
 
-    Drive it with the run's tools as the runtime context: ``graph.stream(input, config, context=toolbox)``.
+    Drive it with the run's tools as the runtime context: ``graph.stream(input, config, context=RunContext.of(state, settings))``.
     """
     global _COMPILED
     if _COMPILED is None:
@@ -48,9 +48,9 @@ def shared_graph(checkpointer):
 def build_graph():
     from langgraph.graph import END, START, StateGraph
 
-    from limner.agent._graph.toolbox import Toolbox
+    from limner.agent._graph.toolbox import RunContext
 
-    graph = StateGraph(State, context_schema=Toolbox)
+    graph = StateGraph(State, context_schema=RunContext)
     for name, node in NODES.items():
         graph.add_node(name, node)
     graph.add_edge(START, "intake")

@@ -7,14 +7,14 @@ from limner.agent._run.checks import check_tally
 from limner.tools.search import STRATEGIES
 
 
-def round_size(state: dict, tb, action: str | None = None) -> tuple[int, str]:
+def round_size(state: dict, tb, policy, action: str | None = None) -> tuple[int, str]:
     """How many candidates the next round (of ``action``; default: the one decided) may have without exceeding
     any budget, and what limits it; with known pass rates, no more than the policy's confidence needs.
 
     The NFE a round may spend is what is left of the budget; each strategy fits its round into that
     (``min_nfe`` says what its smallest round costs), so here NFE only limits plain samples.
     """
-    policy, spent = tb.policy, state["spent"]
+    spent = state["spent"]
     budgets = policy.budgets
     cost = tb.spec.nfe_per_candidate()
     nfe_left = budgets.nfe - spent["nfe"]
@@ -25,7 +25,10 @@ def round_size(state: dict, tb, action: str | None = None) -> tuple[int, str]:
         llm_left = budgets.llm_calls - spent["llm_calls"]
         limits.append((llm_left // per_llm, f"LLM call budget spent: {llm_left} of {budgets.llm_calls} left, "
                                              f"scoring one candidate takes {per_llm}"))
-    sized = expected_need(state, tb, action or state.get("next_action") or "initial")
+    sized = expected_need(state, tb, policy, action or state.get("next_action") or "initial")
+    wanted = (state.get("brief") or {}).get("images") or 0
+    if sized is not None and sized["candidates"] < wanted:  # the caller wants that many images back
+        sized = {**sized, "candidates": wanted, "why": f"{wanted} images were asked for"}
     if sized is not None:
         limits.append((sized["candidates"], sized["why"]))
     n, reason = min(limits, key=lambda item: item[0])
@@ -43,12 +46,12 @@ def context_of(state: dict) -> str:
     return failure_of(best) or "unlocalised"  # no check fails, yet the score is short of the threshold
 
 
-def from_layout(tb, action: str) -> bool:
+def from_layout(tb, policy, action: str) -> bool:
     return action == "layout" or (action in STRATEGIES or action == "initial") and bool(
-        tb.policy.layout_every_round(tb.spec.caps))
+        policy.layout_every_round(tb.spec.caps))
 
 
-def expected(state: dict, tb, action: str) -> dict | None:
+def expected(state: dict, tb, policy, action: str) -> dict | None:
     """The measured rate of ``action`` in this state's context: ``{"key", "context", "p", "tries",
     "nfe_per_candidate"}``, or None when there is no table or too few tries."""
     from limner.agent._graph.rates import action_key
@@ -56,34 +59,34 @@ def expected(state: dict, tb, action: str) -> dict | None:
     rates = tb.rates
     if rates is None:
         return None
-    key, context = action_key(action, from_layout(tb, action)), context_of(state)
+    key, context = action_key(action, from_layout(tb, policy, action)), context_of(state)
     found = rates.estimate(key, context)
     return None if found is None else {"key": key, "context": context, **found}
 
 
-def expected_need(state: dict, tb, action: str) -> dict | None:
+def expected_need(state: dict, tb, policy, action: str) -> dict | None:
     from limner.agent._graph.rates import candidates_for
 
     if action in ("repair", "variation", "replan") or state.get("directive"):
         return None  # these size their own rounds
-    rate = expected(state, tb, action)
+    rate = expected(state, tb, policy, action)
     if rate is None:
         return None
-    n = candidates_for(rate["p"], tb.policy.round_confidence)
+    n = candidates_for(rate["p"], policy.round_confidence)
     chance = 1 - (1 - rate["p"]) ** n
     return {"candidates": n, "rate": rate,
             "why": f"expected pass rate {rate['p']:.2f} per candidate ({rate['key']}, {rate['context']}, "
-                   f"{rate['tries']} measured): {n} give {chance:.0%} >= {tb.policy.round_confidence:.0%}"}
+                   f"{rate['tries']} measured): {n} give {chance:.0%} >= {policy.round_confidence:.0%}"}
 
 
-def _obey(state: dict, tb, directive: dict) -> dict:
+def _obey(state: dict, tb, policy, directive: dict) -> dict:
     action, reason = directive["action"], directive["reason"]
     if action == "finish":
         return {"action": "finish", "reason": reason, "round_size": 0}
-    if state["round"] >= tb.policy.max_rounds:
+    if state["round"] >= policy.max_rounds:
         return {"action": "finish", "round_size": 0,
-                "reason": f"{reason}, but the round budget is spent ({state['round']} of {tb.policy.max_rounds})"}
-    n, limit = round_size(state, tb)
+                "reason": f"{reason}, but the round budget is spent ({state['round']} of {policy.max_rounds})"}
+    n, limit = round_size(state, tb, policy)
     if n == 0:
         return {"action": "finish", "reason": f"{reason}, but {limit}", "round_size": 0}
     return {"action": action, "reason": reason, "round_size": n}
@@ -106,12 +109,12 @@ def cannot_be_judged(state: dict) -> str | None:
             "more rounds cannot be judged, so they would not help")
 
 
-def decide(state: dict, tb) -> dict:
+def decide(state: dict, tb, policy) -> dict:
     """``{"action": name | "finish", "reason": str, "round_size": int}``; checks run in a fixed order."""
-    policy, spent = tb.policy, state["spent"]
+    spent = state["spent"]
     directive = state.get("directive")
     if directive:  # a person's answer in a chat: obeyed when the budgets allow it
-        return _obey(state, tb, directive)
+        return _obey(state, tb, policy, directive)
     best = state.get("best_score")
     if best is not None and best >= policy.threshold:
         tally = check_tally(next((c for c in state.get("candidates", []) if c["id"] == state["best_id"]), None))
@@ -125,7 +128,7 @@ def decide(state: dict, tb) -> dict:
     hopeless = cannot_be_judged(state)
     if hopeless:
         return {"action": "finish", "reason": hopeless, "round_size": 0}
-    n, limit = round_size(state, tb)
+    n, limit = round_size(state, tb, policy)
     if n == 0:
         return {"action": "finish", "reason": limit, "round_size": 0}
     last = state.get("last_round") or {}
@@ -149,30 +152,30 @@ def decide(state: dict, tb) -> dict:
         if lacks:
             skipped.append(f"{name}: {lacks}")
             continue
-        reason = action.propose(state, tb)
+        reason = action.propose(state, tb, policy)
         if reason:
             proposals.append((name, reason))
     if proposals:
-        name, reason, rates = choose(state, tb, proposals)
-        n, limit = round_size(state, tb, name)
+        name, reason, rates = choose(state, tb, policy, proposals)
+        n, limit = round_size(state, tb, policy, name)
         if n == 0:
             return {"action": "finish", "reason": f"{reason}, but {limit}", "round_size": 0}
         return {"action": name, "reason": reason, "round_size": n, **({"rates": rates} if rates else {}),
                 **({"skipped": skipped} if skipped else {})}
-    why_not = "; ".join(dict.fromkeys([why for _, why in usable_strategies(state, tb) if why] + skipped))
+    why_not = "; ".join(dict.fromkeys([why for _, why in usable_strategies(state, tb, policy) if why] + skipped))
     return {"action": "finish", "reason": "no allowed action applies" + (f" ({why_not})" if why_not else ""),
             "round_size": 0}
 
 
-def choose(state: dict, tb, proposals: list[tuple[str, str]]) -> tuple[str, str, dict]:
+def choose(state: dict, tb, policy, proposals: list[tuple[str, str]]) -> tuple[str, str, dict]:
     """Among the actions that apply (in the policy's order), the one with the most expected passes per NFE where
     the rates of every rival are known; a re-plan that applies comes first (rounds stopped helping); without
     rates, the policy's order. Returns the action, its reason and the rates read (recorded with the decision)."""
     first, reason = proposals[0]
     if first == "replan" or len(proposals) == 1:
-        rate = expected(state, tb, first) if first != "replan" else None
+        rate = expected(state, tb, policy, first) if first != "replan" else None
         return first, reason, ({first: rate} if rate else {})
-    rates = {name: expected(state, tb, name) for name, _ in proposals}
+    rates = {name: expected(state, tb, policy, name) for name, _ in proposals}
     if any(r is None for r in rates.values()):
         return first, reason + " (the policy's order: no measured rate for " + ", ".join(
             n for n, r in rates.items() if r is None) + ")", {n: r for n, r in rates.items() if r}

@@ -125,6 +125,33 @@ def parents(state: dict, population: int = 1) -> list[dict]:
     return [best, *rivals[:max(0, population - 1)]]
 
 
+def person_region(state: dict) -> list[float] | None:
+    """The region a person marked for an edit (``--box``, or the bounding box of ``--mask``), as fractions; None
+    when the whole image may change. An edit of a region never changes anything outside it."""
+    brief = state.get("brief") or {}
+    if brief.get("box"):
+        return list(brief["box"])
+    if brief.get("mask") and state.get("run_dir"):
+        from PIL import Image
+
+        with Image.open(f"{state['run_dir']}/mask.png") as m:
+            mask = m.convert("L").point(lambda v: 255 if v >= 128 else 0)
+            bbox = mask.getbbox()
+            w, h = mask.size
+        if bbox:
+            return [bbox[0] / w, bbox[1] / h, bbox[2] / w, bbox[3] / h]
+    return None
+
+
+def _clip(box: list[float], region: list[float] | None) -> list[float] | None:
+    """``box`` cut to ``region`` (None when they do not overlap enough to paint in: under 2% of the image)."""
+    if region is None:
+        return box
+    x0, y0 = max(box[0], region[0]), max(box[1], region[1])
+    x1, y1 = min(box[2], region[2]), min(box[3], region[3])
+    return [round(x0, 4), round(y0, 4), round(x1, 4), round(y1, 4)] if (x1 - x0) * (y1 - y0) >= 0.02 else None
+
+
 def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0, population: int = 1) -> list[dict]:
     """Localisable failures of the best candidates (``parents``: the best first), most basic first, none tried
     twice on the same candidate.
@@ -133,6 +160,7 @@ def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0, popu
     ``2 * cost`` (one candidate's two passes), or when no budget is given.
     """
     plan = state["plan"]
+    region = person_region(state)
     tries: dict[tuple, int] = {}
     for r in state.get("repairs", []):
         tries[(r["parent"], r["object"])] = tries.get((r["parent"], r["object"]), 0) + 1
@@ -147,11 +175,14 @@ def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0, popu
                 box, why = _region_box(plan, f["index"]), "is missing"
             else:
                 continue
+            box = _clip(box, region)
+            if box is None:  # outside the region the person marked: not this edit's to change
+                continue
             phrase = _phrase(plan, f["index"])
             out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box,
                         "phrase": phrase, "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
                         **({"recolor": True} if f["status"] == "wrong_color" else {})})
-        if nfe_left is None or nfe_left >= 2 * cost:
+        if (nfe_left is None or nfe_left >= 2 * cost) and region is None:  # a move repaints beyond a region
             out += _moves(state, best, tries)
     return out
 

@@ -49,7 +49,7 @@ def save_candidate(tb, state: dict, rnd: int, i: int, image, noise: dict, strate
     return tb.store.save_candidate(record, png_bytes(image))
 
 
-def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, layout: dict) -> Callable:
+def strategy_round(tb, policy, state: dict, strategy, ctx, n: int, action: str, layout: dict) -> Callable:
     """``make`` for ``run_round``: one round of ``strategy`` within the NFE left; each candidate it finds saved
     with its noise (a noise file too, for reno), the pipeline batch it was made in and, for a round made from
     the plan's layout, ``layout`` (``{"grounded": args}`` or ``{"regional": args}``: how to make it again)."""
@@ -67,7 +67,7 @@ def strategy_round(tb, state: dict, strategy, ctx, n: int, action: str, layout: 
 
         ctx.seeds = seeds
         ctx.saved = lambda i: saved(i) is not None
-        nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+        nfe_left = policy.budgets.nfe - state["spent"]["nfe"]
         history = [{k: c.get(k) for k in ("id", "noise", "score", "sampler")} for c in state.get("candidates", [])]
         memo = (state.get("search_memo") or {}).get(strategy.name, {})
         result = strategy.round(ctx, n, nfe_left, history, memo)

@@ -1,12 +1,16 @@
-"""The live objects a run's nodes use (generator, verifiers, planner, LLM client, store).
+"""What a run holds and what it decides, kept apart: ``Toolbox`` holds the live objects its nodes use (generator,
+verifiers, planner, LLM client, store); ``Policy`` decides (budgets, thresholds, the actions' order). The graph's
+runtime context ``RunContext`` carries the two side by side, and every node is handed both, separately.
 
-Built from the state's JSON (brief, policy, model), so a resumed run rebuilds
-exactly the tools it started with. Nothing here goes into the state.
+Built from the state's JSON (brief, policy, model), so a resumed run rebuilds exactly the tools it started with.
+Nothing here goes into the state.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from limner.agent.config import Settings
@@ -16,16 +20,44 @@ from limner.tools.generators import ModelSpec
 from limner.tools.verifiers import VERIFIERS
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """LangGraph's runtime context for one run: its tools and its policy (``graph.stream(..., context=...)``)."""
+
+    tools: "Toolbox"
+    policy: Policy
+
+    @classmethod
+    def of(cls, state: dict, settings: Settings, cancel=None) -> "RunContext":
+        """``cancel``: a function that says whether the run was asked to stop (checked at every denoising step
+        and node)."""
+        policy = Policy.model_validate(state["policy"])
+        return cls(Toolbox(state, settings, verifiers=policy.verifiers, rates=policy.rates, cancel=cancel), policy)
+
+
 class Toolbox:
-    def __init__(self, state: dict, settings: Settings):
+    """The objects a run holds: its model (``spec``, ``generator``), its verifiers (``refs``: the policy's list, fixed
+    when the run started), the table of measured pass rates the policy named, its planner and LLM client, and its
+    store. Decisions are not made here."""
+
+    def __init__(self, state: dict, settings: Settings, verifiers: list, rates: str = "none", cancel=None):
         self.settings = settings
-        self.policy = Policy.model_validate(state["policy"])
+        self._cancel = cancel
+        self.refs = list(verifiers)
+        self._rates_setting = rates
         self.spec = ModelSpec(**state["model"])
         self.planner_kind = state["planner_kind"]
         self.store = RunStore(Path(state["run_dir"]))
         self.run_id = state["run_id"]
         self._brief_prompt: str = state["brief"]["prompt"]
         self._generator = self._verifiers = self._planner = self._llm = None
+
+    def check_cancel(self, where: str) -> None:
+        """Raise ``Cancelled`` if the run was asked to stop; ``where`` says at what point (for the stop reason)."""
+        if self._cancel is not None and self._cancel():
+            from limner.agent.errors import Cancelled
+
+            raise Cancelled(f"cancelled {where}")
 
     def goal(self, plan: dict | None) -> str:
         """What the image should show: the plan's prompt (a person may change it in a chat), else the brief's."""
@@ -40,14 +72,15 @@ class Toolbox:
         return self._llm
 
     @contextmanager
-    def llm_session(self, state: dict):
-        """Lend the LLM client with the run's remaining call allowance; yields the calls it made."""
+    def llm_session(self, allowance: int):
+        """Lend the LLM client with ``allowance`` calls left (the policy's budget less what was spent); yields the
+        calls it made."""
         llm = self.llm
         used = {"calls": 0}
         if llm is None:
             yield used
             return
-        llm.allowance = self.policy.budgets.llm_calls - state["spent"]["llm_calls"]
+        llm.allowance = allowance
         llm.calls = 0
         try:
             yield used
@@ -69,21 +102,22 @@ class Toolbox:
     def llm_calls_per_candidate(self, plan: dict | None) -> int:
         """LLM calls scoring one candidate under ``plan`` takes, as the verifiers declare them."""
         n_checks = len((plan or {}).get("checks", []))
-        return sum(self.prepared(ref).llm_calls(n_checks) for ref in self.policy.verifiers)
+        return sum(self.prepared(ref).llm_calls(n_checks) for ref in self.refs)
 
-    @property
+    @cached_property
     def rates(self):
         """The measured pass rates the decide step reads (``_graph.rates``), or None (the policy's order)."""
-        if not hasattr(self, "_rates"):
-            from limner.agent._graph.rates import rates_for
+        from limner.agent._graph.rates import rates_for
 
-            self._rates = rates_for(self.policy.rates, self.spec.alias)
-        return self._rates
+        return rates_for(self._rates_setting, self.spec.alias)
 
     @property
     def generator(self):
         if self._generator is None:
-            from limner.tools.generators.diffusers_backend import DiffusersGenerator
+            from limner.tools.generators.diffusers_backend import DiffusersGenerator, configure_cache
+
+            if self.settings.offload:
+                configure_cache(max_models=None, offload=self.settings.offload, keep_limit=True)
 
             self._generator = DiffusersGenerator(self.spec, device=self.settings.device, dtype=self.settings.dtype)
         return self._generator
@@ -95,7 +129,7 @@ class Toolbox:
             from limner.tools.verifiers import make_verifier
 
             made = []
-            for ref in self.policy.verifiers:
+            for ref in self.refs:
                 options = self.prepared(ref).options
                 if options is None:  # nothing can run it here (see notices())
                     continue
@@ -127,7 +161,7 @@ class Toolbox:
         if self.spec.source == "builtin:tiny-random-sd":
             out.append("model tiny-random-sd has random weights (the offline stand-in): its images are noise-like; "
                        "use --model for a real model")
-        out += [p.notice for p in map(self.prepared, self.policy.verifiers) if p.notice]
+        out += [p.notice for p in map(self.prepared, self.refs) if p.notice]
         return out
 
     def plan_notice(self, plan: dict) -> str | None:
@@ -137,13 +171,13 @@ class Toolbox:
         return outside_notice(plan, self.spec)
 
     # --- search -------------------------------------------------------------------------------------
-    def strategy_unavailable(self, name: str) -> str | None:
-        """Why the strategy cannot run in this run, or None."""
+    def strategy_unavailable(self, name: str, options: dict | None = None) -> str | None:
+        """Why the strategy (with the policy's ``options`` for it) cannot run with this run's model and verifiers."""
         from limner.tools.search import STRATEGIES
 
         return STRATEGIES[name].unavailable(self.spec, has_scorer=bool(self._scoring(None)),
                                             has_reward=bool(self._rewarding(None)),
-                                            options=self.policy.strategy_options.get(name))
+                                            options=options)
 
     def _scoring(self, plan: dict | None) -> list:
         """The verifiers a search round may call: those whose scores call no LLM."""

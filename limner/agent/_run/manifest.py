@@ -32,6 +32,8 @@ def versions() -> dict:
 
 
 def build_manifest(state: dict, tb) -> dict:
+    from limner.agent.candidate import validated
+
     best = next((c for c in state.get("candidates", []) if c["id"] == state.get("best_id")), None)
     return {
         "schema": MANIFEST,
@@ -48,9 +50,9 @@ def build_manifest(state: dict, tb) -> dict:
         "plans": [upgrade_plan(p) for p in state.get("plans", [])],
         "verifiers": [v.describe() if hasattr(v, "describe") else {"name": ref.name}
                       for ref, v in (tb.verifiers(state.get("plan")) if tb._verifiers is not None else [])]
-                     or [r.model_dump() for r in tb.policy.verifiers],
+                     or [r.model_dump() for r in tb.refs],
         "llm": tb.llm.describe() if tb.llm is not None else None,
-        "candidates": state.get("candidates", []) + list(state.get("pending") or []),
+        "candidates": [validated(c) for c in state.get("candidates", []) + list(state.get("pending") or [])],
         "best": {"id": best["id"], "score": best["score"], "path": best["path"], "checks": check_tally(best)}
         if best else None,
         "final": state.get("final"),

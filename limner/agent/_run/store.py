@@ -137,10 +137,12 @@ class RunStore:
         return self.candidates_dir / f"{cid}.json"
 
     def save_candidate(self, record: dict, png: bytes) -> dict:
+        """Save a candidate's PNG, then its record (checked against ``limner.agent.candidate.Candidate`` first)."""
+        from limner.agent.candidate import validated
         from limner.tools.images import sha256_bytes
 
+        record = validated({**record, "path": f"candidates/{record['id']}.png", "sha256": sha256_bytes(png)})
         atomic_write_bytes(self.png_path(record["id"]), png)
-        record = {**record, "path": f"candidates/{record['id']}.png", "sha256": sha256_bytes(png)}
         atomic_write_json(self.record_path(record["id"]), record)
         # a round a kill left unmarked is made again (the same pixels, deterministically): logged once
         if (record["id"], record["sha256"]) not in self._event_keys():

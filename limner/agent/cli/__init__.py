@@ -58,6 +58,7 @@ def run(
     out: str = typer.Option("limner-runs", "--out", "-o", help="Folder for run folders."),
     device: Optional[str] = typer.Option(None, help="cuda, mps, cpu (default: best available)."),
     dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16 (default: by device and model)."),
+    offload: Optional[str] = typer.Option(None, help="On a GPU short of memory: model or sequential CPU offload."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ):
@@ -67,8 +68,8 @@ def run(
 
     result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
                        threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
-                       negative_prompt=negative, planner=planner, device=device, dtype=dtype, width=width,
-                       height=height, steps=steps, guidance=guidance)
+                       negative_prompt=negative, planner=planner, device=device, dtype=dtype, offload=offload,
+                       width=width, height=height, steps=steps, guidance=guidance)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 
@@ -222,6 +223,7 @@ def _add_subcommands() -> None:
     from limner.agent.cli.llm import llm_app
     from limner.agent.cli.plan import plan
     from limner.agent.cli.pull import doctor, pull
+    from limner.agent.cli.serve import serve
 
     app.add_typer(bench_app, name="bench")
     app.add_typer(llm_app, name="llm")
@@ -230,6 +232,7 @@ def _add_subcommands() -> None:
     app.command("batch")(friendly(batch))
     app.command("pull")(friendly(pull))
     app.command("doctor")(friendly(doctor))
+    app.command("serve")(friendly(serve))
 
 
 _add_subcommands()

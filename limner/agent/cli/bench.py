@@ -417,6 +417,49 @@ def overhead_bench(
     _write(r, out)
 
 
+@bench_app.command("serve")
+def serve_bench(
+    model: Optional[str] = typer.Option(None, help="Model alias (default: shapes-tiny)."),
+    clients: str = typer.Option("1,4,16", help="Concurrent clients to measure, comma-separated."),
+    per_client: int = typer.Option(2, min=1, help="Requests each client sends, one after another."),
+    cli_repeats: int = typer.Option(3, min=1, help="Cold `limner run` processes to time."),
+    cancel_trials: int = typer.Option(5, min=1, help="Jobs cancelled mid-round."),
+    kills: int = typer.Option(20, min=0, help="SIGKILLs of the server mid-job (0: skip)."),
+    fuzz: int = typer.Option(10, min=0, help="Schemathesis examples per operation (0: skip)."),
+    out: Path = typer.Option(Path("serve.json"), "--results", help="The results JSON file to write."),
+):
+    """A warm `limner serve` against cold `limner run`: first image, latency at N clients, cancel, kills, fuzz."""
+    from limner.bench.service import bench
+
+    r = bench(model=model, clients=tuple(_int_list(clients, "--clients")), per_client=per_client,
+              cli_repeats=cli_repeats, cancel_trials=cancel_trials, kill_count=kills, fuzz_examples=fuzz)
+    typer.echo(f"{r['model']}, brief {r['prompt']!r}")
+    typer.echo(f"cold `limner run`, per image      {r['cli_seconds_per_image']:.2f}s")
+    typer.echo(f"service up (health answers)        {r['server_up_seconds']:.2f}s")
+    typer.echo(f"start -> first image               {r['first_image_seconds']:.2f}s (its request "
+               f"{r['first_request_seconds']:.2f}s)")
+    typer.echo("clients  requests  answered  p50 s   p95 s   per min  s/image  vs run  overhead")
+    for c in r["concurrency"]:
+        share = f"{100 * c['overhead_share']:.1f}%" if c["overhead_share"] is not None else "-"
+        typer.echo(f"{c['clients']:7d}  {c['requests']:8d}  {c['answered']:8d}  {c['p50']:6.2f}  {c['p95']:6.2f}  "
+                   f"{c['per_minute']:7.1f}  {c['seconds_per_image']:7.2f}  "
+                   f"{r['cli_seconds_per_image'] / c['seconds_per_image']:5.1f}x  {share}")
+    k = r["cancel"]
+    typer.echo(f"cancel -> ended event              median {k['median_seconds'] * 1000:.0f} ms, max "
+               f"{k['max_seconds'] * 1000:.0f} ms ({k['cancelled']}/{k['trials']} cancelled; one step "
+               f"{k['step_seconds'] * 1000:.0f} ms)")
+    f = r["fuzz"]
+    typer.echo("fuzz: " + (f["skipped"] if "skipped" in f else f"{f['operations']} operations, {f['failures']} "
+                           f"failures, {f['errors']} errors (schemathesis exit {f['exit']})"))
+    typer.echo(f"worker after fuzz: {r['worker_after_fuzz']['worker']}; tracebacks in the server log: "
+               f"{r['tracebacks_in_server_log']}")
+    k = r["faults"]
+    typer.echo("kills: " + (k["skipped"] if "skipped" in k else f"{k['kills']} SIGKILLs, {k['jobs']} jobs, "
+                            f"{k['requeued']} taken up again after a kill, {k['ended_once']} ended exactly once, "
+                            f"problems: {k['problems'] or 'none'}"))
+    _write(r, out)
+
+
 @bench_app.command("throughput")
 def throughput_bench(
     candidates: int = typer.Option(4, "-n", min=1, help="Candidates per batch."),

@@ -28,7 +28,7 @@ def _runner(out: str, defaults: dict):
 
     def generate(prompt: str, **fields) -> dict:
         merged = {**defaults, **{k: v for k, v in fields.items() if v is not None}}
-        return run(prompt, out=out, **merged).model_dump()
+        return run(prompt, out=out, **merged).model_dump(exclude={"candidates"})  # an LLM reads it
 
     return generate
 

@@ -30,7 +30,7 @@ INSTRUCTIONS = (
 
 
 def _content(result) -> Any:
-    data = result.model_dump()
+    data = result.model_dump(exclude={"candidates"})  # an LLM reads this: the manifest holds every candidate
     blocks: list = [TextContent(type="text", text=json.dumps(data, indent=1))]
     image = result.final_path
     if image is None and result.status == "waiting" and (Path(result.run_dir) / "contact.png").is_file():
@@ -49,7 +49,10 @@ class _Progress:
     """Turns a run's stream events into MCP progress notifications, from the worker thread."""
 
     def __init__(self, ctx):
+        import anyio.lowlevel
+
         self.ctx, self.count = ctx, 0
+        self.token = anyio.lowlevel.current_token()  # to reach the event loop from any thread (a service's worker)
 
     def message(self, event: dict) -> str | None:
         kind = event.get("event")
@@ -73,7 +76,7 @@ class _Progress:
             return
         self.count += 1
         try:
-            anyio.from_thread.run(self.ctx.report_progress, self.count, None, text)
+            anyio.from_thread.run(self.ctx.report_progress, self.count, None, text, token=self.token)
         except Exception:  # a client that went away must not stop the run  # noqa: BLE001
             pass
 
@@ -81,22 +84,20 @@ class _Progress:
 _ONE_RUN = threading.Lock()  # runs share the loaded pipelines, which are not safe to call from two threads
 
 
-async def _blocking(work: Callable):
-    """Run ``work()`` in a worker thread, one at a time; a ``UsageError`` becomes the tool's error."""
+def _locked(work: Callable):
+    with _ONE_RUN:
+        return work()
+
+
+async def _blocking(work: Callable, execute: Callable = _locked):
+    """Run ``execute(work)`` in a worker thread; a ``UsageError`` becomes the tool's error. ``execute`` runs it
+    one at a time: under a lock here, on the generation worker in ``limner serve``."""
     import anyio.to_thread
 
-    def locked():
-        with _ONE_RUN:
-            return work()
-
     try:
-        return await anyio.to_thread.run_sync(locked)
+        return await anyio.to_thread.run_sync(lambda: execute(work))
     except UsageError as exc:
         raise ToolError(str(exc)) from None
-
-
-async def _in_thread(fn: Callable, ctx, **kwargs):
-    return await _blocking(lambda: fn(on_event=_Progress(ctx), **kwargs))
 
 
 def read_allowance(out: str, allow_read: list[str] | None = None) -> list[Path]:
@@ -126,12 +127,19 @@ def _readable(path: str | None, allowed: list[Path], what: str) -> str | None:
     return str(real)
 
 
-def build_server(out: str = "limner-runs", allow_read: list[str] | None = None):
+def build_server(out: str = "limner-runs", allow_read: list[str] | None = None, execute: Callable = _locked,
+                 settings=None):
     """The MCP server (an ``MCPServer``); ``out`` is the folder for run folders, ``allow_read`` the folders whose
-    files may be read as input images (``read_allowance``). Run ids resolve only inside ``out``."""
+    files may be read as input images (``read_allowance``). Run ids resolve only inside ``out``. ``execute(work)``
+    runs a tool's work, one at a time (``limner serve`` passes its generation worker); ``settings`` the runs'
+    settings (default: the environment's)."""
     out = str(Path(out).expanduser().resolve())  # results name files by absolute path
     allowed = read_allowance(out, allow_read)
     server = MCPServer("limner", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    async def _in_thread(fn: Callable, ctx, **kwargs):
+        progress = _Progress(ctx)
+        return await _blocking(lambda: fn(on_event=progress, settings=settings, **kwargs), execute)
 
     @server.tool(structured_output=False)
     async def generate(prompt: str, ctx: Context, model: str | None = None, policy: str = "default",
@@ -172,7 +180,7 @@ def build_server(out: str = "limner-runs", allow_read: list[str] | None = None):
         from limner.agent.verify import verify_image
 
         path = _readable(image, allowed, "image")
-        return _json(await _blocking(lambda: verify_image(path, prompt, verifiers)))
+        return _json(await _blocking(lambda: verify_image(path, prompt, verifiers), execute))
 
     @server.tool(structured_output=False)
     def manifest(run_id: str) -> CallToolResult:

@@ -12,7 +12,9 @@ Usable alone::
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,69 @@ from limner.tools.generators.model_files import ModelUnavailable, WeightsMissing
 from limner.tools.generators.noise import gaussian_spec, stack
 from limner.tools.generators import prompt_cache
 
-_PIPELINES: dict[tuple, object] = {}
+_PIPELINES: "OrderedDict[tuple, object]" = OrderedDict()  # loaded pipelines, least recently used first
+_CACHE = {"max_models": None, "offload": None}  # ``configure_cache``: no limit, no offload (a CLI run loads one)
+log = logging.getLogger("limner.generators")
+
+
+def configure_cache(max_models: int | None = None, offload: str | None = None, keep_limit: bool = False) -> None:
+    """How a long-lived process keeps pipelines: at most ``max_models`` loaded (the least recently used is evicted
+    and its memory freed), and ``offload`` (``model``: diffusers' model CPU offload, ``sequential``: sequential
+    offload) for pipelines loaded from now on. Offload moves weights between a GPU and the CPU, so on a CPU device
+    there is nothing to offload: it is recorded as not applied, with that reason (``describe_cache``).
+    ``keep_limit``: change the offload only."""
+    if offload not in (None, "model", "sequential"):
+        raise ValueError(f"offload must be model or sequential, not {offload!r}")
+    _CACHE.update(offload=offload, **({} if keep_limit else {"max_models": max_models}))
+    _evict()
+
+
+def describe_cache() -> dict:
+    return {"loaded": [k[0] for k in _PIPELINES], **_CACHE}
+
+
+def _evict(keep: int | None = None) -> list[tuple]:
+    """Drop the least recently used pipelines until at most ``keep`` (default: the cache's limit) stay loaded."""
+    limit = _CACHE["max_models"] if keep is None else keep
+    dropped = []
+    while limit is not None and len(_PIPELINES) > limit:
+        key, _ = _PIPELINES.popitem(last=False)
+        dropped.append(key)
+    if dropped:
+        free_memory()
+        log.info("evicted %s", ", ".join(k[0] for k in dropped))
+    return dropped
+
+
+def free_memory() -> None:
+    """Return what dropped pipelines held: Python's garbage, then the accelerator's cached blocks."""
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _place(pipe, device: str) -> None:
+    """Put a loaded pipeline on ``device``, or offload it there as configured."""
+    offload = _CACHE["offload"]
+    if offload and device.startswith("cuda"):
+        gpu = torch_device_index(device)
+        if offload == "model":
+            pipe.enable_model_cpu_offload(gpu_id=gpu)
+        else:
+            pipe.enable_sequential_cpu_offload(gpu_id=gpu)
+        return
+    if offload:
+        log.info("offload=%s not applied: the device is %s, so the weights already live in its memory", offload,
+                 device)
+    pipe.to(device)
+
+
+def torch_device_index(device: str) -> int:
+    return int(device.split(":", 1)[1]) if ":" in device else 0
 
 
 
@@ -136,7 +200,10 @@ def load_pipeline(spec: ModelSpec, device: str, dtype):
     """Load (or fetch from this process's cache) the text-to-image pipeline for ``spec``."""
     key = (spec.source, spec.revision, spec.scheduler, device, str(dtype))
     if key in _PIPELINES:
+        _PIPELINES.move_to_end(key)
         return _PIPELINES[key]
+    if _CACHE["max_models"] is not None:
+        _evict(_CACHE["max_models"] - 1)  # room for this one before it loads, not after
     quiet_libraries()
     import diffusers
 
@@ -152,7 +219,7 @@ def load_pipeline(spec: ModelSpec, device: str, dtype):
         scheduler_cls = getattr(diffusers, spec.scheduler)
         pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
-    pipe.to(device)
+    _place(pipe, device)
     _PIPELINES[key] = pipe
     return pipe
 

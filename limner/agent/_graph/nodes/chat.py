@@ -15,11 +15,11 @@ from limner.agent.errors import LimnerError
 SCALE_MARGIN = 0.04  # an edited object's box is grown by this much more, so its edge blends in
 
 
-def _read(tb, state: dict, answer: str, stage: str, candidates: list[dict]):
+def _read(tb, policy, state: dict, answer: str, stage: str, candidates: list[dict]):
     from limner.agent._graph import feedback
 
     plan = state["plan"]
-    with tb.llm_session(state) as used:
+    with tb.llm_session(policy.budgets.llm_calls - state["spent"]["llm_calls"]) as used:
         llm = tb.llm if (tb.planner_kind == "llm" and tb.llm is not None and tb.llm.can_call()) else None
         try:
             fb = feedback.read(answer, stage, plan, candidates, llm=llm, history=state.get("chat", []))
@@ -47,14 +47,14 @@ def _question(state: dict, stage: str) -> dict:
 
 
 @_node("review_plan")
-def review_plan(state: dict, tb) -> dict:
+def review_plan(state: dict, tb, policy) -> dict:
     """A chat stops here after each plan: approve (generate), change (re-plan with the words) or cancel."""
     if not state.get("interactive"):
         return {"directive": None}
     from langgraph.types import interrupt
 
     answer = interrupt(_question(state, "plan"))
-    fb, how, calls = _read(tb, state, answer, "plan", [])
+    fb, how, calls = _read(tb, policy, state, answer, "plan", [])
     directive = {"action": {"accept": "generate", "cancel": "finish", "replan": "replan"}[fb.action],
                  "reason": f"the person answered: {answer!r}", "request": fb.request}
     turn = {"stage": "plan", "plan_version": state["plan"]["version"], "answer": answer,
@@ -104,7 +104,7 @@ def edit_target(state: dict, fb, plan: dict) -> dict | None:
 
 
 @_node("review")
-def review(state: dict, tb) -> dict:
+def review(state: dict, tb, policy) -> dict:
     """A chat stops here after each round: accept, pick, more, an edit of one object, or a new plan."""
     if not state.get("interactive"):
         return {"directive": None}
@@ -118,7 +118,7 @@ def review(state: dict, tb) -> dict:
     write_report(tb.store, state)
     answer = interrupt(_question(state, "round"))
     rivals = state["candidates"][state.get("goal_since", 0):]
-    fb, how, calls = _read(tb, state, answer, "round", rivals)
+    fb, how, calls = _read(tb, policy, state, answer, "round", rivals)
     said = f"the person answered: {answer!r}"
     update: dict = {"spent": _charge(state, llm_calls=calls)}
     directive = {"action": "finish", "reason": said}

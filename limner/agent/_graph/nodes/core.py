@@ -1,8 +1,9 @@
 """The graph's nodes. Each is thin: it calls tools, records what happened, and returns a state update.
 
 The plan, generate, verify, decide and finish nodes; chat nodes are in ``chat``, edit nodes in ``edit``, the
-helpers they share in ``kit``, and ``_graph.build.NODES`` maps node names to nodes. Each is ``fn(state, tb)``;
-``kit._node`` makes it LangGraph's ``node(state, runtime)`` with the run's ``Toolbox`` as ``runtime.context``.
+helpers they share in ``kit``, and ``_graph.build.NODES`` maps node names to nodes. Each is ``fn(state, tb, policy)``:
+what the run holds (``Toolbox``) and what it decides (``Policy``), handed over separately by ``kit._node``,
+which makes it LangGraph's ``node(state, runtime)`` with ``_graph.toolbox.RunContext`` as ``runtime.context``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from limner.agent.plan import Plan
 
 
 @_node("intake")
-def intake(state: dict, tb) -> dict:
+def intake(state: dict, tb, policy) -> dict:
     tb.store.event({"event": "intake", "run_id": state["run_id"]})
     for notice in tb.notices():
         _emit({"event": "notice", "text": notice})
@@ -27,25 +28,30 @@ def intake(state: dict, tb) -> dict:
 
 
 
-def llm_budget_too_small(tb, state: dict) -> str | None:
+def llm_left(state: dict, policy) -> int:
+    """LLM calls the policy's budget still allows this run."""
+    return policy.budgets.llm_calls - state["spent"]["llm_calls"]
+
+
+def llm_budget_too_small(tb, policy, state: dict) -> str | None:
     """Why the LLM budget cannot score even one candidate of this plan, or None."""
     per = tb.llm_calls_per_candidate(state["plan"])
-    left = tb.policy.budgets.llm_calls - state["spent"]["llm_calls"]
+    left = policy.budgets.llm_calls - state["spent"]["llm_calls"]
     if per and left < per:
-        return (f"LLM call budget too small: {left} of {tb.policy.budgets.llm_calls} calls left after planning, "
-                f"scoring one candidate takes {per}; raise budgets.llm_calls in policy '{tb.policy.name}'")
+        return (f"LLM call budget too small: {left} of {policy.budgets.llm_calls} calls left after planning, "
+                f"scoring one candidate takes {per}; raise budgets.llm_calls in policy '{policy.name}'")
     return None
 
 
 @_node("plan")
-def plan(state: dict, tb) -> dict:
+def plan(state: dict, tb, policy) -> dict:
     prompt = state["brief"]["prompt"]
     note = None
-    with tb.llm_session(state) as used:
+    with tb.llm_session(llm_left(state, policy)) as used:
         try:
             new = tb.planner.plan(prompt)
         except LLMError as exc:
-            if tb.policy.planner == "llm":
+            if policy.planner == "llm":
                 raise
             new, note = tb.rules_planner().plan(prompt), f"LLM planner failed ({exc}); used the rules planner"
     new = with_brief_negative(new, state["brief"])
@@ -56,7 +62,7 @@ def plan(state: dict, tb) -> dict:
         decision["warning"] = outside
         _emit({"event": "notice", "text": outside})
     update["decisions"] = [decision]
-    short = llm_budget_too_small(tb, {**state, **update})
+    short = llm_budget_too_small(tb, policy, {**state, **update})
     if short:  # the plan's checks cannot be answered for even one candidate: stop before generating
         update["directive"] = {"action": "finish", "reason": short}
         update["stop_reason"] = short
@@ -67,11 +73,11 @@ def plan(state: dict, tb) -> dict:
 
 
 @_node("replan")
-def replan(state: dict, tb) -> dict:
+def replan(state: dict, tb, policy) -> dict:
     previous = Plan.model_validate(state["plan"])
     request = (state.get("directive") or {}).get("request")
     critique = f"the person asked: {request}" if request else critique_of(state)
-    with tb.llm_session(state) as used:
+    with tb.llm_session(llm_left(state, policy)) as used:
         try:
             new = (tb.planner.revise(previous, request) if request
                    else tb.planner.replan(previous, critique, history=plan_history(state)))
@@ -129,14 +135,14 @@ def critique_of(state: dict) -> str:
 
 
 @_node("generate")
-def generate(state: dict, tb) -> dict:
+def generate(state: dict, tb, policy) -> dict:
     """One round: the chosen search strategy (``random`` after intake or a re-plan) makes candidates; an edit's
     first round shows (or repaints) the user's image."""
     from contextlib import nullcontext
 
     from limner.tools.search import STRATEGIES, SearchContext
 
-    n, size_limit = round_size(state, tb)
+    n, size_limit = round_size(state, tb, policy)
     plan = state["plan"]
     action = state.get("next_action") or "initial"
     strategy = STRATEGIES[action if action in STRATEGIES else "random"]
@@ -150,11 +156,11 @@ def generate(state: dict, tb) -> dict:
         negative_prompt=plan.get("negative_prompt", ""),
         scorer=tb.search_scorer(plan) if strategy.needs_scorer or strategy.uses_scorer else None,
         reward=tb.search_reward(plan) if strategy.needs_reward else None, base_dir=tb.store.dir,
-        options=tb.policy.strategy_options.get(strategy.name, {}), population=tb.policy.population,
-        on_step=lambda step, steps: _emit({"event": "step", "round": rnd, "step": step, "steps": steps}),
+        options=policy.strategy_options.get(strategy.name, {}), population=policy.population,
+        on_step=lambda step, steps: _on_step(tb, rnd, step, steps),
     )
-    mode, layout_args, layout_note = layout_use(tb, state, action)
-    make = strategy_round(tb, state, strategy, ctx, n, action, {mode: layout_args} if mode else {})
+    mode, layout_args, layout_note = layout_use(tb, policy, state, action)
+    make = strategy_round(tb, policy, state, strategy, ctx, n, action, {mode: layout_args} if mode else {})
 
     def made_here(rnd: int, seeds):
         with getattr(tb.generator, mode)(**layout_args) if mode else nullcontext():
@@ -170,16 +176,23 @@ def generate(state: dict, tb) -> dict:
 
 
 
-def layout_use(tb, state: dict, action: str) -> tuple[str | None, dict | None, str | None]:
+def _on_step(tb, rnd: int, step: int, steps: int) -> None:
+    """After each denoising step: announce it, then stop there if the run was asked to (diffusers'
+    ``callback_on_step_end`` lets the exception out of the pipeline call)."""
+    _emit({"event": "step", "round": rnd, "step": step, "steps": steps})
+    tb.check_cancel(f"in round {rnd} at denoising step {step} of {steps}")
+
+
+def layout_use(tb, policy, state: dict, action: str) -> tuple[str | None, dict | None, str | None]:
     """Whether this round is generated from the plan's layout: ``(mode, arguments, note)``; ``mode`` is
     ``grounded`` (a model trained to take boxes), ``regional`` (regional attention) or None."""
-    if not (tb.policy.layout_every_round(tb.spec.caps) or action == "layout"):
+    if not (policy.layout_every_round(tb.spec.caps) or action == "layout"):
         return None, None, None
     layout = state["plan"].get("layout")
     if not layout:
         return None, None, "the plan has no layout: generated from the prompt alone"
     regions = [{"phrase": r["phrase"], "box": r["box"]} for r in layout["regions"]]
-    mode, caps = tb.policy.layout_mode, tb.spec.caps
+    mode, caps = policy.layout_mode, tb.spec.caps
     if mode != "regional" and not caps.lacks("grounded"):
         beta = tb.spec.grounding_beta
         return "grounded", {"regions": regions, "beta": beta}, (
@@ -192,7 +205,8 @@ def layout_use(tb, state: dict, action: str) -> tuple[str | None, dict | None, s
 
 
 @_node("verify")
-def verify(state: dict, tb) -> dict:
+def verify(state: dict, tb, policy) -> dict:
+    from limner.agent.candidate import validated
     from limner.tools.verifiers.ensemble import combine, score_all
 
     pending = state["pending"]
@@ -203,7 +217,7 @@ def verify(state: dict, tb) -> dict:
     # those that ask about a plan ask about this one; a verifier whose LLM failed earlier is left out
     verifiers = [(ref, v) for ref, v in tb.verifiers(state["plan"]) if ref.name not in dropped]
     failed: dict[str, str] = {}
-    with tb.llm_session(state) as used:
+    with tb.llm_session(llm_left(state, policy)) as used:
         per_verifier = score_all([(ref.name, v) for ref, v in verifiers], images, prompts_, failed=failed,
                                  catch=(LLMError,))
     decisions = []
@@ -221,11 +235,11 @@ def verify(state: dict, tb) -> dict:
     scored = []
     for k, cand in enumerate(pending):
         scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
-        scored.append({**cand, "scores": scores, "score": round(means[k], 6)})
+        scored.append(validated({**cand, "scores": scores, "score": round(means[k], 6)}))
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
     # candidates made before a person changed what the image should show no longer compete
     rivals = state.get("candidates", [])[state.get("goal_since", 0):]
-    best_id, best_score = select_best(rivals + scored, weights, tb.policy.ensemble, rescore=bool(dropped))
+    best_id, best_score = select_best(rivals + scored, weights, policy.ensemble, rescore=bool(dropped))
     improved = state.get("best_score") is None or best_score > state["best_score"]
     return {
         **({"dropped_verifiers": dropped, "decisions": decisions} if failed else {}),
@@ -255,8 +269,8 @@ def select_best(candidates: list[dict], weights: dict[str, float], method: str,
 
 
 @_node("decide")
-def decide_node(state: dict, tb) -> dict:
-    d = decide(state, tb)
+def decide_node(state: dict, tb, policy) -> dict:
+    d = decide(state, tb, policy)
     record = {"step": "decide", "round": state["round"], "action": d["action"], "reason": d["reason"],
               "best_id": state.get("best_id"), "best_score": state.get("best_score"),
               "spent": dict(state["spent"]), **({"skipped": d["skipped"]} if d.get("skipped") else {}),
@@ -272,14 +286,14 @@ def decide_node(state: dict, tb) -> dict:
 
 
 @_node("finish")
-def finish(state: dict, tb) -> dict:
+def finish(state: dict, tb, policy) -> dict:
     best_id = state.get("best_id")
     if best_id is None:
         status, final = "failed", None
     else:
         best = next(c for c in state["candidates"] if c["id"] == best_id)
         final = write_final(tb.store, best, state)
-        status = "passed" if passes(best, tb.policy.threshold) else "best_effort"
+        status = "passed" if passes(best, policy.threshold) else "best_effort"
     update = {"status": status, "final": final}
     tally = check_tally(best) if best_id is not None else None
     if status == "best_effort" and tally and tally["failed"]:  # say which checks the returned image fails

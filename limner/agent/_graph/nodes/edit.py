@@ -21,14 +21,14 @@ def _save_edited(tb, state: dict, rnd: int, batch: list[int], result, edit: dict
             for i, (seed, im) in enumerate(zip(batch, result.images))]
 
 
-def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 1) -> dict:
+def _edit_round(tb, policy, state: dict, name: str, parent_id: str, edit, passes: int = 1) -> dict:
     """Run ``edit(parent, image, seeds) -> (EditResult, record extra, log params)`` as one round.
 
     ``passes``: how many generations one edited candidate costs (a move erases, then paints: 2).
     """
-    n, _ = round_size(state, tb)
+    n, _ = round_size(state, tb, policy)
     if passes > 1:
-        n = min(n, (tb.policy.budgets.nfe - state["spent"]["nfe"]) // (passes * tb.spec.nfe_per_candidate()))
+        n = min(n, (policy.budgets.nfe - state["spent"]["nfe"]) // (passes * tb.spec.nfe_per_candidate()))
 
     def make(rnd: int, seeds) -> tuple[list[dict], dict]:
         parent = next(c for c in state["candidates"] if c["id"] == parent_id)
@@ -46,19 +46,21 @@ def _edit_round(tb, state: dict, name: str, parent_id: str, edit, passes: int = 
 
 
 @_node("repair")
-def repair(state: dict, tb) -> dict:
+def repair(state: dict, tb, policy) -> dict:
     """One round of region repair: the best candidate's first localisable failure, inpainted with fresh seeds."""
     from limner.agent._graph.repair import repair_targets
     from limner.tools.editing import EditResult, box_mask_image, inpaint
 
-    nfe_left = tb.policy.budgets.nfe - state["spent"]["nfe"]
+    nfe_left = policy.budgets.nfe - state["spent"]["nfe"]
     directive = state.get("directive") or {}
     target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate(),
-                                                       tb.policy.population)[0]
+                                                       policy.population)[0]
     negative = state["plan"].get("negative_prompt", "")
+    within = "mask.png" if state["brief"].get("mask") else None  # a mask's edit repaints only inside the mask
 
     def edit(parent, image, batch):
-        extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")}}
+        extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")},
+                 **({"within": within} if within else {})}
         params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
         erased, size = None, image.size
         if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
@@ -70,22 +72,25 @@ def repair(state: dict, tb) -> dict:
             params["erase_box"] = erase["box"]
         grounding = None if tb.spec.caps.lacks("grounded") else [{"phrase": target["phrase"], "box": target["box"]}]
         params["grounded"] = grounding is not None
-        strength = tb.policy.recolor_strength if target.get("recolor") else 1.0  # keep the shape, change its colour
-        result = inpaint(tb.generator, image, box_mask_image(size, target["box"]), target["phrase"],
+        strength = policy.recolor_strength if target.get("recolor") else 1.0  # keep the shape, change its colour
+        mask = box_mask_image(size, target["box"])
+        if within:
+            mask = inside(mask, tb.store.dir / within)
+        result = inpaint(tb.generator, image, mask, target["phrase"],
                          batch, negative_prompt=negative, grounding=grounding, strength=strength)
         if erased is not None:
             result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
                                 seconds=erased.seconds + result.seconds, params=result.params)
         return result, extra, params
 
-    update = _edit_round(tb, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
+    update = _edit_round(tb, policy, state, "repair", target["parent"], edit, passes=2 if target.get("erase") else 1)
     tried = {"parent": target["parent"], "object": target["object"], "round": update["round"]}
     return {**update, "repairs": list(state.get("repairs", [])) + [tried]}
 
 
 
 @_node("variation")
-def variation_node(state: dict, tb) -> dict:
+def variation_node(state: dict, tb, policy) -> dict:
     """One round of variations of the best candidate (img2img at the policy's strength)."""
     from limner.tools.editing import instruct, variation
     from limner.tools.images import sha256_file
@@ -100,12 +105,45 @@ def variation_node(state: dict, tb) -> dict:
 
     def edit(parent, image, batch):
         result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
-                           strength=tb.policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
-        return result, {}, {"parent": parent["id"], "strength": tb.policy.variation_strength}
+                           strength=policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
+        return result, {}, {"parent": parent["id"], "strength": policy.variation_strength}
+
+    def region_again(parent, image, batch):  # an edit of a region: the region repainted again, fresh seeds
+        result, record = repaint_region(tb, state, batch)
+        return result, record, {"parent": "input", "region": record.get("box") or record.get("mask_path")}
 
     if tb.spec.caps.guidance == "instruction":
-        return _edit_round(tb, state, "variation", state["best_id"], again)
-    return _edit_round(tb, state, "variation", state["best_id"], edit)
+        return _edit_round(tb, policy, state, "variation", state["best_id"], again)
+    if state["brief"].get("box") or state["brief"].get("mask"):
+        return _edit_round(tb, policy, state, "variation", state["best_id"], region_again)
+    return _edit_round(tb, policy, state, "variation", state["best_id"], edit)
+
+
+def inside(mask, person_mask_path):
+    """``mask`` where the person's mask also is (the darker of the two)."""
+    from PIL import ImageChops
+
+    from limner.tools.editing import load_mask
+
+    return ImageChops.darker(mask, load_mask(person_mask_path, mask.size))
+
+
+def repaint_region(tb, state: dict, batch: list[int]):
+    """The user's image with the region they marked (mask or box) repainted with ``batch``'s seeds: the
+    ``EditResult`` and what the candidate records about it (the region, the input it started from)."""
+    from limner.tools.editing import box_mask_image, inpaint, load_mask
+    from limner.tools.images import sha256_file
+
+    brief, plan = state["brief"], state["plan"]
+    image = _load_rgb(tb.store.dir / "input.png")
+    source = {"parent": "input", "parent_path": "input.png", "parent_sha256": sha256_file(tb.store.dir / "input.png")}
+    if brief.get("mask"):
+        mask, where = load_mask(tb.store.dir / "mask.png", image.size), {"mask_path": "mask.png"}
+    else:
+        mask, where = box_mask_image(image.size, brief["box"]), {"box": list(brief["box"])}
+    result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
+                     negative_prompt=plan.get("negative_prompt", ""))
+    return result, {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
 
 
 
@@ -114,7 +152,7 @@ def input_round(tb, state, n: int):
     repainted, or (an instruction model) the instruction applied to it."""
     import time
 
-    from limner.tools.editing import box_mask_image, inpaint, instruct, load_mask
+    from limner.tools.editing import instruct
     from limner.tools.images import sha256_file
 
     def make(rnd: int, seeds) -> tuple[list[dict], dict]:
@@ -134,14 +172,9 @@ def input_round(tb, state, n: int):
                                       "input", "input", 0, sampler="input", settings=_settings(tb))]
             nfe, params = 0, {"input": "input.png"}
         else:
-            if brief.get("mask"):
-                mask, where = load_mask(tb.store.dir / "mask.png", image.size), {"mask_path": "mask.png"}
-            else:
-                mask, where = box_mask_image(image.size, brief["box"]), {"box": list(brief["box"])}
             batch = seeds.take(n)
-            result = inpaint(tb.generator, image, mask, region_prompt(plan, mask), batch,
-                             negative_prompt=plan.get("negative_prompt", ""))
-            edit = {**result.params, **where, **source, "target": {"why": "the region the user marked"}}
+            result, edit = repaint_region(tb, state, batch)
+            where = {k: edit[k] for k in ("mask_path", "box") if k in edit}
             records = _save_edited(tb, state, rnd, batch, result, edit, "repair", "input")
             nfe, params = result.nfe, {"input": "input.png", **where, "prompt": result.params["prompt"],
                                        "candidates": n}

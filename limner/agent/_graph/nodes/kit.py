@@ -18,15 +18,16 @@ def _emit(event: dict) -> None:
 
 
 def _node(name: str):
-    """Make ``fn(state, tb)`` a LangGraph node ``node(state, runtime)``: the run's tools come from the
-    runtime context (``graph.stream(..., context=toolbox)``); the node is announced on the stream and its
+    """Make ``fn(state, tb, policy)`` a LangGraph node ``node(state, runtime)``: the run's tools and its policy come
+    from the runtime context (``graph.stream(..., context=RunContext)``), handed over separately; the node is announced on the stream and its
     wall time charged to the ``seconds`` budget."""
 
     def wrap(fn):
         def run(state: dict, runtime: Runtime) -> dict:  # LangGraph passes ``runtime`` by this parameter name
+            runtime.context.tools.check_cancel(f"before the {name} step")
             _emit({"event": "node", "node": name})
             start = time.perf_counter()
-            update = fn(state, runtime.context) or {}
+            update = fn(state, runtime.context.tools, runtime.context.policy) or {}
             spent = dict(update.get("spent") or state["spent"])
             spent["seconds"] = round(spent["seconds"] + time.perf_counter() - start, 4)
             update["spent"] = spent
