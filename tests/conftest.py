@@ -12,6 +12,9 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="limner-test-hf-")
 os.environ.pop("HF_HUB_CACHE", None)
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # CI's parallel slow run: one thread per worker, or their OpenMP threads
+    os.environ["OMP_NUM_THREADS"] = "1"    # spin against each other on 2 cores (torch reads it when imported)
+    os.environ["MKL_NUM_THREADS"] = "1"
 # an empty HOME from the start, so that session fixtures (a Ray cluster, its token) and the subprocesses tests
 # start see the same one, never the user's
 os.environ["HOME"] = tempfile.mkdtemp(prefix="limner-test-home-")

@@ -14,7 +14,7 @@ import pytest
 from limner.agent.batch import run_batch
 from helpers import policy_file
 
-pytestmark = pytest.mark.slow  # a Ray cluster, diffusion, subprocesses
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a Ray cluster takes every core: it runs alone
 
 ray = pytest.importorskip("ray", reason="Ray is the `ray` extra (CI installs it with the test extra)")
 from limner.agent.batch_ray import RayOptions  # noqa: E402

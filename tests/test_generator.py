@@ -59,3 +59,27 @@ def test_offline_hub_model_not_in_cache_is_reported(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelUnavailable, match="not in the local Hugging Face cache"):
         check_available(resolve_model("sdxl"))
+
+
+def test_a_long_lived_process_keeps_at_most_max_models_pipelines_and_offload_on_a_cpu_is_not_applied(caplog):
+    """``configure_cache`` (``limner serve --max-models/--offload``): the least recently used pipeline is evicted
+    before another loads; on a CPU device offload has nothing to move and says so."""
+    import logging
+
+    from limner.tools.generators import diffusers_backend as backend
+
+    backend._PIPELINES.clear()
+    try:
+        backend.configure_cache(max_models=1, offload="model")
+        with caplog.at_level(logging.INFO, logger="limner.generators"):
+            first = backend.load_pipeline(resolve_model("tiny-random-sd"), "cpu", None)
+            assert backend.describe_cache()["loaded"] == ["builtin:tiny-random-sd"]
+            backend.load_pipeline(resolve_model("shapes-tiny"), "cpu", None)
+        assert len(backend._PIPELINES) == 1 and backend.describe_cache()["loaded"][0] != "builtin:tiny-random-sd"
+        assert "offload=model not applied: the device is cpu" in caplog.text and "evicted" in caplog.text
+        assert first.device.type == "cpu"  # placed as usual
+        again = DiffusersGenerator(resolve_model("tiny-random-sd"), device="cpu").generate("a red circle", [1])
+        assert again.images and len(backend._PIPELINES) == 1  # loaded again, the other one evicted
+    finally:
+        backend.configure_cache(max_models=None, offload=None)
+        backend._PIPELINES.clear()

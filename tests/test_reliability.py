@@ -56,6 +56,7 @@ SMALL = {"inputs": {"run": 6, "edit": 4, "verify": 4, "show": 4, "resume": 4, "p
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # kills land at timed moments: it runs alone, not beside other tests
 def test_a_small_reliability_run_finds_no_failure(tmp_path, shapes_defaults):
     """Inputs, LLM faults and kills (disk and concurrency have their own tests: test_disk_full, test_concurrency)."""
     from limner.bench.reliability import run_reliability, table
@@ -70,8 +71,9 @@ def test_a_small_reliability_run_finds_no_failure(tmp_path, shapes_defaults):
     assert result["llm"]["runs"]["runs"] == 1 and result["llm"]["runs"]["llm_requests"] > 1
     kills = {row["door"]: row for row in result["kills"]["doors"]}
     assert set(kills) == {"run", "batch", "chat", "mcp"}
-    assert all(row["kills"] >= 1 and row["completed"] == row["runs"] and row["files_checked"] > 0
-               for row in kills.values()), kills
+    short = {door: row for door, row in kills.items()
+             if not (row["kills"] >= 1 and row["completed"] == row["runs"] and row["files_checked"] > 0)}
+    assert not short, short  # the doors that fell short, with their problems
     assert result["secrets"]["files_scanned"] > 100
     assert result["failures"] == 0, table(result)
     text = table(result)

@@ -44,8 +44,10 @@ class Server:
         if self.model:
             cmd += ["--model", self.model]
         t0 = time.perf_counter()
+        self.out.parent.mkdir(parents=True, exist_ok=True)
         log = (self.out.parent / "serve.log").open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env=_env(self.out.parent))
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"limner serve exited {self.proc.returncode}: see {self.out.parent / 'serve.log'}")
@@ -69,6 +71,11 @@ class Server:
                 self.kill()
 
 
+def _env(work: Path) -> dict:
+    """The bench's processes keep their runs index in its own home, not the user's."""
+    return {**os.environ, "LIMNER_HOME": str(work / "home")}
+
+
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
@@ -82,16 +89,14 @@ def cold_cli(prompt: str, seeds: list[int], work: Path, model: str | None) -> li
         if model:
             cmd += ["--model", model]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
+        subprocess.run(cmd, check=True, capture_output=True, env=_env(work))
         out.append(time.perf_counter() - t0)
     return out
 
 
-def _generate(base: str, prompt: str, seed: int) -> dict:
-    import httpx
-
+def _generate(client, base: str, prompt: str, seed: int) -> dict:
     t0 = time.perf_counter()
-    r = httpx.post(f"{base}/v1/images/generations", json={"prompt": prompt, "seed": seed, "n": 1}, timeout=600)
+    r = client.post(f"{base}/v1/images/generations", json={"prompt": prompt, "seed": seed, "n": 1}, timeout=600)
     latency = time.perf_counter() - t0
     body = r.json()
     run_id = (body.get("limner") or {}).get("run_id")
@@ -102,10 +107,13 @@ def concurrency(base: str, prompt: str, clients: int, per_client: int) -> dict:
     """``clients`` threads, each sending ``per_client`` requests one after another."""
     import httpx
 
+    def client_loop(c: int) -> list[dict]:  # one connection per client, as an SDK keeps it
+        with httpx.Client() as client:
+            return [_generate(client, base, prompt, 1000 * c + k) for k in range(per_client)]
+
     t0 = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        futures = [pool.submit(lambda c=c: [_generate(base, prompt, 1000 * c + k) for k in range(per_client)])
-                   for c in range(clients)]
+        futures = [pool.submit(client_loop, c) for c in range(clients)]
         rows = [row for f in futures for row in f.result()]
     wall = time.perf_counter() - t0
     ok = [r for r in rows if r["status"] == 200 and r["images"] == 1]
@@ -126,9 +134,10 @@ def cancel_latency(base: str, trials: int) -> dict:
     import httpx
 
     rows = []
+    client = httpx.Client(timeout=600)  # one connection, as a client keeps it: the cancel pays no new one
     for t in range(trials):
-        jid = httpx.post(f"{base}/v1/runs", json={"prompt": "a red circle", "seed": 100 + t,
-                                                  "budgets": {"threshold": 1.0, "max_rounds": 8}}).json()["id"]
+        jid = client.post(f"{base}/v1/runs", json={"prompt": "a red circle", "seed": 100 + t,
+                                                   "budgets": {"threshold": 1.0, "max_rounds": 8}}).json()["id"]
         sent, steps, ended = None, [], None
         with httpx.stream("GET", f"{base}/v1/runs/{jid}/events", timeout=600) as r:
             for line in r.iter_lines():
@@ -139,7 +148,7 @@ def cancel_latency(base: str, trials: int) -> dict:
                     steps.append(time.perf_counter())
                     if e.get("round") == 2 and e.get("step") == 5 and sent is None:
                         sent = time.perf_counter()
-                        httpx.post(f"{base}/v1/runs/{jid}/cancel")
+                        client.post(f"{base}/v1/runs/{jid}/cancel")
                 if e["event"] == "ended":
                     ended = time.perf_counter()
                     status = e["status"]
@@ -147,6 +156,7 @@ def cancel_latency(base: str, trials: int) -> dict:
         gaps = [b - a for a, b in zip(steps, steps[1:]) if b - a < 1.0]
         rows.append({"seconds": ended - sent if sent else None, "status": status,
                      "step_seconds": statistics.median(gaps) if gaps else None})
+    client.close()
     done = [r for r in rows if r["seconds"] is not None]
     return {"trials": trials, "cancelled": sum(r["status"] == "cancelled" for r in rows),
             "median_seconds": statistics.median([r["seconds"] for r in done]),
@@ -165,12 +175,20 @@ def kills(work: Path, model: str | None, n: int, seed: int = 0) -> dict:
     server.start()
     prompts = ["a red circle", "two blue squares", "a green triangle left of a red circle", "a yellow square"]
     ids = []
+    jobs_dir = out / ".limner-service" / "jobs"
+    mid_generation = 0
     for k in range(n):
         for _ in range(2):  # keep the queue fed: some jobs are queued, one runs, when the kill lands
             ids.append(httpx.post(f"{server.base}/v1/runs", json={
                 "prompt": rng.choice(prompts), "seed": rng.randrange(1000),
                 "budgets": {"max_rounds": 2, "threshold": 1.0}}, timeout=60).json()["id"])
-        time.sleep(rng.uniform(0.2, 2.5))
+        # land the kill while a job generates: after a denoising step of this process, at a random moment
+        since = time.time()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _stepping(jobs_dir, ids, since):
+            time.sleep(0.05)
+        mid_generation += _stepping(jobs_dir, ids, since)
+        time.sleep(rng.uniform(0.0, 1.5))
         server.kill()
         server.start()
     deadline = time.monotonic() + 60 + 10 * len(ids)
@@ -180,12 +198,11 @@ def kills(work: Path, model: str | None, n: int, seed: int = 0) -> dict:
             break
         time.sleep(0.5)
     problems, requeued = [], 0
-    jobs_dir = out / ".limner-service" / "jobs"
     for i in ids:
         events = [json.loads(line) for line in (jobs_dir / f"{i}.events.jsonl").read_text().splitlines()
                   if line.strip().endswith("}")]
         kinds = [e["event"] for e in events]
-        requeued += "requeued" in kinds
+        requeued += kinds.count("requeued")
         cands = [e["id_"] for e in events if e["event"] == "candidate"]
         if kinds.count("ended") != 1:
             problems.append(f"{i}: ended {kinds.count('ended')} times")
@@ -196,8 +213,25 @@ def kills(work: Path, model: str | None, n: int, seed: int = 0) -> dict:
     if sorted(started) != folders:
         problems.append("a run folder that is no job's")
     server.stop()
-    return {"kills": n, "jobs": len(ids), "requeued": requeued, "problems": problems,
+    return {"kills": n, "mid_generation": mid_generation, "jobs": len(ids), "requeued": requeued,
+            "problems": problems,
             "ended_once": len(ids) - sum("ended" in p for p in problems)}
+
+
+def _stepping(jobs_dir: Path, ids: list[str], since: float) -> bool:
+    """Whether some job logged a denoising step after ``since``."""
+    for i in ids:
+        path = jobs_dir / f"{i}.events.jsonl"
+        if not path.is_file():
+            continue
+        for line in reversed(path.read_text().splitlines()[-40:]):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event") == "step" and e.get("time", 0) > since:
+                return True
+    return False
 
 
 def fuzz(base: str, examples: int, work: Path) -> dict:
@@ -231,7 +265,10 @@ def bench(model: str | None = None, clients: tuple[int, ...] = (1, 4, 16), per_c
         server = Server(work / "runs", model)
         t0 = time.perf_counter()
         result["server_up_seconds"] = server.start()
-        first = _generate(server.base, prompt, 7)
+        import httpx
+
+        with httpx.Client() as client:
+            first = _generate(client, server.base, prompt, 7)
         result["first_image_seconds"] = time.perf_counter() - t0
         result["first_request_seconds"] = first["latency"]
         result["concurrency"] = [concurrency(server.base, prompt, c, per_client) for c in clients]

@@ -40,6 +40,7 @@ class JobStore:
         self.changed = threading.Condition(self.lock)
         self._counts: dict[str, int] = {}  # events per job, counted once per process
         self._seen: dict[str, set] = {}  # candidate ids a job's log announced (a resumed round is not news)
+        self.listeners: dict[str, set] = {}  # job id -> callables ``poke(kind)``, kind "record" or "event"
 
     # --- records ---------------------------------------------------------------------------------------
     def path(self, job_id: str) -> Path:
@@ -51,10 +52,15 @@ class JobStore:
         except (OSError, ValueError):
             return None
 
+    def _changed(self, job_id: str, kind: str) -> None:
+        self.changed.notify_all()
+        for poke in list(self.listeners.get(job_id, ())):
+            poke(kind)
+
     def put(self, job: dict) -> None:
         with self.lock:
             atomic_write_json(self.path(job["id"]), job)
-            self.changed.notify_all()
+            self._changed(job["id"], "record")
 
     def update(self, job_id: str, **fields) -> dict:
         with self.lock:
@@ -124,7 +130,7 @@ class JobStore:
             with self.events_path(job_id).open("a", encoding="utf-8") as f:
                 f.write(json.dumps(logged, default=str) + "\n")
             self._counts[job_id] = n + 1
-            self.changed.notify_all()
+            self._changed(job_id, "event")
             return logged
 
     def events(self, job_id: str, after: int = 0) -> list[dict]:

@@ -282,14 +282,39 @@ class Runs:
             self.jobs.append(job_id, {"event": "message", "text": text})
             return job
 
-    async def wait(self, job_id: str, poll: float = 0.02) -> dict:
-        """The job once it rests (ended, or waiting for a message). Polls the record: it is the truth, across
-        restarts too."""
-        while True:
-            job = self.job(job_id)
+    async def wait(self, job_id: str) -> dict:
+        """The job once it rests (ended, or waiting for a message)."""
+        async for job in self.watch(job_id, events=False):
             if job["status"] in RESTING:
                 return job
-            await asyncio.sleep(poll)
+
+    async def watch(self, job_id: str, events: bool = True, idle: float = 1.0):
+        """The job's record now, then again after each change of it (its record, and with ``events`` its event
+        log), or after ``idle`` seconds without one: the record on disk is the truth; the store's signal only
+        says when to read it again."""
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def poke(kind: str):
+            if events or kind == "record":
+                loop.call_soon_threadsafe(changed.set)
+
+        with self.jobs.lock:
+            self.jobs.listeners.setdefault(job_id, set()).add(poke)
+        try:
+            while True:
+                changed.clear()  # before reading: a change from here on wakes the wait below
+                yield self.job(job_id)
+                try:
+                    await asyncio.wait_for(changed.wait(), idle)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            with self.jobs.lock:
+                left = self.jobs.listeners.get(job_id, set())
+                left.discard(poke)
+                if not left:
+                    self.jobs.listeners.pop(job_id, None)
 
     def images_of(self, job: dict, n: int) -> list[dict]:
         """The ``n`` best candidates of a finished job (best first): ``[{"id", "path", "score"}]``."""

@@ -320,6 +320,36 @@ def register_run(run_id: str, run_dir: Path, prompt: str) -> None:
         db.close()
 
 
+def recent_runs(limit: int = 20) -> list[dict]:
+    """The runs of this home, newest first: ``{"run_id", "dir", "prompt", "created", "status"}`` (status from the
+    run's manifest: ``running`` when it has none yet, ``missing`` when its folder is gone)."""
+    db = _index()
+    try:
+        rows = db.execute("SELECT run_id, dir, prompt, created FROM runs ORDER BY created DESC LIMIT ?",
+                          (limit,)).fetchall()
+    finally:
+        db.close()
+    out = []
+    for run_id, folder, prompt, created in rows:
+        manifest = Path(folder) / "manifest.json"
+        status = "missing" if not Path(folder).is_dir() else "running"
+        if manifest.is_file():
+            try:
+                status = json.loads(manifest.read_text()).get("status", "running")
+            except (OSError, ValueError):
+                status = "unreadable"
+        out.append({"run_id": run_id, "dir": folder, "prompt": prompt, "created": created, "status": status})
+    return out
+
+
+def last_run_id() -> str:
+    """The id of the newest run of this home (``--last``); ``UsageError`` when there is none."""
+    runs = recent_runs(1)
+    if not runs:
+        raise UsageError("no run yet: `limner run \"...\"` starts one")
+    return runs[0]["run_id"]
+
+
 def find_run(run_id_or_path: str, within: Path | str | None = None) -> RunStore:
     """A run by id (from the index) or by folder path. Raises ``UsageError`` with one line.
 

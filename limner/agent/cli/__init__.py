@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from limner.agent.cli.help import App
-from limner.agent.cli.common import _exit_code, _fail, _report, friendly, plural, wrapped  # noqa: F401
+from limner.agent.cli.common import (_exit_code, _fail, _report, ctrl_c_stops, friendly, plural,  # noqa: F401
+                                     run_id_or_last, wrapped)
 
 app = App(
     name="limner",
@@ -66,10 +67,11 @@ def run(
     from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import run as run_agent
 
-    result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
-                       threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
-                       negative_prompt=negative, planner=planner, device=device, dtype=dtype, offload=offload,
-                       width=width, height=height, steps=steps, guidance=guidance)
+    with ctrl_c_stops() as cancel:
+        result = run_agent(prompt, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
+                           threshold=threshold, max_rounds=max_rounds, candidates=candidates, seed=seed,
+                           negative_prompt=negative, planner=planner, device=device, dtype=dtype, offload=offload,
+                           width=width, height=height, steps=steps, guidance=guidance, cancel=cancel)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 
@@ -108,9 +110,10 @@ def edit(
     from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import run as run_agent
 
-    result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model, policy=policy,
-                       seed=seed, candidates=candidates, image=image, mask=mask, box=_box_option(box),
-                       max_rounds=max_rounds, steps=steps, guidance=guidance)
+    with ctrl_c_stops() as cancel:
+        result = run_agent(instruction, out=out, on_event=ConsoleProgress(quiet or as_json), model=model,
+                           policy=policy, seed=seed, candidates=candidates, image=image, mask=mask,
+                           box=_box_option(box), max_rounds=max_rounds, steps=steps, guidance=guidance, cancel=cancel)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 
@@ -118,15 +121,17 @@ def edit(
 @app.command()
 @friendly
 def resume(
-    run_id: str = typer.Argument(..., help="Run id or run folder."),
+    run_id: Optional[str] = typer.Argument(None, help="Run id or run folder."),
+    last: bool = typer.Option(False, "--last", help="The newest run."),
     as_json: bool = typer.Option(False, "--json"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
-    """Continue a run from its last checkpoint (after a kill, a crash or an error)."""
+    """Continue a run from its last checkpoint (after a kill, a crash, an error or Ctrl-C)."""
     from limner.agent.cli.progress import ConsoleProgress
     from limner.agent.runner import resume as resume_run
 
-    result = resume_run(run_id, on_event=ConsoleProgress(quiet or as_json))
+    with ctrl_c_stops() as cancel:
+        result = resume_run(run_id_or_last(run_id, last), on_event=ConsoleProgress(quiet or as_json), cancel=cancel)
     _report(result, as_json)
     raise typer.Exit(_exit_code(result))
 
@@ -134,13 +139,15 @@ def resume(
 @app.command()
 @friendly
 def show(
-    run_id: str = typer.Argument(..., help="Run id or run folder."),
+    run_id: Optional[str] = typer.Argument(None, help="Run id or run folder."),
+    last: bool = typer.Option(False, "--last", help="The newest run."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole manifest."),
 ):
     """Show a run: plan, candidates with scores, decisions."""
     from limner.agent.cli.render import render
     from limner.agent._run.store import find_run
 
+    run_id = run_id_or_last(run_id, last)
     store = find_run(run_id)
     if not store.manifest_path.is_file():
         _fail(f"run '{run_id}' has no manifest yet: it stopped before its first round was scored; "
@@ -150,6 +157,29 @@ def show(
         typer.echo(json.dumps(manifest, indent=2))
     else:
         render(manifest, store.dir)
+
+
+@app.command()
+@friendly
+def runs(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print them as JSON."),
+):
+    """Recent runs: id, status, when, brief (from this home's runs index)."""
+    import time
+
+    from limner.agent._run.store import recent_runs
+
+    rows = recent_runs(limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo('no run yet: `limner run "..."` starts one')
+        return
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created"]))
+        typer.echo(f"{r['run_id']:24s} {r['status']:12s} {when}  {(r['prompt'] or '')[:70]}")
 
 
 @app.command()

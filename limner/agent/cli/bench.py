@@ -455,7 +455,8 @@ def serve_bench(
                f"{r['tracebacks_in_server_log']}")
     k = r["faults"]
     typer.echo("kills: " + (k["skipped"] if "skipped" in k else f"{k['kills']} SIGKILLs, {k['jobs']} jobs, "
-                            f"{k['requeued']} taken up again after a kill, {k['ended_once']} ended exactly once, "
+                            f"{k['mid_generation']} landed mid-generation, {k['requeued']} jobs taken up again, "
+                            f"{k['ended_once']} ended exactly once, "
                             f"problems: {k['problems'] or 'none'}"))
     _write(r, out)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import wraps
 
 import typer
@@ -45,10 +46,51 @@ def friendly(fn):
         except UsageError as exc:
             _fail(str(exc))
         except KeyboardInterrupt:
-            typer.echo("interrupted: the run is checkpointed; continue it with `limner resume RUN_ID`", err=True)
+            typer.echo("interrupted: the run is checkpointed; continue it with `limner resume --last` "
+                       "(`limner runs` lists the runs)", err=True)
             raise typer.Exit(130)
 
     return wrapper
+
+
+@contextmanager
+def ctrl_c_stops():
+    """For a run in the foreground: the first Ctrl-C asks it to stop at its next denoising step (it ends
+    ``cancelled``, checkpointed, its best candidate kept); a second one stops at once. Yields the ``cancel``
+    function ``limner.agent.run`` takes."""
+    import signal
+    import threading
+
+    asked = threading.Event()
+
+    def handler(signum, frame):
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+        typer.echo("\nstopping at the next denoising step (Ctrl-C again to stop at once)", err=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: Ctrl-C keeps its usual meaning
+        yield lambda: False
+        return
+    try:
+        yield asked.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_id_or_last(run_id: str | None, last: bool) -> str:
+    """The run a command names: its RUN_ID argument, or with ``--last`` the newest run."""
+    from limner.agent._run.store import last_run_id
+
+    if last and run_id:
+        _fail("give a run id or --last, not both")
+    if last:
+        return last_run_id()
+    if not run_id:
+        _fail("name a run: RUN_ID (or its folder), or --last for the newest (`limner runs` lists them)")
+    return run_id
 
 
 def _report(result, as_json: bool) -> None:
@@ -65,7 +107,9 @@ def _report(result, as_json: bool) -> None:
     typer.echo(f"spent    {plural(result.rounds, 'round')}, {result.nfe} NFE, {plural(result.llm_calls, 'LLM call')}, "
                f"{result.seconds:.1f}s")
     typer.echo(f"manifest {result.manifest_path}")
+    if result.status == "cancelled":
+        typer.echo(f"stopped: continue it with `limner resume {result.run_id}`")
 
 
 def _exit_code(result) -> int:
-    return 1 if result.status == "failed" else 0
+    return {"failed": 1, "cancelled": 130}.get(result.status, 0)

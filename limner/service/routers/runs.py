@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from fastapi import APIRouter, Query, Request
@@ -90,14 +89,12 @@ async def events(run_id: str, request: Request, after: int = Query(0, ge=0)):
     async def stream():
         nonlocal last
         yield "retry: 1000\n\n"
-        while True:
-            ended = runs.jobs.get(run_id)["status"] in ENDED  # read before the events: ``ended`` is logged first
+        async for job in runs.watch(run_id):  # read before the events: ``ended`` is logged before the record
             for e in runs.jobs.events(run_id, last):
                 last = e["id"]
                 yield f"id: {e['id']}\nevent: {e['event']}\ndata: {json.dumps(e)}\n\n"
-            if ended or await request.is_disconnected():
+            if job["status"] in ENDED or await request.is_disconnected():
                 return
-            await asyncio.sleep(0.05)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
