@@ -128,7 +128,10 @@ def test_ctrl_c_stops_the_workers_and_the_same_command_resumes(tmp_path, shapes_
     policy = _policy(tmp_path, steps=12)
     cmd = [sys.executable, "-m", "limner.agent.cli", "batch", str(source), "--out", str(out), "--policy",
            policy, "--ray", "--ray-address", cluster, "--workers", "2", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    # a terminal's Ctrl-C must reach the batch even when this process was started with SIGINT ignored (a background
+    # job of a script, as CI may start it): ignored signals are inherited, and Python then never raises on one
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}

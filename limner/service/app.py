@@ -117,8 +117,7 @@ def build_app(config: ServiceConfig | None = None):
     async def invalid(request, exc: RequestValidationError):
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        return error_json(400 if "json" not in err.get("type", "") else 400,
-                          f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"),
+        return error_json(400, f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", "invalid request"),
                           "invalid_request", where or None)
 
     @app.exception_handler(HTTPException)

@@ -69,6 +69,9 @@ def ctrl_c_stops():
         asked.set()
         typer.echo("\nstopping at the next denoising step (Ctrl-C again to stop at once)", err=True)
 
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started with Ctrl-C ignored (nohup, a background job)
+        yield lambda: False
+        return
     try:
         previous = signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread: Ctrl-C keeps its usual meaning

@@ -32,9 +32,9 @@ async def txt2img(body: Txt2ImgRequest, request: Request):
     job = await _submit(runs, fields, kind="a1111.txt2img")
     done = await runs.wait(job["id"])
     images = runs.images_of(done, n)
-    if not images:
-        raise RequestError(400, f"the run failed: {done.get('error') or (done.get('result') or {}).get('stop_reason')}",
-                           "run_failed")
+    if not images:  # a request checked at submit: the server failed
+        raise RequestError(500, f"the run failed: {done.get('error') or (done.get('result') or {}).get('stop_reason')} "
+                           f"(run {done['id']}: GET /v1/runs/{done['id']})", "run_failed")
     result = done.get("result") or {}
     info = {"run_id": done["id"], "status": done["status"], "score": result.get("score"),
             "stop_reason": result.get("stop_reason"), "candidates": [im["id"] for im in images]}

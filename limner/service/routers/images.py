@@ -44,9 +44,9 @@ async def answer(request: Request, job: dict, n: int, response_format: str | Non
     runs = request.app.state.runs
     done = await runs.wait(job["id"])
     result = done.get("result") or {}
-    if done["status"] == "failed" and not result.get("best_id"):
-        raise RequestError(500 if done.get("error", "").startswith(("RuntimeError", "OutOfMemory")) else 400,
-                           f"the run failed: {done.get('error') or result.get('stop_reason')}", "run_failed")
+    if done["status"] == "failed" and not result.get("best_id"):  # a request checked at submit: the server failed
+        raise RequestError(500, f"the run failed: {done.get('error') or result.get('stop_reason')} (run "
+                           f"{done['id']}: GET /v1/runs/{done['id']})", "run_failed")
     images = runs.images_of(done, n)
     base = str(request.base_url).rstrip("/")
     data = []
