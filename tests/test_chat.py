@@ -182,3 +182,16 @@ def test_ctrl_c_in_a_chat_leaves_a_resumable_session(tmp_path, shapes_defaults):
     child.expect(pexpect.EOF)
     child.close()
     assert json.loads((tmp_path / "runs" / run_id / "manifest.json").read_text())["chat"][0]["answer"] == "cancel"
+
+
+def test_a_chat_s_rounds_use_the_layout_as_limner_run_s_do(tmp_path, shapes_defaults):
+    """The chat policy makes the same layout decision as the default one: on a model trained to take boxes, its
+    first round is generated from the plan's layout, and it passes a two-object brief as `limner run` does."""
+    chat = run("a blue circle left of a red square", out=tmp_path / "chat", seed=5, interactive=True, policy="chat")
+    chat = answer(chat.run_id, "yes")
+    assert chat.status == "waiting" and chat.question["kind"] == "round"
+    made = chat.candidates  # the result carries them, typed, while the chat waits
+    assert len(made) == 4 and all(c.model_extra.get("grounded", {}).get("regions") for c in made)
+    plain = run("a blue circle left of a red square", out=tmp_path / "run", seed=5)
+    assert plain.status == "passed" and chat.question["best_checks"] and all(
+        c["passed"] for c in chat.question["best_checks"])
