@@ -26,7 +26,7 @@ def mcp_app(service) -> McpMount:
     security = None
     if service.config.is_loopback():  # DNS rebinding: a page in a browser must not reach a loopback server
         security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
-                                             allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*", "testserver"],
+                                             allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
                                              allowed_origins=["http://127.0.0.1:*", "http://localhost:*",
                                                               "http://[::1]:*"])
     app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=host)

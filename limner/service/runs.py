@@ -16,7 +16,7 @@ from pathlib import Path
 
 from limner.agent.errors import UsageError
 from limner.service.config import ServiceConfig
-from limner.service.jobs import ENDED, RESTING, JobStore, Worker
+from limner.service.jobs import RESTING, JobStore, Worker
 
 
 class RequestError(Exception):
@@ -174,6 +174,12 @@ class Runs:
             self._drop_upload(job_id)
             raise
         return self.jobs.create(job_id, {**fields, "api": kind}, interactive=interactive)
+
+    async def queue(self, fields: dict, interactive: bool = False, image=None, mask=None, kind: str = "runs") -> dict:
+        """``submit`` from a request handler: its checks and file writes run off the event loop."""
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.submit, fields, interactive, image, mask, kind)
 
     def _drop_upload(self, job_id: str) -> None:
         import shutil
@@ -339,4 +345,4 @@ def png_b64(path: str | Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-__all__ = ["ENDED", "RequestError", "Runs", "png_b64"]
+__all__ = ["RequestError", "Runs", "png_b64"]

@@ -7,7 +7,6 @@ import json
 
 from fastapi import APIRouter, Request
 
-from limner.service.routers.images import _submit
 from limner.service.runs import RequestError, png_b64
 from limner.service.schemas import ErrorResponse, RunRequest, Txt2ImgRequest, Txt2ImgResponse
 
@@ -29,7 +28,7 @@ async def txt2img(body: Txt2ImgRequest, request: Request):
                                           width=body.width, height=body.height, steps=body.steps,
                                           guidance=body.cfg_scale, seed=body.seed if body.seed >= 0 else None))
     fields = runs.want_images(fields, n)
-    job = await _submit(runs, fields, kind="a1111.txt2img")
+    job = await runs.queue(fields, kind="a1111.txt2img")
     done = await runs.wait(job["id"])
     images = runs.images_of(done, n)
     if not images:  # a request checked at submit: the server failed

@@ -12,7 +12,8 @@ import time
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from limner.service.runs import RequestError, png_b64
-from limner.service.schemas import ErrorResponse, ImageGenerationRequest, ImagesResponse, ModelCard, ModelList
+from limner.service.schemas import (ErrorResponse, ImageGenerationRequest, ImagesResponse, ModelCard, ModelList,
+                                    RunRequest)
 
 router = APIRouter(prefix="/v1", tags=["OpenAI Images"],
                    responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
@@ -67,11 +68,9 @@ async def generations(body: ImageGenerationRequest, request: Request):
     runs = request.app.state.runs
     n = check_n(body.n, runs)
     width, height = parse_size(body.size, runs)
-    from limner.service.schemas import RunRequest
-
     fields = runs.brief_fields(RunRequest(prompt=body.prompt, model=body.model, width=width, height=height))
     fields = runs.want_images(fields, n)
-    job = await _submit(runs, fields, kind="openai.generations")
+    job = await runs.queue(fields, kind="openai.generations")
     return await answer(request, job, n, body.response_format, body.prompt)
 
 
@@ -87,21 +86,13 @@ async def edits(request: Request, prompt: str = Form(...), image: list[UploadFil
         raise RequestError(400, "response_format must be b64_json or url", "invalid_response_format",
                            "response_format")
     width, height = parse_size(size, runs)
-    from limner.service.schemas import RunRequest
-
     fields = runs.brief_fields(RunRequest(prompt=prompt, model=model, width=width, height=height))
     if fields.get("policy") == "default":  # the server's default policy is for new images: an edit gets edit's
         fields["policy"] = "edit"
     fields = runs.want_images(fields, n)
-    job = await _submit(runs, fields, kind="openai.edits", image=await image[0].read(),
+    job = await runs.queue(fields, kind="openai.edits", image=await image[0].read(),
                         mask=await mask.read() if mask is not None else None)
     return await answer(request, job, n, response_format, prompt)
-
-
-async def _submit(runs, fields: dict, kind: str, image=None, mask=None) -> dict:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(runs.submit, fields, False, image, mask, kind)
 
 
 @router.get("/models", response_model=ModelList)

@@ -26,14 +26,12 @@ def _base(request: Request) -> str:
 @router.post("", response_model=Accepted, status_code=202)
 async def create(body: RunRequest, request: Request):
     """Queue a brief (checked first: a bad one is a 400 and nothing is queued)."""
-    from starlette.concurrency import run_in_threadpool
-
     runs = request.app.state.runs
     fields = runs.brief_fields(body)
     if body.image is None and (body.mask is not None or body.box is not None):
         raise RequestError(400, "mask and box mark a region of an image to edit: send image too", "invalid_request",
                            "image")
-    job = await run_in_threadpool(runs.submit, fields, body.interactive, body.image, body.mask, "runs")
+    job = await runs.queue(fields, body.interactive, body.image, body.mask, "runs")
     return {"id": job["id"], "status": job["status"], "events": f"{_base(request)}/v1/runs/{job['id']}/events"}
 
 
