@@ -206,3 +206,31 @@ def test_a_run_passes_only_when_every_check_passes_whatever_the_mean(shapes_defa
         _report(result, as_json=False)
     assert f"checks   {result.checks['passed']} of {result.checks['of']} pass (failing: {'; '.join(failing)})" \
         in out.getvalue()
+
+
+@pytest.mark.parametrize("keeps_region", [True, False])
+def test_a_region_edit_is_verified_outside_its_region_too(shapes_defaults, tmp_path, monkeypatch, keeps_region):
+    """Every candidate of an edit of a box carries a preservation check. An editor that repaints beyond the box
+    (simulated: the inpainting gets the whole image as its mask) may pass inside, but it is no pass."""
+    import limner.tools.editing as editing
+    from limner.tools.verifiers.preservation import QUESTION
+
+    if not keeps_region:
+        real = editing.inpaint
+        monkeypatch.setattr(editing, "inpaint", lambda gen, image, mask, *a, **k: real(
+            gen, image, Image.new("L", mask.size, 255), *a, **k))
+    planted = tmp_path / "planted.png"
+    render_pil(Scene([Obj("circle", "red", 6, 22, 20), Obj("square", "green", 40, 22, 18)])).save(planted)
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: p\nplanner: rules\nthreshold: 0.0\nmax_rounds: 1\ncandidates_per_round: 2\n"
+                      "verifiers: [{name: clipscore}]\n")
+    result = run("a blue square", image=str(planted), box=[0.55, 0.25, 1.0, 0.75], policy=str(policy), seed=1,
+                 out=tmp_path)
+    m = manifest(result)
+    for c in m["candidates"]:
+        (q,) = c["scores"]["preservation"]["detail"]["questions"]
+        assert q["question"] == QUESTION and q["passed"] is keeps_region
+    if keeps_region:
+        assert result.status == "passed", result.stop_reason
+    else:
+        assert result.status == "best_effort" and QUESTION in result.stop_reason

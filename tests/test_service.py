@@ -75,6 +75,10 @@ def test_an_edit_with_a_transparent_mask_changes_only_what_the_mask_opens(server
     assert sum(abs(a - b) for p in far for a, b in zip(out.getpixel(p), source.getpixel(p))) / len(far) < 6
     inside = [(x, y) for x in range(8, 28) for y in range(8, 28)]
     assert sum(abs(a - b) for p in inside for a, b in zip(out.getpixel(p), source.getpixel(p))) / len(inside) > 20
+    job = httpx.get(f"{server.base}/v1/runs/{r.model_extra['limner']['run_id']}").json()
+    for c in job["candidates"]:  # every candidate is verified outside the mask too (issue 35)
+        (kept,) = c["scores"]["preservation"]["detail"]["questions"]
+        assert kept["kind"] == "preserved" and kept["passed"] is True
 
 
 def test_a1111_txt2img_answers_batch_size_images(server):

@@ -669,3 +669,31 @@ def briefs_bench(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("preservation")
+def preservation_bench(
+    out: Path = typer.Option(Path("benchmarks/results/preservation.json"), "--results",
+                             help="Where the calibration and both sets' numbers go."),
+):
+    """Calibrate the edit preservation check: its threshold from the development pairs, then measured on the
+    held-out test pairs (shapes scenes and scikit-image photographs; kept vs broken outside the region)."""
+    from limner.agent.cli.common import _fail
+
+    try:
+        import skimage  # noqa: F401
+    except ImportError:
+        _fail("this bench uses scikit-image's photographs: pip install scikit-image")
+    from limner.bench.preservation import calibrate
+
+    result = calibrate()
+    typer.echo(f"threshold chosen on dev: {result['chosen_threshold']} (mean absolute difference of the worst "
+               "window, 0-255, after smoothing)")
+    typer.echo("| set | pairs | kept | broken | worst kept | mildest broken | right | false passes | false failures |")
+    typer.echo("|---|---|---|---|---|---|---|---|---|")
+    for name in ("dev", "test"):
+        r = result[name]
+        typer.echo(f"| {name} | {r['pairs']} | {r['kept']} | {r['broken']} | {r['worst_kept']} | "
+                   f"{r['mildest_broken']} | {r['accuracy']:.4f} | {r['false_passes']} | {r['false_failures']} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")

@@ -231,10 +231,13 @@ def verify(state: dict, tb, policy) -> dict:
                           f"{', '.join(ref.name for ref, _ in verifiers)}, and every candidate is compared by them"})
         _emit({"event": "notice", "text": decisions[-1]["reason"]})
     weights = {ref.name: ref.weight for ref, _ in verifiers}
+    kept = preserved(tb, state, pending, images)
     means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
     scored = []
     for k, cand in enumerate(pending):
         scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
+        if kept:  # an edit of a region: outside it, the image must be as it was
+            scores["preservation"] = kept[k]
         scored.append(validated({**cand, "scores": scores, "score": round(means[k], 6)}))
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
     # candidates made before a person changed what the image should show no longer compete
@@ -250,10 +253,32 @@ def verify(state: dict, tb, policy) -> dict:
 
 
 
+def preserved(tb, state: dict, pending: list[dict], images: list) -> list[dict]:
+    """For an edit of a region (``--box``/``--mask``, an edit endpoint's mask): each candidate's preservation
+    record (``scores["preservation"]``: everything outside the region compared with the input); [] otherwise."""
+    brief = state["brief"]
+    if not (brief.get("image") and (brief.get("box") or brief.get("mask"))):
+        return []
+    from limner.tools.editing import box_mask_image, load_mask
+    from limner.tools.verifiers.preservation import as_score, preservation
+
+    source = _load_rgb(tb.store.dir / "input.png")
+    region = (load_mask(tb.store.dir / "mask.png", source.size) if brief.get("mask")
+              else box_mask_image(source.size, brief["box"]))
+    return [as_score(preservation(source, image, region)) for image in images]
+
+
+def broke_outside(candidate: dict) -> bool:
+    """Whether an edit of a region changed what lies outside it (its preservation check failed)."""
+    record = (candidate.get("scores") or {}).get("preservation")
+    return record is not None and not record["detail"]["preservation"]["passed"]
+
+
 def select_best(candidates: list[dict], weights: dict[str, float], method: str,
                 rescore: bool = False) -> tuple[str, float]:
     """The best candidate so far (earliest on ties) and its mean score. ``rank`` ranks all candidates so far.
-    ``rescore`` (after a verifier was dropped): every candidate's mean over ``weights``' verifiers only."""
+    ``rescore`` (after a verifier was dropped): every candidate's mean over ``weights``' verifiers only. An
+    edit that changed what lies outside its region ranks below every one that did not."""
     from limner.tools.verifiers.ensemble import combine
 
     means = [c["score"] for c in candidates]
@@ -264,7 +289,7 @@ def select_best(candidates: list[dict], weights: dict[str, float], method: str,
         keys = combine({n: [c["scores"][n]["score"] for c in candidates] for n in weights}, weights, "rank")
     else:
         keys = means
-    best = max(range(len(candidates)), key=lambda i: (keys[i], -i))
+    best = max(range(len(candidates)), key=lambda i: (not broke_outside(candidates[i]), keys[i], -i))
     return candidates[best]["id"], means[best]
 
 
