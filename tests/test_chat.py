@@ -1,4 +1,4 @@
-"""Chat sessions: interrupts at the plan and after each round, feedback read into actions, resume after a kill.
+"""Chat sessions: interrupts at the plan and after each round, answers read into intents, resume after a kill.
 
 The terminal tests drive the real ``limner chat`` through a pseudo-terminal (pexpect) with the offline rules
 planner and the shipped shapes model.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from limner.agent.errors import UsageError
-from limner.agent._graph.feedback import Feedback, read, read_rules
+from limner.agent.edits import Intent, Scene, read, read_rules
 from limner.agent.runner import answer, resume, run
 from scripted_openai import Reply
 
@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow  # end to end: diffusion, subprocesses or servers
 
 
 PLAN = {"objects": [{"name": "circle", "color": "blue", "count": 1}, {"name": "square", "color": "red", "count": 1}]}
-IDS = ["r01-c00", "r01-c01", "r02-c01"]
+CANDS = [{"id": i} for i in ("r01-c00", "r01-c01", "r02-c01")]
+
+
+def _scene(history=None):
+    return Scene.of(PLAN, CANDS, history)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -31,19 +35,20 @@ IDS = ["r01-c00", "r01-c01", "r02-c01"]
     ("pick r01-c00", {"action": "pick", "candidate": "r01-c00"}),
     ("pick c01", {"action": "pick", "candidate": "r02-c01"}),  # the latest round's c01
     ("more", {"action": "more"}),
-    ("make the square bigger", {"action": "edit", "object": 1, "scale": 1.5}),
+    ("make the square bigger", {"action": "edit", "kind": "resize", "object": 1, "scale": 1.5}),
     ("keep r01-c01 but the circle should be red", {"action": "edit", "object": 0, "color": "red", "candidate": "r01-c01"}),
     ("two green triangles", {"action": "replan", "request": "two green triangles"}),
 ])
 def test_the_offline_reading_of_plain_words(text, expected):
-    fb = read_rules(text, "round", PLAN, IDS).model_dump()
+    fb = read_rules(text, "round", _scene()).model_dump()
     assert {k: fb[k] for k in expected} == expected
 
 
-def test_at_the_plan_only_approve_change_or_cancel():
-    assert read_rules("yes", "plan", PLAN, []).action == "accept"
-    assert read_rules("make the square bigger", "plan", PLAN, []).action == "replan"
-    assert read("pick r01-c00", "plan", PLAN, []).action == "replan"
+def test_at_the_plan_an_edit_changes_the_plan_and_images_are_not_named():
+    assert read("yes", "plan", _scene()).action == "accept"
+    assert read("make the square green", "plan", _scene()).kind == "recolor"
+    assert read("pick r01-c00", "plan", _scene()).action == "replan"
+    assert read("undo", "plan", _scene()).action == "replan"
 
 
 def test_an_llm_reading_is_validated_and_checked_against_the_stage(llm_env, tmp_path):
@@ -51,20 +56,26 @@ def test_an_llm_reading_is_validated_and_checked_against_the_stage(llm_env, tmp_
     from limner.agent.llm import LLMClient
 
     llm = LLMClient(load_settings())
-    cands = [{"id": "r01-c00", "score": 0.5}]
-    llm_env.script(Reply(content=json.dumps({"action": "edit", "object": 1, "scale": 2.0, "reply": "bigger"})))
-    fb = read("the square should be twice as big", "round", PLAN, cands, llm=llm)
-    assert (fb.action, fb.object, fb.scale) == ("edit", 1, 2.0)
+    llm_env.script(Reply(content=json.dumps({"action": "edit", "kind": "resize", "object": 1, "scale": 2.0,
+                                             "reply": "bigger"})))
+    fb = read("the square should be twice as big", "round", _scene(), llm=llm)
+    assert (fb.action, fb.kind, fb.object, fb.scale) == ("edit", "resize", 1, 2.0)
     assert "twice as big" in llm_env.requests[-1]["messages"][-1]["content"]
-    history = [{"stage": "plan", "answer": "yes please", "read_as": {"action": "accept"}}]
     llm_env.script(Reply(content=json.dumps({"action": "more"})))
-    read("again", "round", PLAN, cands, llm=llm, history=history)
-    assert "yes please" in llm_env.requests[-1]["messages"][-1]["content"]  # the conversation goes along
-    # an action the stage does not allow becomes a change of plan; an unknown candidate is dropped
+    read("again", "round", _scene([{"action": "accept"}, {"action": "edit", "kind": "recolor", "object": 0}]), llm=llm)
+    assert '"recolor"' in llm_env.requests[-1]["messages"][-1]["content"]  # the conversation goes along
+    # an action the stage does not allow becomes a change of plan; an unknown candidate is a question
     llm_env.script(Reply(content=json.dumps({"action": "pick", "candidate": "r09-c09"})))
-    assert read("that one", "plan", PLAN, cands, llm=llm).action == "replan"
+    assert read("that one", "plan", _scene(), llm=llm).action == "replan"
+    llm_env.script(Reply(content=json.dumps({"action": "back", "candidate": "r09-c09"})))
+    assert read("back to r09-c09", "round", _scene(), llm=llm).action == "ask"
+    # an edit missing its object asks which; an object that does not exist is no guess
+    llm_env.script(Reply(content=json.dumps({"action": "edit", "kind": "remove"})))
+    assert read("remove it", "round", _scene(), llm=llm).action == "ask"
+    llm_env.script(Reply(content=json.dumps({"action": "edit", "kind": "remove", "object": 7})))
+    assert read("remove it", "round", _scene(), llm=llm).action == "replan"
     llm_env.script(Reply(content='{"action": "explode"}'), Reply(content='{"action": "more"}'))
-    assert read("again", "round", PLAN, cands, llm=llm) == Feedback(action="more")
+    assert read("again", "round", _scene(), llm=llm) == Intent(action="more")
 
 
 def test_an_interactive_run_waits_for_the_person_and_obeys(tmp_path, shapes_defaults):
@@ -151,7 +162,8 @@ def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path,
     child.close()
 
     child = _spawn(["--resume", run_id], tmp_path)
-    child.expect("round 2")  # exactly where it stopped
+    child.expect(r"round (\d+): ")  # exactly where it stopped (the edit's round, or a retry of it)
+    shown = int(child.match.group(1))
     child.expect("what next")
     child.sendline("accept")
     child.expect(pexpect.EOF)
@@ -160,7 +172,7 @@ def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path,
     m = json.loads((tmp_path / "runs" / run_id / "manifest.json").read_text())
     assert m["status"] in {"passed", "best_effort"} and [t["answer"] for t in m["chat"]] == [
         "yes", "make the square bigger", "accept"]
-    assert m["budgets"]["spent"]["rounds"] == 2
+    assert m["budgets"]["spent"]["rounds"] == shown and 2 <= shown <= 4  # the edit, and up to 2 retries of it
     assert (tmp_path / "runs" / run_id / "final.png").is_file()
 
 
@@ -195,3 +207,44 @@ def test_a_chat_s_rounds_use_the_layout_as_limner_run_s_do(tmp_path, shapes_defa
     plain = run("a blue circle left of a red square", out=tmp_path / "run", seed=5)
     assert plain.status == "passed" and chat.question["best_checks"] and all(
         c["passed"] for c in chat.question["best_checks"])
+
+
+def test_undo_back_and_branching_keep_every_image_and_the_history_is_a_tree(tmp_path, shapes_defaults):
+    r = run("a red circle left of a blue square", out=tmp_path, seed=2, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "yes")
+    first = r.question["best_id"]
+    r = answer(r.run_id, "remove the square")
+    after_edit = r.question["best_id"]
+    assert after_edit != first and r.question["plan"]["exclusions"][0]["name"] == "square"
+    r = answer(r.run_id, "undo")  # back to the image before the edit, and its plan; no round is made
+    assert r.question["best_id"] == first and r.question["asks"] == f"undone: back to {first}"
+    assert not r.question["plan"]["exclusions"] and r.question["round"] == r.rounds
+    r = answer(r.run_id, "back to r01-c01")  # a branch from the other first-round image
+    assert r.question["best_id"] == "r01-c01"
+    r = answer(r.run_id, "make the circle green")
+    tree = r.question["history"]
+    assert [t["action"] for t in tree] == ["edit", "undo", "back", "edit"]
+    assert tree[0]["undone"] and tree[0]["from"] == first and tree[3]["from"] == "r01-c01"
+    assert tree[3]["made"] and all(c.startswith("r0") for c in tree[3]["made"])
+    edited = next(c for c in r.candidates if c.id == tree[3]["made"][0])
+    assert edited.edit["parent"] == "r01-c01"
+    r = answer(r.run_id, "make the square yellow")
+    assert r.question["asks"].startswith("which") is False  # one square: no question
+    kept = {c.id for c in r.candidates}  # nothing the person saw was deleted
+    assert {first, after_edit, "r01-c01"} <= kept
+    assert all((Path(r.run_dir) / c.path).is_file() for c in r.candidates)
+    r = answer(r.run_id, "accept")
+    assert r.status in {"passed", "best_effort"}
+
+
+def test_an_ambiguous_reference_asks_and_the_answer_completes_the_edit(tmp_path, shapes_defaults):
+    r = run("a red circle and a blue circle", out=tmp_path, seed=1, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "yes")
+    rounds = r.rounds
+    r = answer(r.run_id, "make the circle bigger")
+    assert r.question["asks"] == "which circle: the red one or the blue one?" and r.rounds == rounds
+    r = answer(r.run_id, "the blue one")
+    assert r.rounds > rounds
+    tree = r.question["history"]
+    assert tree[-1]["kind"] == "resize" and tree[-2]["action"] == "ask"
+    answer(r.run_id, "cancel")

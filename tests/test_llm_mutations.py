@@ -13,7 +13,7 @@ from tests.scripted_openai import Reply
 
 from limner.bench.llm_faults import GOOD
 
-GOOD_PLAN, GOOD_FEEDBACK = GOOD["PlanAnswer"], GOOD["Feedback"]
+GOOD_PLAN, GOOD_INTENT = GOOD["PlanAnswer"], GOOD["Intent"]
 
 
 @pytest.fixture
@@ -73,16 +73,16 @@ def test_mutated_plan_answers_end_in_a_plan_or_the_fallback(openai_server, clien
     assert outcomes["plan"] > 10 and outcomes["fallback"] > 50, outcomes  # a bad layout alone is replaced, not fatal
 
 
-def test_mutated_feedback_answers_end_in_a_reading_or_the_fallback(openai_server, client):
-    from limner.agent._graph.feedback import Feedback
+def test_mutated_intent_answers_end_in_a_reading_or_the_fallback(openai_server, client):
+    from limner.agent.edits import Intent
 
-    cases = mutations(GOOD_FEEDBACK, seed=1)
+    cases = mutations(GOOD_INTENT, seed=1)
     for mutation in cases:
         _answer(openai_server, mutation)
         llm = client(allowance=2)
         try:
-            reading = llm.structured([{"role": "user", "content": "the person said: green please"}], Feedback,
-                                     purpose="feedback")
+            reading = llm.structured([{"role": "user", "content": "the person said: green please"}], Intent,
+                                     purpose="intent")
         except LLMError:
             continue
         except Exception as exc:

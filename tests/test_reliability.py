@@ -66,7 +66,7 @@ def test_a_small_reliability_run_finds_no_failure(tmp_path, shapes_defaults):
     doors = {row["door"]: row for row in result["inputs"]["doors"]}
     assert set(doors) == {*SMALL["inputs"], "mcp", "chat answers"}
     assert all(row["cases"] > 0 and row["succeeded"] + row["refused"] == row["cases"] for row in doors.values()), doors
-    assert [row["kind"] for row in result["llm"]["calls"]] == ["plan", "replan", "revise", "feedback", "judge",
+    assert [row["kind"] for row in result["llm"]["calls"]] == ["plan", "replan", "revise", "intent", "judge",
                                                                "pairwise", "vqa", "yes/no"]
     assert result["llm"]["runs"]["runs"] == 1 and result["llm"]["runs"]["llm_requests"] > 1
     kills = {row["door"]: row for row in result["kills"]["doors"]}

@@ -167,7 +167,7 @@ def test_an_object_in_the_wrong_place_is_moved_beside_the_other(shapes_defaults,
     move = m["rounds"][1]
     assert move["strategy"] == "repair" and "erase_box" in move["params"] and move["nfe"] == 2 * 2 * 40
     best = next(c for c in m["candidates"] if c["id"] == result.best_id)
-    assert best["edit"]["erase"]["prompt"] == "a blue square"
+    assert best["edit"]["erase"]["prompt"] == "nothing"  # shapes-tiny's erase prompt: the empty canvas
     assert _same(regenerate(best, result.run_dir), tmp_path / result.run_id / best["path"])
 
 

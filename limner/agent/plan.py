@@ -60,8 +60,11 @@ class Check(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     question: str = Field(description="a yes/no question about the image")
-    kind: Literal["exists", "count", "color", "attribute", "relation", "absent", "other"] = Field(
-        default="other", description="what the question tests, so structured answerers can answer it")
+    kind: Literal["exists", "count", "color", "attribute", "relation", "absent", "only", "other"] = Field(
+        default="other", description=(
+            "what the question tests, so structured answerers can answer it ('only': nothing besides the "
+            "plan's objects is in the image; an edit's plan asks it, so that what an edit painted is only "
+            "what was asked)"))
     object: int | None = Field(default=None, description="index into objects it concerns")
     relation: int | None = Field(default=None, description="index into relations, for kind 'relation'")
     exclusion: int | None = Field(default=None, description="index into exclusions, for kind 'absent'")

@@ -80,6 +80,9 @@ class Policy(BaseModel):
         "inpainting strength of a repair that only changes an object's colour (it keeps some of the object, so "
         "its shape survives; `python -m limner.bench.repairs` measured 0.7 best for inpainting alone, 0.71 of "
         "48 right against 0.42 at full strength; told the box, the grounded embedded model gets 0.85 at 0.7)"))
+    edit_retries: int = Field(default=0, ge=0, le=8, description=(
+        "in a chat: rounds the agent adds on its own, the person's edit again with fresh seeds, when the edit's "
+        "best image fails its checks, before it shows the result and asks (0: ask at once)"))
     rates: str = Field(default="auto", description=(
         "measured pass rates per action and failure kind that size rounds and choose among actions: `auto` the "
         "table shipped for the model (limner/policies/rates/<model>.json, made by `limner bench agent --write-rates`), "

@@ -420,12 +420,12 @@ def fuzz_mcp(work: Path, n: int, seed: int = 0) -> dict:
 
 
 def fuzz_chat_answers(n: int, seed: int = 0) -> dict:
-    """Generated answers of a person at each stage of a chat, read offline: a valid ``Feedback`` every time."""
+    """Generated answers of a person at each stage of a chat, read offline: a valid ``Intent`` every time."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis import strategies as st
 
-    from limner.agent._graph.feedback import read
+    from limner.agent.edits import Scene, read
     from limner.agent.planners.rules import RulesPlanner
 
     plan = RulesPlanner().plan("a red circle left of a blue square").model_dump()
@@ -439,7 +439,7 @@ def fuzz_chat_answers(n: int, seed: int = 0) -> dict:
         stage, text = c
         tally.cases += 1
         try:
-            fb = read(text, stage, plan, candidates)
+            fb = read(text, stage, Scene.of(plan, candidates))
             json.dumps(fb.model_dump(), allow_nan=False)
             tally.succeeded += 1
         except Exception as exc:

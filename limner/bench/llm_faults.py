@@ -35,8 +35,8 @@ GOOD = {
         "layout": {"regions": [{"phrase": "a red circle", "box": [0.05, 0.3, 0.45, 0.7], "object": 0},
                                {"phrase": "a blue square", "box": [0.55, 0.3, 0.95, 0.7], "object": 1}]},
     },
-    "Feedback": {"action": "edit", "candidate": "r01-c00", "object": 1, "color": "green", "scale": 1.2,
-                 "request": "make the square green"},
+    "Intent": {"action": "edit", "kind": "recolor", "candidate": "r01-c00", "object": 1, "color": "green",
+               "reply": "making the square green"},
     "Judgement": {k: {"score": 7, "reason": "fine"} for k in
                   ("prompt_adherence", "object_correctness", "composition", "quality", "artifacts")},
     "Preference": {"winner": "A", "reason": "the circle is on the left"},
@@ -92,12 +92,12 @@ def _calls(kind: str):
                       "revise": lambda: planner.revise(previous, "make the square green")}[kind]()
             json.dumps(result.model_dump(), allow_nan=False)
         return "PlanAnswer", call
-    if kind == "feedback":
-        from limner.agent._graph.feedback import read
+    if kind == "intent":
+        from limner.agent.edits import Scene, read
 
         def call(llm):
-            read("make the square green", "round", plan, [{"id": "r01-c00", "score": 0.5}], llm=llm)
-        return "Feedback", call
+            read("make the square green", "round", Scene.of(plan, [{"id": "r01-c00", "score": 0.5}]), llm=llm)
+        return "Intent", call
     if kind in ("judge", "pairwise"):
         from limner.tools.verifiers.vlm_judge import VLMJudge
 
@@ -117,7 +117,7 @@ def _calls(kind: str):
     return ("CheckAnswers" if kind == "vqa" else "YesNo"), call
 
 
-KINDS = ("plan", "replan", "revise", "feedback", "judge", "pairwise", "vqa", "yes/no")
+KINDS = ("plan", "replan", "revise", "intent", "judge", "pairwise", "vqa", "yes/no")
 
 
 def mutated_calls(seed: int = 0, per_kind: int | None = None) -> list[dict]:

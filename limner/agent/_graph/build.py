@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from limner.agent._graph.actions import ACTIONS
-from limner.agent._graph.nodes.chat import review, review_plan, route_after_plan
+from limner.agent._graph.nodes.chat import review, review_plan, route_after_plan, route_after_review
 from limner.agent._graph.nodes.core import decide_node, finish, generate, intake, plan, replan, verify
 from limner.agent._graph.nodes.edit import repair, variation_node
 from limner.agent._graph.state import State
@@ -58,11 +58,11 @@ def build_graph():
     after_plan = {"review_plan": "review_plan", "generate": "generate", "replan": "replan", "finish": "finish"}
     # a chat stops at review_plan and review; other runs skip them (a graph step costs ~3 ms)
     graph.add_conditional_edges("plan", to_review_plan, after_plan)
-    graph.add_conditional_edges("review_plan", route_after_plan,
-                                {"generate": "generate", "replan": "replan", "finish": "finish"})
+    graph.add_conditional_edges("review_plan", route_after_plan, {"generate": "generate", "replan": "replan",
+                                                                   "finish": "finish", "review_plan": "review_plan"})
     graph.add_edge("generate", "verify")
     graph.add_conditional_edges("verify", to_review, {"review": "review", "decide": "decide"})
-    graph.add_edge("review", "decide")
+    graph.add_conditional_edges("review", route_after_review, {"review": "review", "decide": "decide"})
     targets = {"finish": "finish"} | {a.node: a.node for a in ACTIONS.values()}
     graph.add_conditional_edges("decide", route, targets)
     for action in ACTIONS.values():

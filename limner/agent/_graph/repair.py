@@ -101,8 +101,7 @@ def _moves(state: dict, best: dict, tries: dict) -> list[dict]:
                 break
         else:
             continue
-        rest = [_phrase(plan, i) for i in range(len(plan["objects"])) if i != mover]
-        erase_prompt = " and ".join(rest) or (plan.get("layout") or {}).get("background", "")
+        erase_prompt = erase_text(plan)
         phrase = _phrase(plan, mover)
         name = phrase.removeprefix("a ").removeprefix("an ")
         out.append({"parent": best["id"], "object": key, "status": "wrong_place", "box": box, "phrase": phrase,
@@ -110,6 +109,12 @@ def _moves(state: dict, best: dict, tries: dict) -> list[dict]:
                     "why": f"{_phrase(plan, rel['subject'])} is not {rel['relation']} {_phrase(plan, rel['object'])} "
                            f"in {best['id']}: move the {name} {relation} the other"})
     return out
+
+
+def erase_text(plan: dict) -> str:
+    """What an erasing inpainting paints: the background the plan names, or '' for the model's own
+    ``erase_prompt`` (the repair node fills it in: the other objects' phrases would paint more objects)."""
+    return (plan.get("layout") or {}).get("background") or plan.get("background") or ""
 
 
 def parents(state: dict, population: int = 1) -> list[dict]:

@@ -47,6 +47,7 @@ class State(TypedDict, total=False):
     interactive: bool  # a chat session: stop for the person's answer at each plan and after each round
     directive: dict | None  # what the person's last answer asks for ({"action", "reason", ...}); decide obeys it
     chat: Annotated[list[dict], operator.add]  # the conversation: each question's answer and how it was read
+    undone: Annotated[list[int], operator.add]  # indexes into ``chat`` of turns an ``undo`` took back
     dropped_verifiers: dict  # verifier name -> why it was left out (its LLM failed); the rest judge from then on
     goal_since: int  # candidates before this index were made for what the image showed before a person changed it
 

@@ -697,3 +697,39 @@ def preservation_bench(
                    f"{r['mildest_broken']} | {r['accuracy']:.4f} | {r['false_passes']} | {r['false_failures']} |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("sessions")
+def sessions_bench(
+    per_kind: int = typer.Option(30, min=1, help="Sessions (edit turns) per intent kind."),
+    kinds: Optional[str] = typer.Option(None, help="Comma-separated kinds (default: all eight)."),
+    seed: int = typer.Option(0),
+    reader: str = typer.Option("rules", help="rules, or llm (LIMNER_LLM_BASE_URL) to read the person's words."),
+    out: Path = typer.Option(Path("benchmarks/results/sessions.json"), "--results"),
+):
+    """Scripted chat sessions on the embedded model: each edit turn judged by the independent shapes parser (the
+    change happened, everything else kept) beside what Limner said; false passes counted."""
+    import tempfile
+
+    from limner.agent.cli.common import _fail
+    from limner.bench.sessions import KINDS, run_sessions
+
+    chosen = tuple(k.strip() for k in kinds.split(",")) if kinds else KINDS
+    if any(k not in KINDS for k in chosen):
+        _fail(f"unknown kind in {kinds!r}: choose from {', '.join(KINDS)}")
+
+    def show(row):
+        typer.echo(f"{row['kind']:10} {row['turn'][:44]:44} right={row['right']!s:5} said_done={row['said_done']!s:5}"
+                   f" {row['seconds']}s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_sessions(Path(tmp), per_kind, chosen, seed, reader, on_row=show)
+    typer.echo("| kind | turns | right | Limner said done | false passes |")
+    typer.echo("|---|---|---|---|---|")
+    for kind, r in result["by_kind"].items():
+        typer.echo(f"| {kind} | {r['turns']} | {r['right']} | {r['said_done']} | {r['false_passes']} |")
+    typer.echo(f"| all | {result['turns']} | {result['right']:.2%} | {result['said_done']} | "
+               f"{result['false_passes']} ({result['false_pass_rate']:.2%}) |")
+    typer.echo(f"undo after an edit: {result['undo']['right']} of {result['undo']['turns']} back where they were")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")

@@ -25,7 +25,7 @@ def _show_plan(console: Console, q: dict) -> None:
         console.print(escape(f"  check {check['id']}: {check['question']}"))
     for region in (plan.get("layout") or {}).get("regions", []):
         console.print(escape(f"  region {region['phrase']}: [{', '.join(f'{v:.2f}' for v in region['box'])}]"))
-    console.print("[bold]approve the plan?[/] yes / say what to change / cancel")
+    console.print(f"[bold]{escape(q.get('asks') or 'approve the plan?')}[/]  (yes / say what to change / cancel)")
 
 
 def _show_round(console: Console, q: dict) -> None:
@@ -39,8 +39,15 @@ def _show_round(console: Console, q: dict) -> None:
     for check in q.get("best_checks", []):
         console.print(escape(f"  {'pass' if check['passed'] else 'FAIL'}  {check['question']}"))
     console.print(f"contact sheet: {run_dir}/{q['contact_sheet']}   report: {run_dir}/{q['report']}")
-    console.print("[bold]what next?[/] accept / pick ID / more / say what to change (e.g. 'make the square bigger')"
-                  " / cancel")
+    history = q.get("history") or []
+    if history:
+        console.print("history: " + escape("  ".join(
+            f"{t['from'] or '-'} --{t['kind'] or t['action']}--> {t['head'] or '-'}{' (undone)' if t.get('undone') else ''}"
+            for t in history[-4:])))
+    asks = q.get("asks") or ""
+    console.print(f"[bold]what next?[/] {escape(asks) if not asks.startswith('accept,') else ''}")
+    console.print("  accept / pick ID / more / say what to change (e.g. 'make the square bigger', 'add a green "
+                  "triangle on the right', 'remove the circle') / undo / back to ID / cancel")
 
 
 class _ChatProgress:

@@ -29,6 +29,7 @@ class ModelSpec:
     revision: str | None = None  # the hub snapshot (commit hash) the weights are read from, for hub ids
     text_tokens: int | None = None  # prompt tokens the pipeline encodes (None: the family's)
     grounding_beta: float = 0.3  # grounded families: the share of steps that take the boxes (GLIGEN's default)
+    erase_prompt: str = "empty background"  # what an inpainting that removes an object paints (no background said)
 
     @property
     def caps(self):
@@ -73,6 +74,9 @@ BUILTIN: dict[str, ModelSpec] = {
             # boxes for half the steps: 0.983 of held-out objects in their box (0.2: 0.888, 0.3: 0.966, 1.0:
             # 0.914; `limner bench grounding --model shapes-tiny --mode grounded --beta B`, 48 scenes)
             grounding_beta=0.5,
+            # an unknown word paints the empty canvas: 16 of 16 objects erased, against 7 with "" and 1 with "a
+            # white background" (8 scenes x 2 seeds, inpainting the object's box grown by 3 px)
+            erase_prompt="nothing",
         ),
         ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,

@@ -12,11 +12,29 @@ from limner import prompts
 GENEVAL_COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white")
 
 
-def answer_from_objects(found: list[dict], plan: dict) -> dict[str, dict]:
+def extras(found: list[dict], plan: dict) -> list[dict]:
+    """The objects found beyond what the plan's objects allow (each its count of its name, and colour when
+    it has one; a bare plural any number): what an 'only' check fails on."""
+    allowed = [[o["name"], o.get("color"), None if not o.get("exact", True) else o.get("count", 1)]
+               for o in plan.get("objects", [])]
+    out = []
+    for f in sorted(found, key=lambda f: f.get("color") is None):
+        slot = next((a for a in allowed if a[0] == f["name"] and a[1] in (None, f.get("color"))
+                     and (a[2] is None or a[2] > 0)), None)
+        if slot is None:
+            out.append(f)
+        elif slot[2] is not None:
+            slot[2] -= 1
+    return out
+
+
+def answer_from_objects(found: list[dict], plan: dict, complete: bool = True) -> dict[str, dict]:
     """Answer the plan's structured checks (exists, count, colour, relation) from the objects an image holds,
     ``[{"name", "color", "bbox": [x0, y0, x1, y1]}]``, the way GenEval's rules do: presence and count from the
     boxes of the object's name (and colour, when the plan has several objects of that name), colour from the
-    objects found, position from box centres. Checks of kind "other" get no answer (``p_yes`` None)."""
+    objects found, position from box centres. Checks of kind "other" get no answer (``p_yes`` None); nor do
+    'only' checks unless ``complete`` (the reader finds every object there is, as the shapes parser does, not
+    only those it was asked for, as a detector does)."""
     from limner.tools.shapes.geneval import relative_position
 
     objects = plan.get("objects", [])
@@ -36,6 +54,11 @@ def answer_from_objects(found: list[dict], plan: dict) -> dict[str, dict]:
             excl = exclusions[check["exclusion"]]
             hits = [f for f in found if f["name"] == excl["name"] and (not excl.get("color") or f["color"] == excl["color"])]
             answers[check["id"]] = {"p_yes": 0.0 if hits else 1.0, "box": hits[0]["bbox"] if hits else None}
+            continue
+        if kind == "only":
+            extra = extras(found, plan) if complete else None
+            answers[check["id"]] = ({"p_yes": None, "box": None} if extra is None else
+                                    {"p_yes": 0.0 if extra else 1.0, "box": extra[0]["bbox"] if extra else None})
             continue
         if kind in ("other", "attribute", "absent") or (i is None and kind != "relation"):
             answers[check["id"]] = {"p_yes": None, "box": None}
@@ -113,9 +136,17 @@ class DetectorAnswerer:
         said = [o["color"] for key in ("objects", "exclusions") for o in plan.get(key, []) if o.get("color")]
         return list(dict.fromkeys([*self.colors, *said]))
 
+    def inventory(self, plan: dict) -> bool:
+        """Whether to ask for every name the detector knows, not only the plan's: an 'only' check needs all
+        there is, which a closed-vocabulary detector can list (an open-vocabulary one cannot)."""
+        vocabulary = getattr(self.detector, "vocabulary", None)
+        return vocabulary is not None and any(c.get("kind") == "only" for c in plan.get("checks", []))
+
     def objects(self, image, plan: dict) -> list[dict]:
         names = list(dict.fromkeys([*(o["name"] for o in plan.get("objects", [])),
                                     *(e["name"] for e in plan.get("exclusions", []))]))
+        if self.inventory(plan):
+            names = list(dict.fromkeys([*names, *sorted(self.detector.vocabulary)]))
         palette = self._palette(plan)
         colored = [f"{c} {n}" for n in names for c in palette] if self.color == "detector" else []
         detections = self.detector.detect(image, names + colored)
@@ -146,7 +177,8 @@ class DetectorAnswerer:
     def answer(self, image, plan: dict) -> dict[str, dict]:
         """Every check answered from the detections; a check about an object the detector was never taught
         (outside its ``vocabulary``) has no answer (``p_yes`` None, left out of the score), not a guess."""
-        answers = answer_from_objects(self.objects(image, plan), plan)
+        # it finds what it is asked for: everything only when it can list all it knows (``inventory``)
+        answers = answer_from_objects(self.objects(image, plan), plan, complete=self.inventory(plan))
         vocabulary = getattr(self.detector, "vocabulary", None)
         if vocabulary is None:
             return answers

@@ -3,7 +3,7 @@
 ``review_plan`` follows every plan and re-plan; ``review`` follows every verified round. In a run that is not
 interactive both pass straight through. In a chat, each calls ``interrupt(question)``: the graph stops there
 (checkpointed), and the person's answer comes back as the value of ``interrupt`` when the run is continued
-with ``Command(resume=answer)``. The answer is read into a ``Feedback`` (``limner.agent._graph.feedback``) and stored as a
+with ``Command(resume=answer)``. The answer is read into an ``Intent`` (``limner.agent.edits``) and stored as a
 ``directive`` that the next step obeys: ``decide`` checks every directive against the budgets first.
 """
 
@@ -12,138 +12,258 @@ from __future__ import annotations
 from limner.agent._graph.nodes.kit import _charge, _node
 from limner.agent.errors import LimnerError
 
-SCALE_MARGIN = 0.04  # an edited object's box is grown by this much more, so its edge blends in
 
 
 def _read(tb, policy, state: dict, answer: str, stage: str, candidates: list[dict]):
-    from limner.agent._graph import feedback
+    """The person's words as an ``Intent`` (the LLM's reading when the run plans with one, else the rules'),
+    told the plan's objects where the current image shows them, the candidates and the session's intents."""
+    from limner.agent.edits import Scene, read
+    from limner.agent.edits.apply import found_boxes
 
-    plan = state["plan"]
+    head = next((c for c in state["candidates"] if c["id"] == state.get("best_id")), None)
+    history = [t["read_as"] for t in state.get("chat", [])]
+    scene = Scene.of(state["plan"], candidates, history, found_boxes(head))
     with tb.llm_session(policy.budgets.llm_calls - state["spent"]["llm_calls"]) as used:
         llm = tb.llm if (tb.planner_kind == "llm" and tb.llm is not None and tb.llm.can_call()) else None
         try:
-            fb = feedback.read(answer, stage, plan, candidates, llm=llm, history=state.get("chat", []))
+            intent = read(answer, stage, scene, llm=llm)
             how = "llm" if llm is not None else "rules"
         except LimnerError as exc:  # the LLM could not read it: the offline reading still can
-            fb, how = feedback.read(answer, stage, plan, candidates), f"rules (the LLM failed: {exc})"
-    return fb, how, used["calls"]
+            intent, how = read(answer, stage, scene), f"rules (the LLM failed: {exc})"
+    return intent, how, used["calls"]
 
 
 def _question(state: dict, stage: str) -> dict:
     base = {"kind": stage, "run_id": state["run_id"], "run_dir": state["run_dir"], "plan": state["plan"]}
+    said = (state.get("directive") or {}).get("say")  # the reader's question, or why an edit could not be done
     if stage == "plan":
-        return {**base, "asks": "approve the plan, change it in your words, or cancel"}
+        return {**base, "asks": said or "approve the plan, change it in your words, or cancel"}
     rnd = state["round"]
     this_round = [c for c in state["candidates"] if c.get("round") == rnd]
     best = next((c for c in state["candidates"] if c["id"] == state.get("best_id")), {})
     checks = [{"question": q["question"], "passed": q["passed"]} for s in (best.get("scores") or {}).values()
               for q in (s.get("detail") or {}).get("questions", [])]
     return {**base, "round": rnd, "best_id": state.get("best_id"), "best_score": state.get("best_score"),
-            "best_checks": checks,
+            "best_checks": checks, "head": state.get("best_id"), "history": history_tree(state),
             "threshold": state["policy"]["threshold"], "spent": state["spent"],
             "candidates": [{k: c.get(k) for k in ("id", "path", "score")} for c in this_round],
             "contact_sheet": "contact.png", "report": "report.html",
-            "asks": "accept, pick a candidate (e.g. 'pick c0002'), ask for more, or say what to change"}
+            "asks": said or ("accept, pick a candidate (e.g. 'pick c0002'), ask for more, say what to change, "
+                             "'undo', or 'back to r01-c00'")}
+
+
+def history_tree(state: dict) -> list[dict]:
+    """The session as a tree: one node per turn after a round, with the candidate it started from (``from``),
+    what it made (``made``: the ids of the round it caused) and where it left the session (``head``). A turn
+    whose ``from`` is not the turn before's ``head`` starts a branch; nothing is ever deleted."""
+    undone = set(state.get("undone", []))
+    turns = state.get("chat", [])
+    out = []
+    for k, t in enumerate(turns):
+        if t["stage"] != "round":
+            continue
+        until = next((u["round"] for u in turns[k + 1:] if u["stage"] == "round"), state.get("round", 0))
+        made = [c for c in state.get("candidates", []) if t.get("made_round") is not None
+                and t["made_round"] <= c.get("round", 0) <= until]
+        head = t.get("head") or (max(made, key=lambda c: c["score"] or 0)["id"] if made else None)
+        out.append({"turn": k, "answer": t["answer"], "action": t["read_as"].get("action"),
+                    "kind": t["read_as"].get("kind"), "from": t.get("from"), "made": [c["id"] for c in made],
+                    "head": head, **({"undone": True} if k in undone else {})})
+    return out
 
 
 @_node("review_plan")
 def review_plan(state: dict, tb, policy) -> dict:
-    """A chat stops here after each plan: approve (generate), change (re-plan with the words) or cancel."""
+    """A chat stops here after each plan: approve (generate), change it (an edit of the plan, or a re-plan with
+    the words), or cancel; a question or an edit of the plan comes back here."""
     if not state.get("interactive"):
         return {"directive": None}
     from langgraph.types import interrupt
 
     answer = interrupt(_question(state, "plan"))
-    fb, how, calls = _read(tb, policy, state, answer, "plan", [])
-    directive = {"action": {"accept": "generate", "cancel": "finish", "replan": "replan"}[fb.action],
-                 "reason": f"the person answered: {answer!r}", "request": fb.request}
+    intent, how, calls = _read(tb, policy, state, answer, "plan", [])
     turn = {"stage": "plan", "plan_version": state["plan"]["version"], "answer": answer,
-            "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
-    update = {"directive": directive, "chat": [turn], "spent": _charge(state, llm_calls=calls)}
+            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how}
+    update = {"chat": [turn], "spent": _charge(state, llm_calls=calls)}
+    said = f"the person answered: {answer!r}"
+    if intent.action == "edit":
+        edited = _plan_edit(state, intent)
+        if isinstance(edited, str):
+            return update | {"directive": {"action": "review_plan", "reason": said, "say": edited}}
+        return update | {"plan": edited, "plans": [edited], "directive": {"action": "review_plan", "reason": said,
+                                                                           "say": f"plan v{edited['version']}: "
+                                                                                  f"{intent.reply}; approve it?"}}
+    if intent.action == "ask":
+        return update | {"directive": {"action": "review_plan", "reason": said, "say": intent.question}}
+    directive = {"action": {"accept": "generate", "cancel": "finish", "replan": "replan"}[intent.action],
+                 "reason": said, "request": intent.request}
+    update["directive"] = directive
     if directive["action"] == "finish":
         update |= {"next_action": "finish", "stop_reason": "the person cancelled at the plan"}
     return update
 
 
+def _plan_edit(state: dict, intent) -> dict | str:
+    """An edit said at the plan: the plan changed as the intent says (a new version), or why it cannot be."""
+    from limner.agent.edits.apply import edited_plan, placed
+
+    plan = state["plan"]
+    if intent.kind in ("resize", "regenerate"):
+        return f"a {intent.kind} needs an image: approve the plan first, then say it"
+    box = None
+    if intent.kind in ("add", "move"):
+        regions = (plan.get("layout") or {}).get("regions", [])
+        own = next((r["box"] for r in regions if r.get("object") == intent.object), None)
+        size = (own[2] - own[0], own[3] - own[1]) if own else (0.3, 0.3)
+        anchor = next((r["box"] for r in regions if intent.anchor is not None and r.get("object") == intent.anchor), None)
+        box = placed(size, intent.where, [r["box"] for r in regions if r.get("object") != intent.object],
+                     intent.relation, anchor) if regions else None
+    try:
+        return edited_plan(plan, intent, _next_version(state), box)
+    except ValueError as exc:
+        return f"that cannot be done: {str(exc).splitlines()[0]}"
+
+
+def _next_version(state: dict) -> int:
+    return max([p["version"] for p in state.get("plans") or []] + [state["plan"]["version"]]) + 1
+
 
 def route_after_plan(state: dict) -> str:
     directive = state.get("directive") or {}
-    return {"finish": "finish", "replan": "replan"}.get(directive.get("action"), "generate")
+    return {"finish": "finish", "replan": "replan", "review_plan": "review_plan"}.get(directive.get("action"),
+                                                                                      "generate")
 
 
-def _scaled(box: list[float], scale: float) -> list[float]:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    hw, hh = (box[2] - box[0]) * scale / 2 + SCALE_MARGIN, (box[3] - box[1]) * scale / 2 + SCALE_MARGIN
-    return [round(max(0.0, cx - hw), 4), round(max(0.0, cy - hh), 4),
-            round(min(1.0, cx + hw), 4), round(min(1.0, cy + hh), 4)]
+def route_after_review(state: dict) -> str:
+    """After a round's review: the decision, or the review again (an undo, a question, an edit that could not
+    be done: nothing to generate)."""
+    return "review" if (state.get("directive") or {}).get("action") == "review" else "decide"
 
 
-def edit_target(state: dict, fb, plan: dict) -> dict | None:
-    """The repair target a person's edit asks for, or None when the object cannot be found in the image."""
-    from limner.agent._graph.repair import _grow, _phrase, _region_box, candidate_findings
+def _go_to(state: dict, cid: str, reason: str, say: str) -> dict:
+    """The session's head moved to candidate ``cid`` (undo, back): its plan is the plan again; what comes next
+    starts from it. Every candidate stays."""
+    cand = next(c for c in state["candidates"] if c["id"] == cid)
+    plan = next((p for p in state.get("plans") or [] if p["version"] == cand["plan_version"]), state["plan"])
+    return {"best_id": cid, "best_score": cand["score"], "plan": plan, "goal_since": len(state["candidates"]),
+            "directive": {"action": "review", "reason": reason, "say": say}}
 
-    parent_id = fb.candidate or state["best_id"]
-    parent = next(c for c in state["candidates"] if c["id"] == parent_id)
-    found = {f["index"]: f for f in candidate_findings(parent) if f["kind"] == "object"}
-    box = (found.get(fb.object) or {}).get("box") or _region_box(plan, fb.object)
-    if box is None:
-        return None
-    phrase = _phrase(plan, fb.object)
-    if fb.scale != 1.0:
-        phrase = phrase.replace("a ", "a large " if fb.scale > 1 else "a small ", 1)
-    target = {"parent": parent_id, "object": f"person:{fb.object}", "status": "requested",
-              "box": _scaled(box, fb.scale), "phrase": phrase,
-              "why": f"the person asked to repaint the {plan['objects'][fb.object]['name']}"}
-    if fb.color and fb.scale == 1.0:  # the object stays where and what it is: only its colour changes
-        target["recolor"] = True
-    if fb.scale < 1.0:  # the old, larger object must go first
-        rest = [_phrase(plan, i) for i in range(len(plan["objects"])) if i != fb.object]
-        target["erase"] = {"box": _grow(box, SCALE_MARGIN),
-                           "prompt": " and ".join(rest) or (plan.get("layout") or {}).get("background", "")}
-    return target
+
+def _undo_target(state: dict) -> tuple[int, str] | None:
+    """The latest turn not undone that moved the session (an edit, more, back), and where it started from."""
+    turns, undone = state.get("chat", []), set(state.get("undone", []))
+    for k in range(len(turns) - 1, -1, -1):
+        t = turns[k]
+        if t["stage"] == "round" and t.get("from") and t.get("head") != t.get("from") and k not in undone \
+                and t["read_as"].get("action") in ("edit", "more", "back"):
+            return k, t["from"]
+    return None
 
 
 @_node("review")
 def review(state: dict, tb, policy) -> dict:
-    """A chat stops here after each round: accept, pick, more, an edit of one object, or a new plan."""
+    """A chat stops here after each round (and after an undo, a question or a move back): accept, pick, more,
+    an edit (recolour, resize, move, add, remove, replace, restyle, regenerate), undo, back to a candidate, or a
+    new plan."""
     if not state.get("interactive"):
         return {"directive": None}
     from langgraph.types import interrupt
 
-    from limner.agent.planners.rules import recolored
-    from limner.agent.plan import Plan
     from limner.agent._run.report import write_contact_sheet, write_report
 
+    again = _retry(state, policy)
+    if again is not None:  # the person's edit failed its checks: the agent tries it again before asking
+        return {"directive": again}
     write_contact_sheet(tb.store, state["candidates"], state.get("best_id"))
     write_report(tb.store, state)
     answer = interrupt(_question(state, "round"))
-    rivals = state["candidates"][state.get("goal_since", 0):]
-    fb, how, calls = _read(tb, policy, state, answer, "round", rivals)
+    intent, how, calls = _read(tb, policy, state, answer, "round", state["candidates"])
     said = f"the person answered: {answer!r}"
+    head = state.get("best_id")
     update: dict = {"spent": _charge(state, llm_calls=calls)}
+    turn = {"stage": "round", "round": state["round"], "answer": answer,
+            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how, "from": head}
     directive = {"action": "finish", "reason": said}
-    if fb.action == "pick":
-        picked = next(c for c in state["candidates"] if c["id"] == fb.candidate)
+    if intent.action == "pick":
+        picked = next(c for c in state["candidates"] if c["id"] == intent.candidate)
         update |= {"best_id": picked["id"], "best_score": picked["score"]}
         directive["reason"] = f"{said}: finish with {picked['id']}"
-    elif fb.action == "cancel":
+    elif intent.action == "cancel":
         directive["reason"] = f"{said}: cancelled"
-    elif fb.action == "more":
+    elif intent.action == "more":
         directive = {"action": "random", "reason": f"{said}: another round of fresh noise"}
-    elif fb.action == "replan":
-        directive = {"action": "replan", "reason": f"{said}: change the plan", "request": fb.request}
-    elif fb.action == "edit":
-        plan = state["plan"]
-        if fb.color and fb.color != plan["objects"][fb.object].get("color"):
-            plan = recolored(Plan.model_validate(plan), fb.object, fb.color).model_dump()
-            update |= {"plan": plan, "plans": [plan], "goal_since": len(state["candidates"])}
-        target = edit_target(state, fb, plan)
-        if target is None:
-            directive = {"action": "replan", "reason": f"{said}: the object was not found, so re-plan",
-                         "request": answer}
+        turn["made_round"] = state["round"] + 1
+    elif intent.action == "replan":
+        directive = {"action": "replan", "reason": f"{said}: change the plan", "request": intent.request}
+    elif intent.action == "ask":
+        directive = {"action": "review", "reason": said, "say": intent.question}
+    elif intent.action in ("undo", "back"):
+        if intent.action == "undo":
+            found = _undo_target(state)
+            if found is None:
+                directive = {"action": "review", "reason": said, "say": "nothing to undo yet"}
+            else:
+                k, cid = found
+                update |= _go_to(state, cid, said, f"undone: back to {cid}")
+                turn["undoes"] = k
+                turn["head"] = cid
+                return update | {"chat": [turn], "undone": [k]}
         else:
-            directive = {"action": "repair", "reason": f"{said}: {target['why']}", "target": target}
-    turn = {"stage": "round", "round": state["round"], "answer": answer,
-            "read_as": fb.model_dump(exclude_defaults=True), "read_by": how}
+            update |= _go_to(state, intent.candidate, said, f"back to {intent.candidate}: what next?")
+            turn["head"] = intent.candidate
+            return update | {"chat": [turn]}
+    elif intent.action == "edit":
+        done = _edit(state, intent, said)
+        if isinstance(done, str):
+            directive = {"action": "review", "reason": said, "say": done}
+        else:
+            directive = done.pop("directive")
+            update |= done
+            turn["made_round"] = state["round"] + 1
+            turn["directive"] = directive
+    if directive["action"] != "review":
+        turn["head"] = head if directive["action"] == "finish" else None
     return update | {"directive": directive, "chat": [turn]}
 
+
+def _retry(state: dict, policy) -> dict | None:
+    """The last turn's edit again (fresh seeds), when the image it led to fails its checks and the policy's
+    ``edit_retries`` are not spent; None: show the result and ask."""
+    from limner.agent._run.checks import passes
+
+    turns = state.get("chat") or []
+    last = turns[-1] if turns else None
+    if not last or last["stage"] != "round" or not last.get("directive") or last.get("made_round") is None:
+        return None
+    tries = state["round"] - last["made_round"]  # rounds after the edit's own
+    best = next((c for c in state["candidates"] if c["id"] == state.get("best_id")), None)
+    if tries >= policy.edit_retries or best is None or best.get("round", 0) < last["made_round"] \
+            or passes(best, policy.threshold):
+        return None
+    return {**last["directive"], "reason": f"{best['id']}, the edit's best so far, fails its checks: the same edit "
+                                          f"again with fresh seeds ({tries + 1} of {policy.edit_retries})"}
+
+
+def _edit(state: dict, intent, said: str) -> dict | str:
+    """The state update and directive that carry out an edit, or why it cannot be done (one line)."""
+    from limner.agent.edits.apply import edited_plan, target
+
+    parent = next(c for c in state["candidates"] if c["id"] == (intent.candidate or state["best_id"]))
+    plan = state["plan"]
+    version = _next_version(state)
+    try:
+        new_plan = edited_plan(plan, intent, version)
+        goal, box = target(plan, new_plan, intent, parent)
+        if box is not None:
+            new_plan = edited_plan(plan, intent, version, box)
+    except ValueError as exc:
+        return f"that cannot be done: {str(exc).splitlines()[0]}"
+    update = {"plan": new_plan, "plans": [new_plan], "goal_since": len(state["candidates"]),
+              "best_id": parent["id"], "best_score": parent["score"]}
+    if goal is not None:
+        directive = {"action": "repair", "reason": f"{said}: {goal['why']}", "target": goal}
+    elif intent.kind == "restyle":
+        directive = {"action": "variation", "reason": f"{said}: restyle {parent['id']} as {intent.style}"}
+    else:
+        directive = {"action": "random", "reason": f"{said}: the image made again"}
+    return update | {"directive": directive}

@@ -236,7 +236,7 @@ def verify(state: dict, tb, policy) -> dict:
     scored = []
     for k, cand in enumerate(pending):
         scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
-        if kept:  # an edit of a region: outside it, the image must be as it was
+        if kept[k] is not None:  # an edit of a region: outside it, the image must be as it was
             scores["preservation"] = kept[k]
         scored.append(validated({**cand, "scores": scores, "score": round(means[k], 6)}))
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
@@ -253,19 +253,38 @@ def verify(state: dict, tb, policy) -> dict:
 
 
 
-def preserved(tb, state: dict, pending: list[dict], images: list) -> list[dict]:
-    """For an edit of a region (``--box``/``--mask``, an edit endpoint's mask): each candidate's preservation
-    record (``scores["preservation"]``: everything outside the region compared with the input); [] otherwise."""
-    brief = state["brief"]
-    if not (brief.get("image") and (brief.get("box") or brief.get("mask"))):
-        return []
-    from limner.tools.editing import box_mask_image, load_mask
+def preserved(tb, state: dict, pending: list[dict], images: list) -> list[dict | None]:
+    """Each candidate's preservation record (``scores["preservation"]``), or None where nothing had to be kept:
+    in an edit of a region (``--box``/``--mask``, an edit endpoint's mask), everything outside it compared with
+    the input; in an inpainted repair or a chat's edit of one object, everything outside the boxes it painted
+    (and erased) compared with its parent."""
     from limner.tools.verifiers.preservation import as_score, preservation
 
-    source = _load_rgb(tb.store.dir / "input.png")
-    region = (load_mask(tb.store.dir / "mask.png", source.size) if brief.get("mask")
-              else box_mask_image(source.size, brief["box"]))
-    return [as_score(preservation(source, image, region)) for image in images]
+    out = []
+    for cand, image in zip(pending, images):
+        found = edited_region(tb, state, cand, image.size)
+        out.append(None if found is None else as_score(preservation(found[0], image, found[1])))
+    return out
+
+
+def edited_region(tb, state: dict, cand: dict, size) -> tuple | None:
+    """``(source image, region mask)`` a candidate must match outside of, or None (a new generation, or an
+    edit of the whole image: a variation or an instruction)."""
+    from PIL import ImageChops
+
+    from limner.tools.editing import box_mask_image, load_mask
+
+    brief, edit = state["brief"], cand.get("edit") or {}
+    if brief.get("image") and (brief.get("box") or brief.get("mask")):
+        source = _load_rgb(tb.store.dir / "input.png")
+        return source, (load_mask(tb.store.dir / "mask.png", size) if brief.get("mask")
+                        else box_mask_image(size, brief["box"]))
+    if edit.get("editor") != "inpaint" or not edit.get("box") or not edit.get("parent_path"):
+        return None
+    region = box_mask_image(size, edit["box"])
+    if edit.get("erase"):
+        region = ImageChops.lighter(region, box_mask_image(size, edit["erase"]["box"]))
+    return _load_rgb(tb.store.dir / edit["parent_path"]), region
 
 
 def broke_outside(candidate: dict) -> bool:

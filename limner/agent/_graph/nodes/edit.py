@@ -63,10 +63,10 @@ def repair(state: dict, tb, policy) -> dict:
                  **({"within": within} if within else {})}
         params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
         erased, size = None, image.size
-        if target.get("erase"):  # a move: repaint the object's box with what else the plan shows, first
+        if target.get("erase"):  # a move: repaint the object's box with the background, first
             erase = target["erase"]
-            erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]), erase["prompt"], batch,
-                             negative_prompt=negative)
+            erased = inpaint(tb.generator, image, box_mask_image(image.size, erase["box"]),
+                             erase["prompt"] or tb.spec.erase_prompt, batch, negative_prompt=negative)
             image = erased.images
             extra["erase"] = {**erased.params, "box": erase["box"]}
             params["erase_box"] = erase["box"]
@@ -76,7 +76,10 @@ def repair(state: dict, tb, policy) -> dict:
         mask = box_mask_image(size, target["box"])
         if within:
             mask = inside(mask, tb.store.dir / within)
-        result = inpaint(tb.generator, image, mask, target["phrase"],
+        phrase = target["phrase"] or tb.spec.erase_prompt  # a removal: the background, no object
+        if not target["phrase"]:
+            grounding, params["grounded"] = None, False
+        result = inpaint(tb.generator, image, mask, phrase,
                          batch, negative_prompt=negative, grounding=grounding, strength=strength)
         if erased is not None:
             result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,

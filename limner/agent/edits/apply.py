@@ -1,0 +1,258 @@
+"""What an ``Intent`` does: the plan it changes (objects, relations, exclusions, layout, checks) and the round
+that carries it out (the repair target it paints, or a variation, or a new round).
+
+Each kind picks its tool:
+
+- recolor, replace, regenerate (of an object): the object's found box repainted (inpainting, grounded where
+  the family is), with the new phrase;
+- resize: the box grown or shrunk about its centre (a smaller object's old box erased first);
+- move: the old box erased, the object painted at the new one (a side of the image, or beside an anchor);
+- add: the new object painted in a free box on the side asked for; the plan gains it and its checks;
+- remove: the box repainted with what else the plan shows; the plan gains an exclusion ("no ...") and its check;
+- restyle: the plan's style changes; a variation (img2img) of the current image carries it;
+- regenerate (no object): a new round of the plan.
+
+Plain functions of the plan and the candidates (no graph): ``limner.agent._graph.nodes.chat`` calls them.
+"""
+
+from __future__ import annotations
+
+from limner.agent.edits.intent import Intent
+
+EDGE = 0.04  # a moved or added object's box keeps this far from the image's edge
+SCALE_MARGIN = 0.04  # a resized object's box grows by this much more, so its edge blends in
+PLACE = {"left": (0.22, None), "right": (0.78, None), "top": (None, 0.22), "bottom": (None, 0.78),
+         "center": (0.5, 0.5), "top left": (0.22, 0.22), "top right": (0.78, 0.22), "bottom left": (0.22, 0.78),
+         "bottom right": (0.78, 0.78)}
+
+
+def found_boxes(candidate: dict | None) -> dict[int, list[float]]:
+    """Where the verifier found each plan object in ``candidate`` (object index -> box)."""
+    from limner.agent._graph.repair import candidate_findings
+
+    return {f["index"]: f["box"] for f in candidate_findings(candidate or {})
+            if f["kind"] == "object" and f.get("box") and f.get("status") != "missing"}
+
+
+def _box(plan: dict, index: int, boxes: dict[int, list[float]]) -> list[float] | None:
+    if index in boxes:
+        return list(boxes[index])
+    for region in (plan.get("layout") or {}).get("regions", []):
+        if region.get("object") == index:
+            return list(region["box"])
+    return None
+
+
+def _phrase(obj: dict) -> str:
+    words = [*obj.get("attributes", []), *([obj["color"]] if obj.get("color") else []), obj["name"]]
+    text = " ".join(words)
+    return f"{'an' if text[0] in 'aeiou' else 'a'} {text}"
+
+
+def _scaled(box: list[float], scale: float) -> list[float]:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    hw, hh = (box[2] - box[0]) * scale / 2 + SCALE_MARGIN, (box[3] - box[1]) * scale / 2 + SCALE_MARGIN
+    return [round(max(0.0, cx - hw), 4), round(max(0.0, cy - hh), 4), round(min(1.0, cx + hw), 4),
+            round(min(1.0, cy + hh), 4)]
+
+
+def placed(size: tuple[float, float], where: str | None, taken: list[list[float]],
+           relation: str | None = None, anchor: list[float] | None = None) -> list[float] | None:
+    """A box of ``size`` (w, h) at ``where`` (a side, a corner, the centre) or ``relation`` to ``anchor``, clear
+    of every ``taken`` box (shrunk to fit if it must, to 0.4 of its size at most); with neither, the free spot
+    farthest from every taken box. None when nothing fits."""
+    from limner.agent._graph.repair import moved_box
+
+    w, h = min(size[0], 0.45), min(size[1], 0.45)
+    for shrink in (1.0, 0.85, 0.7, 0.55, 0.4):
+        sw, sh = w * shrink, h * shrink
+        if relation and anchor:
+            spots = [moved_box([0, 0, sw, sh], anchor, relation)]
+        else:
+            spots = [_at(sw, sh, cx, cy) for cx, cy in _centres(where, sw, sh)]
+        clear = [b for b in spots if b is not None and all(_apart(b, t) for t in taken)]
+        if clear:
+            return max(clear, key=lambda b: min([_gap(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), t) for t in taken]
+                                                or [1]))
+    return None
+
+
+def _centres(where: str | None, w: float, h: float) -> list[tuple[float, float]]:
+    """Where a ``w`` x ``h`` box may be centred for ``where``: on a side, anywhere along it (as close to that
+    edge as the box goes, then a little in from it); None: anywhere."""
+    steps = [0.22, 0.36, 0.5, 0.64, 0.78]
+    if where is None:
+        return [(x, y) for x in steps for y in steps]
+    flush = {"left": EDGE + w / 2, "right": 1 - EDGE - w / 2, "top": EDGE + h / 2, "bottom": 1 - EDGE - h / 2}
+    out = []
+    for x_or_y in (flush, PLACE):
+        cx, cy = PLACE[where]
+        for part in where.split():
+            if part in ("left", "right"):
+                cx = x_or_y[part] if x_or_y is flush else PLACE[part][0]
+            elif part in ("top", "bottom"):
+                cy = x_or_y[part] if x_or_y is flush else PLACE[part][1]
+        out += [(cx if cx is not None else x, cy if cy is not None else y)
+                for x in (steps if cx is None else [cx]) for y in (steps if cy is None else [cy])]
+    return out
+
+
+def _at(w: float, h: float, cx: float, cy: float) -> list[float]:
+    x0 = min(max(cx - w / 2, EDGE), 1 - EDGE - w)
+    y0 = min(max(cy - h / 2, EDGE), 1 - EDGE - h)
+    return [round(x0, 4), round(y0, 4), round(x0 + w, 4), round(y0 + h, 4)]
+
+
+def _apart(a: list[float], b: list[float], gap: float = 0.05) -> bool:  # room for the painted margin
+    return a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1]
+
+
+def _gap(spot: tuple[float, float], box: list[float]) -> float:
+    dx = max(box[0] - spot[0], 0, spot[0] - box[2])
+    dy = max(box[1] - spot[1], 0, spot[1] - box[3])
+    return (dx * dx + dy * dy) ** 0.5
+
+
+
+def _reindex(i: int, gone: int) -> int:
+    return i - 1 if i > gone else i
+
+
+def edited_plan(plan: dict, intent: Intent, version: int, box: list[float] | None = None) -> dict:
+    """The plan after ``intent`` (its objects, relations, exclusions, layout and checks), as version ``version``.
+    ``box``: where a moved or added object now goes. ``ValueError`` when the result contradicts itself."""
+    from limner.agent.plan import Plan
+    from limner.agent.planners.rules import make_checks, scene_text
+
+    objects = [dict(o) for o in plan["objects"]]
+    relations = [dict(r) for r in plan.get("relations", [])]
+    exclusions = [dict(e) for e in plan.get("exclusions", [])]
+    regions = [dict(r) for r in (plan.get("layout") or {}).get("regions", [])]
+    i, kind = intent.object, intent.kind
+    said = ""
+    if kind == "recolor":
+        old = objects[i]
+        objects[i] = {**old, "color": intent.color}
+        said = f"the {old['name']} {intent.color}"
+    elif kind == "replace":
+        old = objects[i]
+        objects[i] = {**old, "name": intent.name, "color": intent.color or old.get("color"), "count": 1,
+                      "attributes": [], "span": None}
+        exclusions = [e for e in exclusions if e["name"] != intent.name]
+        said = f"a {intent.name} instead of the {old['name']}"
+    elif kind == "remove":
+        old = objects.pop(i)
+        relations = [{**r, "subject": _reindex(r["subject"], i), "object": _reindex(r["object"], i)}
+                     for r in relations if i not in (r["subject"], r["object"])]
+        regions = [{**r, "object": _reindex(r["object"], i) if r.get("object") is not None else None}
+                   for r in regions if r.get("object") != i]
+        if not any(o["name"] == old["name"] for o in objects):
+            exclusions.append({"name": old["name"], "color": None, "attributes": [], "span": None})
+        said = f"no {old['name']}"
+    elif kind == "add":
+        new = {"name": intent.name, "count": 1, "color": intent.color, "exact": True, "attributes": [], "span": None}
+        objects.append(new)
+        exclusions = [e for e in exclusions if e["name"] != intent.name]
+        if intent.relation and intent.anchor is not None:
+            relations.append({"subject": len(objects) - 1, "relation": intent.relation, "object": intent.anchor,
+                              "span": None})
+        if box is not None:
+            regions.append({"phrase": _phrase(new), "box": box, "object": len(objects) - 1})
+        said = f"and {_phrase(new)}"
+    elif kind == "move":
+        if intent.relation and intent.anchor is not None:
+            relations = [r for r in relations if {r["subject"], r["object"]} != {i, intent.anchor}]
+            relations.append({"subject": i, "relation": intent.relation, "object": intent.anchor, "span": None})
+        if box is not None:
+            regions = [{**r, "box": box} if r.get("object") == i else r for r in regions]
+        said = f"the {objects[i]['name']} " + (f"{intent.relation} the {objects[intent.anchor]['name']}"
+                                               if intent.relation else f"on the {intent.where}")
+    style = plan.get("style", "")
+    if kind == "restyle":
+        style = intent.style or style
+    for r in regions:  # a region's phrase names its object as it now is
+        if r.get("object") is not None and r["object"] < len(objects):
+            r["phrase"] = _phrase(objects[r["object"]])
+    from limner.agent.plan import Exclusion, PlanObject, Relation
+
+    objs = [PlanObject(**o) for o in objects]
+    rels = [Relation(**r) for r in relations]
+    excls = [Exclusion(**e) for e in exclusions]
+    if plan.get("planner") == "rules":
+        rewritten = scene_text(objs, rels)
+        prompt = rewritten
+    else:
+        rewritten = f"{plan['rewritten_prompt']}, {said}" if said else plan["rewritten_prompt"]
+        prompt = f"{plan['prompt']} ({said})" if said else plan["prompt"]
+    if kind == "restyle":
+        rewritten = f"{rewritten}, {style}"
+    from limner.agent.planners.rules import negative_text
+
+    layout = plan.get("layout")
+    if layout is not None:
+        layout = {**layout, "regions": regions}
+    checks = [c.model_dump() for c in make_checks(objs, rels, excls)]
+    if objs:  # what an edit paints must be only what was asked: nothing besides the plan's objects
+        listed = ", ".join(_phrase(o.model_dump()) for o in objs)
+        checks.append({"id": "only", "question": f"Does the image show nothing besides {listed}?", "kind": "only",
+                       "object": None, "relation": None, "exclusion": None, "depends_on": []})
+    new = {**plan, "objects": [o.model_dump() for o in objs], "relations": [r.model_dump() for r in rels],
+           "exclusions": [e.model_dump() for e in excls], "checks": checks,
+           "layout": layout, "style": style, "rewritten_prompt": rewritten, "prompt": prompt, "judge_prompt": "",
+           "negative_prompt": ", ".join(p for p in (negative_text(excls),) if p) if kind == "remove" or excls
+           else plan.get("negative_prompt", ""),
+           "version": version, "rationale": f"the person asked: {intent.reply or kind}"}
+    return Plan.model_validate(new).model_dump()
+
+
+def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[dict | None, list[float] | None]:
+    """The repair target that carries out ``intent`` on ``parent`` (``(None, None)`` for kinds done by a whole
+    round: restyle, regenerate of the whole image), and the box a moved or added object goes to. ``ValueError``
+    with the reason when there is no place to paint it."""
+    from limner.agent._graph.repair import MARGIN, _grow, erase_text
+
+    boxes = found_boxes(parent)
+    kind, i = intent.kind, intent.object
+    base = {"parent": parent["id"], "object": f"person:{kind}:{i if i is not None else 'new'}", "status": "requested"}
+    if kind == "restyle" or (kind == "regenerate" and i is None):
+        return None, None
+    if kind == "add":
+        sizes = [(b[2] - b[0], b[3] - b[1]) for b in boxes.values()] or [(0.3, 0.3)]
+        size = (sum(s[0] for s in sizes) / len(sizes), sum(s[1] for s in sizes) / len(sizes))
+        anchor = _box(plan, intent.anchor, boxes) if intent.anchor is not None else None
+        box = placed(size, intent.where, list(boxes.values()), intent.relation, anchor)
+        if box is None:
+            raise ValueError(f"there is no room {intent.relation or 'there'} for a {intent.name}")
+        obj = new_plan["objects"][-1]
+        return {**base, "box": _grow(box, MARGIN / 2), "phrase": _phrase(obj),
+                "why": f"the person asked to add {_phrase(obj)}"}, box
+    box = _box(plan, i, boxes)
+    if box is None:
+        raise ValueError(f"the {plan['objects'][i]['name']} was not found in {parent['id']}")
+    name = plan["objects"][i]["name"]
+    if kind == "remove":
+        return {**base, "box": _grow(box, MARGIN / 2), "phrase": erase_text(plan),
+                "why": f"the person asked to remove the {name}"}, None
+    phrase = _phrase(new_plan["objects"][i])
+    if kind == "move":
+        w, h = box[2] - box[0], box[3] - box[1]
+        anchor = _box(plan, intent.anchor, boxes) if intent.anchor is not None else None
+        others = [b for k, b in boxes.items() if k != i]
+        to = placed((w, h), intent.where, others, intent.relation, anchor)
+        if to is None:
+            raise ValueError(f"the {name} does not fit {intent.relation or 'there'}")
+        return {**base, "box": to, "phrase": phrase, "why": f"the person asked to move the {name}",
+                "erase": {"box": _grow(box, MARGIN / 2), "prompt": erase_text(plan)}}, to
+    if kind == "resize":
+        out = {**base, "box": _scaled(box, intent.scale),
+               "phrase": phrase.replace("a ", "a large " if intent.scale > 1 else "a small ", 1),
+               "why": f"the person asked for a {'bigger' if intent.scale > 1 else 'smaller'} {name}"}
+        if intent.scale < 1:  # the old, larger object goes first
+            out["erase"] = {"box": _grow(box, SCALE_MARGIN), "prompt": erase_text(plan)}
+        return out, None
+    out = {**base, "box": _grow(box), "phrase": phrase,
+           "why": f"the person asked to {kind} the {name}" if kind != "recolor" else
+           f"the person asked for a {intent.color} {name}"}
+    if kind == "recolor":
+        out["recolor"] = True  # the object stays where and what it is: only its colour changes
+    return out, None
