@@ -165,6 +165,56 @@ def test_a_chat_takes_messages_until_it_is_accepted(server):
     assert r.status_code == 409 and "not waiting" in r.json()["error"]["message"]
 
 
+def test_a_chat_takes_the_boxes_a_person_moved_and_a_brush_mask(server):
+    """What the studio sends, through the public job API: the plan's boxes as moved (one deleted: its object
+    leaves the plan), then a mask painted on a candidate with "make it green" (the edit paints only there)."""
+    c = server.client()
+    jid = c.post("/v1/runs", json={"prompt": "a red circle left of a blue square and a yellow triangle",
+                                   "interactive": True, "seed": 2, "policy": "chat",
+                                   "budgets": {"candidates": 2}}).json()["id"]
+
+    def rest():  # an edit is retried up to twice (chat policy): give a loaded machine time
+        for _ in range(3600):
+            view = c.get(f"/v1/runs/{jid}").json()
+            if view["status"] not in ("queued", "running") and view["question"] is not None:
+                return view
+            time.sleep(0.05)
+        raise AssertionError("the run never rested")
+
+    plan = rest()["question"]["plan"]
+    assert len(plan["objects"]) == 3
+    boxes = [{"object": 0, "box": [0.05, 0.05, 0.4, 0.4]}, {"object": 1, "box": [0.55, 0.5, 0.95, 0.9]}]
+    bad = c.post(f"/v1/runs/{jid}/messages", json={"text": "yes", "layout": [{"object": 0, "box": [1, 2]}]})
+    assert bad.status_code == 400 and "box" in bad.json()["error"]["message"]
+    assert c.post(f"/v1/runs/{jid}/messages", json={"text": "yes", "layout": boxes}).status_code == 202
+    view = rest()
+    assert view["question"]["kind"] == "round" and [o["name"] for o in view["plan"]["objects"]] == ["circle", "square"]
+    assert [r["box"] for r in view["plan"]["layout"]["regions"]] == [b["box"] for b in boxes]
+    head = view["question"]["best_id"]
+    mask = Image.new("L", (64, 64), 0)
+    for x in range(2, 28):
+        for y in range(2, 28):
+            mask.putpixel((x, y), 255)
+    buf = io.BytesIO()
+    mask.save(buf, "PNG")
+    data = base64.b64encode(buf.getvalue()).decode()
+    small = io.BytesIO()
+    mask.resize((32, 32)).save(small, "PNG")
+    for body, why in (({"text": "x", "mask": base64.b64encode(small.getvalue()).decode()}, "must match"),
+                      ({"text": "x", "candidate": "r09-c09"}, "no candidate"), ({"text": "x", "mask": "@@"}, "base64")):
+        r = c.post(f"/v1/runs/{jid}/messages", json=body)
+        assert r.status_code == 400 and why in r.json()["error"]["message"], r.json()
+    assert c.post(f"/v1/runs/{jid}/messages", json={"text": "make it green", "mask": data, "candidate": head}
+                  ).status_code == 202
+    view = rest()
+    turn = view["question"]["history"][-1]
+    assert (turn["kind"], turn["from"]) == ("recolor", head) and turn["made"]
+    made = [x for x in view["candidates"] if x["id"] in turn["made"]]
+    assert all(x["edit"]["within"] == "masks/turn-1.png" and x["scores"]["preservation"]["score"] == 1.0
+               for x in made)
+    c.post(f"/v1/runs/{jid}/cancel")
+
+
 BAD = [
     ("post", "/v1/images/generations", {"json": {"prompt": ""}}, 400, "prompt"),
     ("post", "/v1/images/generations", {"json": {"prompt": "x", "n": 50}}, 400, "n 50"),

@@ -216,10 +216,16 @@ def _result(store: RunStore, values: dict, question: dict | None = None) -> RunR
     )
 
 
-def _settled(store: RunStore, graph, config) -> RunResult:
-    """The run's result after the graph stopped: finished, or waiting at an interrupt for a person's answer."""
+def _settled(store: RunStore, graph, config, tb=None) -> RunResult:
+    """The run's result after the graph stopped: finished, or waiting at an interrupt for a person's answer
+    (then its manifest is written as it stands, so that what the person is asked about is on disk: every
+    candidate with its checks, the plan, the conversation)."""
     snapshot = graph.get_state(config)
     interrupts = getattr(snapshot, "interrupts", ()) or ()
+    if interrupts and tb is not None and snapshot.values.get("run_id"):
+        from limner.agent._run.manifest import build_manifest
+
+        store.write_manifest(build_manifest({**snapshot.values, "status": "waiting"}, tb))
     return _result(store, snapshot.values, interrupts[0].value if interrupts else None)
 
 
@@ -261,7 +267,7 @@ def _drive(store: RunStore, graph_input: dict | None, values: dict, settings: Se
             store.write_manifest(build_manifest(failed, tb))
             store.event({"event": "failed", "reason": reason})
             return _result(store, failed)
-        return _settled(store, graph, config)
+        return _settled(store, graph, config, tb)
 
 
 def _cancelled(store: RunStore, state: dict, reason: str, tb, on_event) -> RunResult:
@@ -342,13 +348,22 @@ def has_checkpoint(run_dir: str | Path) -> bool:
 
 def answer(run: str, text: str, *, on_event: Callable[[dict], None] | None = None,
            settings: Settings | None = None, within: str | Path | None = None,
-           cancel: Callable[[], bool] | None = None) -> RunResult:
-    """Give a waiting run the person's answer (approve, change the plan, accept, pick, feedback) and go on."""
+           cancel: Callable[[], bool] | None = None, layout: list[dict] | None = None,
+           mask: str | None = None, candidate: str | None = None) -> RunResult:
+    """Give a waiting run the person's answer (approve, change the plan, accept, pick, an edit, undo) and go on.
+
+    With the words may come what a person draws: at the plan, ``layout`` (``[{"object": i, "box": [x0, y0,
+    x1, y1]}]``: the boxes as moved; an object left out is removed from the plan); after a round, ``mask``
+    (a PNG in the run folder, white = the part to change; "it" then means the object under it, and the edit
+    paints only there) and ``candidate`` (the image it was drawn on)."""
     from langgraph.types import Command
 
     if not text.strip():
         raise UsageError("the answer is empty")
-    return _continue(run, Command(resume=text.strip()), on_event, settings, within, cancel)
+    value = text.strip()
+    if layout is not None or mask is not None or candidate is not None:
+        value = {"text": value, "layout": layout, "mask": mask, "candidate": candidate}
+    return _continue(run, Command(resume=value), on_event, settings, within, cancel)
 
 
 def _continue(run: str, graph_input, on_event, settings, within=None, cancel=None) -> RunResult:

@@ -1,7 +1,8 @@
 """The service's app, declared in one place: its routers, its guards (API key, body size, CORS), its errors.
 
 Every error answers in OpenAI's shape (``{"error": {"message", "type", "param", "code"}}``) with a 4xx for what a
-client can fix; nothing answers a traceback. ``GET /health`` is the one route open without the API key.
+client can fix; nothing answers a traceback. ``GET /health`` and the studio's static page (``/``, ``/studio/...``)
+are the routes open without the API key.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def error_json(status: int, message: str, code: str | None = None, param: str | 
     return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}}, status)
 
 
+OPEN_PATHS = ("/health", "/", "/studio/studio.js", "/studio/studio.css")  # no data, no secret: open without the key
+
+
 class Guard:
     """ASGI middleware: the API key (bearer token, compared in constant time) and the body size limit."""
 
@@ -34,7 +38,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
-        if self.key is not None and scope["path"] != "/health":
+        if self.key is not None and scope["path"] not in OPEN_PATHS:
             given = headers.get(b"authorization", b"")
             token = given[7:] if given[:7].lower() == b"bearer " else b""
             if not hmac.compare_digest(token, self.key):
@@ -79,7 +83,7 @@ def build_app(config: ServiceConfig | None = None):
     except PackageNotFoundError:  # a checkout that was never installed
         __version__ = "0"
     from limner.service.mcp_http import mcp_app
-    from limner.service.routers import a1111, files, images, runs
+    from limner.service.routers import a1111, files, images, runs, studio
     from limner.service.runs import RequestError, Runs
 
     config = config or ServiceConfig()
@@ -99,7 +103,7 @@ def build_app(config: ServiceConfig | None = None):
                   description="Plans an image, generates candidates, checks them and repairs them until one passes. "
                               "OpenAI Images API, A1111's txt2img, a job API with live events, MCP at /mcp.")
     app.state.runs = service
-    for router in (images.router, a1111.router, runs.router, files.router):
+    for router in (images.router, a1111.router, runs.router, files.router, studio.router):
         app.include_router(router)
 
     @app.get("/health", tags=["service"])

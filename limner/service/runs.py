@@ -223,7 +223,8 @@ class Runs:
                                    cancel=cancelled)
         elif nxt["kind"] == "answer":
             result = runner.answer(job["id"], nxt["text"], within=self.out, on_event=on_event,
-                                   settings=self.settings, cancel=cancelled)
+                                   settings=self.settings, cancel=cancelled, layout=nxt.get("layout"),
+                                   mask=nxt.get("mask"), candidate=nxt.get("candidate"))
         else:
             raise ValueError(f"unknown job step {nxt['kind']!r}")
         return result.model_dump(mode="json", exclude={"candidates"})
@@ -278,14 +279,50 @@ class Runs:
                                         next={"kind": "none"})
             return self.jobs.update(job_id, cancel=True)  # running: it stops at its next denoising step
 
-    def message(self, job_id: str, text: str) -> dict:
+    def message(self, job_id: str, text: str, layout: list[dict] | None = None, mask: str | None = None,
+                candidate: str | None = None) -> dict:
+        """Queue a chat turn: the words, and what the person drew (the plan's boxes as moved; a brush mask on a
+        candidate, saved into the run folder as ``masks/turn-<n>.png``)."""
+        import shutil
+
+        from PIL import Image
+
+        from limner.agent._run.store import valid_run_id
+
         with self.jobs.lock:
             job = self.job(job_id)
             if job["status"] != "waiting":
                 raise RequestError(409, f"run '{job_id}' is {job['status']}, not waiting for a message",
                                    "not_waiting")
-            job = self.jobs.update(job_id, status="queued", next={"kind": "answer", "text": text})
-            self.jobs.append(job_id, {"event": "message", "text": text})
+        if candidate is not None and not (valid_run_id(job_id) and (self.out / job_id / "candidates" /
+                                                                    f"{candidate}.png").is_file()):
+            raise RequestError(400, f"run '{job_id}' has no candidate '{candidate}'", "invalid_candidate", "candidate")
+        saved = None
+        if mask is not None:
+            upload = Path(self.save_upload(job_id, mask, "mask", as_mask=True))
+            shown = next(iter(sorted((self.out / job_id / "candidates").glob("*.png"))), None)
+            if shown is None:
+                raise RequestError(400, "a mask is painted on a candidate: this run has none yet", "invalid_mask",
+                                   "mask")
+            with Image.open(upload) as m, Image.open(shown) as c:
+                if m.size != c.size:
+                    raise RequestError(400, f"the mask is {m.size[0]}x{m.size[1]}, the images are "
+                                            f"{c.size[0]}x{c.size[1]}: they must match", "invalid_mask", "mask")
+                if not m.getbbox():
+                    raise RequestError(400, "the mask is empty: paint the part to change", "invalid_mask", "mask")
+            folder = self.out / job_id / "masks"
+            folder.mkdir(exist_ok=True)
+            saved = f"masks/turn-{len(list(folder.glob('turn-*.png'))) + 1}.png"
+            shutil.copyfile(upload, self.out / job_id / saved)
+        with self.jobs.lock:
+            job = self.job(job_id)
+            if job["status"] != "waiting":
+                raise RequestError(409, f"run '{job_id}' is {job['status']}, not waiting for a message",
+                                   "not_waiting")
+            step = {"kind": "answer", "text": text, **({"layout": layout} if layout is not None else {}),
+                    **({"mask": saved} if saved else {}), **({"candidate": candidate} if candidate else {})}
+            job = self.jobs.update(job_id, status="queued", next=step)
+            self.jobs.append(job_id, {"event": "message", "text": text, **({"mask": saved} if saved else {})})
             return job
 
     async def wait(self, job_id: str) -> dict:

@@ -42,10 +42,24 @@ class Accepted(BaseModel):
     events: str = Field(description="where its live events are (Server-Sent Events)")
 
 
+class LayoutBox(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: int = Field(ge=0, description="index into the plan's objects")
+    box: list[float] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] as fractions of the image")
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, description="a chat turn: 'yes', 'accept', 'pick r01-c02', 'make it blue', ...")
+    text: str = Field(min_length=1, description="a chat turn: 'yes', 'accept', 'pick r01-c02', 'make it blue', "
+                                                "'undo', 'back to r01-c00', ...")
+    layout: list[LayoutBox] | None = Field(None, description=(
+        "at the plan: the layout's boxes as the person moved them; an object left out is removed from the plan"))
+    mask: str | None = Field(None, description=(
+        "after a round: a brush mask on a candidate (base64 PNG, white or alpha 0 = the part to change): 'it' "
+        "means the object under it, and the edit paints only there"))
+    candidate: str | None = Field(None, description="the candidate the mask was painted on (default: the current)")
 
 
 class JobView(BaseModel):

@@ -733,3 +733,45 @@ def sessions_bench(
     typer.echo(f"undo after an edit: {result['undo']['right']} of {result['undo']['turns']} back where they were")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("intents")
+def intents_bench(
+    reader: str = typer.Option("rules", help="rules, or llm (the LLM at LIMNER_LLM_BASE_URL reads each turn)."),
+    out: Optional[Path] = typer.Option(None, "--results", help="Write every row's reading to this JSON file."),
+    show: int = typer.Option(0, help="Print this many wrong readings."),
+):
+    """The edit-phrasing table (benchmarks/suites/edit_phrasings.yaml): the share of a person's turns whose typed
+    intent a reader gets right, per split (dev: tuned on; test: held out; fresh: written after the rules reader
+    was frozen). Nothing is generated."""
+    from limner.agent.cli.common import _fail
+    from limner.agent.edits import read
+    from limner.bench.intents import run as run_table
+
+    llm = None
+    if reader == "llm":
+        from limner.agent.config import Settings
+        from limner.agent.llm import home_client
+
+        settings = Settings()
+        if not settings.llm_configured:
+            _fail("the llm reader needs an LLM endpoint: set LIMNER_LLM_BASE_URL and LIMNER_LLM_MODEL")
+        llm = home_client(settings)
+    elif reader != "rules":
+        _fail(f"unknown reader '{reader}': use rules or llm")
+
+    def one(text, scene):  # a reading the LLM fails (after its repair turn) counts as wrong, with its reason
+        return read(text, "round", scene, llm=llm)
+
+    result = run_table(one)
+    typer.echo(f"edit phrasings, reader {reader}")
+    typer.echo("| split | phrasings | right | share |")
+    typer.echo("|---|---|---|---|")
+    for split, r in result["summary"].items():
+        typer.echo(f"| {split} | {r['n']} | {r['right']} | {r['share']:.2%} |")
+    typer.echo("by intent: " + ", ".join(f"{k} {v['right']}/{v['n']}" for k, v in result["by_kind"].items()))
+    for r in [r for r in result["rows"] if r["wrong"]][:show]:
+        typer.echo(f"- [{r['split']}] {r['text']!r}: {'; '.join(r['wrong'])}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n")

@@ -225,7 +225,8 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
             raise ValueError(f"there is no room {intent.relation or 'there'} for a {intent.name}")
         obj = new_plan["objects"][-1]
         return {**base, "box": _grow(box, MARGIN / 2), "phrase": _phrase(obj),
-                "why": f"the person asked to add {_phrase(obj)}"}, box
+                "why": f"the person asked to add {_phrase(obj)}",
+                "expect": {"object": len(new_plan["objects"]) - 1, "inside": box}}, box
     box = _box(plan, i, boxes)
     if box is None:
         raise ValueError(f"the {plan['objects'][i]['name']} was not found in {parent['id']}")
@@ -242,11 +243,13 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
         if to is None:
             raise ValueError(f"the {name} does not fit {intent.relation or 'there'}")
         return {**base, "box": to, "phrase": phrase, "why": f"the person asked to move the {name}",
-                "erase": {"box": _grow(box, MARGIN / 2), "prompt": erase_text(plan)}}, to
+                "erase": {"box": _grow(box, MARGIN / 2), "prompt": erase_text(plan)},
+                "expect": {"object": i, "inside": to}}, to
     if kind == "resize":
         out = {**base, "box": _scaled(box, intent.scale),
                "phrase": phrase.replace("a ", "a large " if intent.scale > 1 else "a small ", 1),
-               "why": f"the person asked for a {'bigger' if intent.scale > 1 else 'smaller'} {name}"}
+               "why": f"the person asked for a {'bigger' if intent.scale > 1 else 'smaller'} {name}",
+               "expect": {"object": i, "area_from": box, "grow": intent.scale > 1}}
         if intent.scale < 1:  # the old, larger object goes first
             out["erase"] = {"box": _grow(box, SCALE_MARGIN), "prompt": erase_text(plan)}
         return out, None

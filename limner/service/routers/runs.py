@@ -69,7 +69,8 @@ def cancel(run_id: str, request: Request):
 @router.post("/{run_id}/messages", response_model=Accepted, status_code=202)
 def message(run_id: str, body: Message, request: Request):
     """A chat turn for a run waiting for one (``interactive``): it is queued and goes on from there."""
-    job = request.app.state.runs.message(run_id, body.text)
+    layout = [b.model_dump() for b in body.layout] if body.layout is not None else None
+    job = request.app.state.runs.message(run_id, body.text, layout, body.mask, body.candidate)
     return {"id": job["id"], "status": job["status"], "events": f"{_base(request)}/v1/runs/{run_id}/events"}
 
 

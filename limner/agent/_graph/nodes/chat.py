@@ -14,15 +14,50 @@ from limner.agent.errors import LimnerError
 
 
 
-def _read(tb, policy, state: dict, answer: str, stage: str, candidates: list[dict]):
+def _unpack(answer) -> tuple[str, dict]:
+    """An answer's words, and what came with them (``layout``, ``mask``, ``candidate``: ``runner.answer``)."""
+    if isinstance(answer, dict):
+        return str(answer.get("text") or ""), {k: v for k, v in answer.items() if k != "text" and v is not None}
+    return str(answer), {}
+
+
+def mask_box(run_dir, mask: str) -> list[float] | None:
+    """The bounding box of a person's mask (a PNG in the run folder), as fractions; None when it is empty."""
+    from PIL import Image
+
+    with Image.open(f"{run_dir}/{mask}") as m:
+        bw = m.convert("L").point(lambda v: 255 if v >= 128 else 0)
+        bbox, (w, h) = bw.getbbox(), bw.size
+    return None if bbox is None else [round(bbox[0] / w, 4), round(bbox[1] / h, 4), round(bbox[2] / w, 4),
+                                      round(bbox[3] / h, 4)]
+
+
+def _under(boxes: dict[int, list[float]], region: list[float]) -> int | None:
+    """The object whose box overlaps ``region`` most (None: none does)."""
+    from limner.agent.layout import overlap
+
+    scored = [(overlap(box, region), i) for i, box in boxes.items()]
+    best = max(scored, default=(0.0, None))
+    return best[1] if best[0] > 0 else None
+
+
+def _read(tb, policy, state: dict, answer: str, stage: str, candidates: list[dict], extra: dict | None = None):
     """The person's words as an ``Intent`` (the LLM's reading when the run plans with one, else the rules'),
     told the plan's objects where the current image shows them, the candidates and the session's intents."""
     from limner.agent.edits import Scene, read
     from limner.agent.edits.apply import found_boxes
 
-    head = next((c for c in state["candidates"] if c["id"] == state.get("best_id")), None)
+    extra = extra or {}
+    head_id = extra.get("candidate") or state.get("best_id")
+    head = next((c for c in state["candidates"] if c["id"] == head_id), None)
     history = [t["read_as"] for t in state.get("chat", [])]
-    scene = Scene.of(state["plan"], candidates, history, found_boxes(head))
+    boxes = found_boxes(head)
+    if extra.get("mask"):  # what the person painted over is what "it" means
+        region = mask_box(state["run_dir"], extra["mask"])
+        pointed = _under(boxes, region) if region else None
+        if pointed is not None:
+            history = [*history, {"action": "point", "object": pointed}]
+    scene = Scene.of(state["plan"], candidates, history, boxes)
     with tb.llm_session(policy.budgets.llm_calls - state["spent"]["llm_calls"]) as used:
         llm = tb.llm if (tb.planner_kind == "llm" and tb.llm is not None and tb.llm.can_call()) else None
         try:
@@ -80,11 +115,19 @@ def review_plan(state: dict, tb, policy) -> dict:
         return {"directive": None}
     from langgraph.types import interrupt
 
-    answer = interrupt(_question(state, "plan"))
+    answer, extra = _unpack(interrupt(_question(state, "plan")))
+    update: dict = {}
+    if extra.get("layout") is not None:  # the boxes as the person moved them (and the objects they kept)
+        drawn = _drawn_layout(state, extra["layout"])
+        if isinstance(drawn, str):
+            return {"directive": {"action": "review_plan", "reason": "the person's layout", "say": drawn}}
+        state = {**state, "plan": drawn, "plans": [*(state.get("plans") or []), drawn]}
+        update |= {"plan": drawn, "plans": [drawn]}
     intent, how, calls = _read(tb, policy, state, answer, "plan", [])
     turn = {"stage": "plan", "plan_version": state["plan"]["version"], "answer": answer,
-            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how}
-    update = {"chat": [turn], "spent": _charge(state, llm_calls=calls)}
+            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how,
+            **({"layout": extra["layout"]} if extra.get("layout") is not None else {})}
+    update |= {"chat": [turn], "spent": _charge(state, llm_calls=calls)}
     said = f"the person answered: {answer!r}"
     if intent.action == "edit":
         edited = _plan_edit(state, intent)
@@ -101,6 +144,38 @@ def review_plan(state: dict, tb, policy) -> dict:
     if directive["action"] == "finish":
         update |= {"next_action": "finish", "stop_reason": "the person cancelled at the plan"}
     return update
+
+
+def _drawn_layout(state: dict, layout: list[dict]) -> dict | str:
+    """The plan with the person's boxes (``[{"object": i, "box": [...]}]``): each listed object's region moved
+    there; an object with no box left is removed from the plan (its box deleted). A new plan version, or why
+    the layout cannot be used."""
+    from limner.agent.edits import Intent
+    from limner.agent.edits.apply import edited_plan
+    from limner.tools.generators.regional import check_box
+
+    plan = state["plan"]
+    n = len(plan["objects"])
+    boxes: dict[int, list[float]] = {}
+    try:
+        for item in layout:
+            i = int(item["object"])
+            if not 0 <= i < n:
+                return f"the layout names object {i}, which is not in the plan"
+            boxes[i] = [round(float(v), 4) for v in check_box(item["box"])]
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"that layout cannot be used: {str(exc).splitlines()[0]}"
+    if not boxes:
+        return "the layout has no box left: keep at least one object"
+    regions = [{**r, "box": boxes.get(r.get("object"), r["box"])} for r in (plan.get("layout") or {}).get("regions", [])]
+    drawn = {**plan, "layout": {**(plan.get("layout") or {"base_ratio": 0.3, "background": ""}), "regions": regions}}
+    version = _next_version(state)
+    for i in sorted(set(range(n)) - set(boxes), reverse=True):  # deleted boxes: those objects go
+        try:
+            drawn = edited_plan(drawn, Intent(action="edit", kind="remove", object=i), version)
+        except ValueError as exc:
+            return f"that layout cannot be used: {str(exc).splitlines()[0]}"
+    return {**drawn, "version": version, "rationale": "the person moved the layout's boxes"}
 
 
 def _plan_edit(state: dict, intent) -> dict | str:
@@ -176,13 +251,18 @@ def review(state: dict, tb, policy) -> dict:
         return {"directive": again}
     write_contact_sheet(tb.store, state["candidates"], state.get("best_id"))
     write_report(tb.store, state)
-    answer = interrupt(_question(state, "round"))
-    intent, how, calls = _read(tb, policy, state, answer, "round", state["candidates"])
+    answer, extra = _unpack(interrupt(_question(state, "round")))
+    if extra.get("candidate") and not any(c["id"] == extra["candidate"] for c in state["candidates"]):
+        extra.pop("candidate")
+    intent, how, calls = _read(tb, policy, state, answer, "round", state["candidates"], extra)
+    if extra.get("candidate") and intent.action == "edit" and intent.candidate is None:
+        intent = intent.model_copy(update={"candidate": extra["candidate"]})
     said = f"the person answered: {answer!r}"
     head = state.get("best_id")
     update: dict = {"spent": _charge(state, llm_calls=calls)}
     turn = {"stage": "round", "round": state["round"], "answer": answer,
-            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how, "from": head}
+            "read_as": intent.model_dump(exclude_defaults=True), "read_by": how, "from": head,
+            **({"mask": extra["mask"]} if extra.get("mask") else {})}
     directive = {"action": "finish", "reason": said}
     if intent.action == "pick":
         picked = next(c for c in state["candidates"] if c["id"] == intent.candidate)
@@ -213,7 +293,7 @@ def review(state: dict, tb, policy) -> dict:
             turn["head"] = intent.candidate
             return update | {"chat": [turn]}
     elif intent.action == "edit":
-        done = _edit(state, intent, said)
+        done = _edit(state, intent, said, extra.get("mask"))
         if isinstance(done, str):
             directive = {"action": "review", "reason": said, "say": done}
         else:
@@ -244,16 +324,26 @@ def _retry(state: dict, policy) -> dict | None:
                                           f"again with fresh seeds ({tries + 1} of {policy.edit_retries})"}
 
 
-def _edit(state: dict, intent, said: str) -> dict | str:
-    """The state update and directive that carry out an edit, or why it cannot be done (one line)."""
+def _edit(state: dict, intent, said: str, mask: str | None = None) -> dict | str:
+    """The state update and directive that carry out an edit, or why it cannot be done (one line). With a
+    person's ``mask``, an edit of one region paints only there (an addition goes there)."""
     from limner.agent.edits.apply import edited_plan, target
 
     parent = next(c for c in state["candidates"] if c["id"] == (intent.candidate or state["best_id"]))
     plan = state["plan"]
     version = _next_version(state)
+    region = mask_box(state["run_dir"], mask) if mask else None
+    if mask and region is None:
+        return "the mask is empty: paint the part to change"
     try:
         new_plan = edited_plan(plan, intent, version)
         goal, box = target(plan, new_plan, intent, parent)
+        if region is not None and goal is not None:  # the person's brush says where
+            goal = {**goal, "box": region, "within": mask}
+            if intent.kind != "move":  # only a move paints away from where it erases
+                goal.pop("erase", None)
+            if intent.kind == "add":
+                box = region
         if box is not None:
             new_plan = edited_plan(plan, intent, version, box)
     except ValueError as exc:

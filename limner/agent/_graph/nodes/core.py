@@ -238,6 +238,9 @@ def verify(state: dict, tb, policy) -> dict:
         scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
         if kept[k] is not None:  # an edit of a region: outside it, the image must be as it was
             scores["preservation"] = kept[k]
+        asked = intent_check(cand, scores)
+        if asked is not None:  # a person's move, resize or addition: did the object end up as asked?
+            scores["intent"] = asked
         scored.append(validated({**cand, "scores": scores, "score": round(means[k], 6)}))
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
     # candidates made before a person changed what the image should show no longer compete
@@ -282,9 +285,42 @@ def edited_region(tb, state: dict, cand: dict, size) -> tuple | None:
     if edit.get("editor") != "inpaint" or not edit.get("box") or not edit.get("parent_path"):
         return None
     region = box_mask_image(size, edit["box"])
+    if edit.get("within"):  # painted only where a person's mask also is
+        region = ImageChops.darker(region, load_mask(tb.store.dir / edit["within"], size))
     if edit.get("erase"):
         region = ImageChops.lighter(region, box_mask_image(size, edit["erase"]["box"]))
     return _load_rgb(tb.store.dir / edit["parent_path"]), region
+
+
+RESIZED = 1.2  # a resize counts when the object's found box grew (shrank) by this factor in area
+
+
+def intent_check(cand: dict, scores: dict) -> dict | None:
+    """For an edit a person asked for in a chat (``edit.target.expect``): whether the object is where a move or
+    an addition put it (its found box's centre inside the box it was painted in), or bigger (smaller) than it was
+    by ``RESIZED`` in area, read from the question verifier's findings; None for other candidates. A check
+    the findings cannot answer (the object not found) is unanswered, never passed."""
+    expect = ((cand.get("edit") or {}).get("target") or {}).get("expect")
+    if not expect:
+        return None
+    found = next((f for s in scores.values() for f in (s.get("detail") or {}).get("findings") or []
+                  if f["kind"] == "object" and f["index"] == expect["object"] and f.get("box")
+                  and f["status"] != "missing"), None)
+    if "inside" in expect:
+        x0, y0, x1, y1 = expect["inside"]
+        question = "is the object where it was asked to go?"
+        ok = None if found is None else (x0 <= (found["box"][0] + found["box"][2]) / 2 <= x1
+                                         and y0 <= (found["box"][1] + found["box"][3]) / 2 <= y1)
+    else:
+        area = lambda b: max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])  # noqa: E731
+        before = area(expect["area_from"])
+        question = f"is the object {'bigger' if expect['grow'] else 'smaller'} than it was?"
+        ok = None if found is None or not before else (area(found["box"]) >= RESIZED * before if expect["grow"]
+                                                     else area(found["box"]) <= before / RESIZED)
+    record = {"id": "intent", "question": question, "kind": "intent", "object": expect["object"],
+              "answer": None if found is None else found["box"], "counted": None if ok is None else float(ok),
+              "passed": bool(ok), "skipped_by_parent": False}
+    return {"score": 1.0 if ok else 0.0, "raw": None, "detail": {"questions": [record]}}
 
 
 def broke_outside(candidate: dict) -> bool:

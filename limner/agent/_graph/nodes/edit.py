@@ -56,10 +56,12 @@ def repair(state: dict, tb, policy) -> dict:
     target = directive.get("target") or repair_targets(state, nfe_left, tb.spec.nfe_per_candidate(),
                                                        policy.population)[0]
     negative = state["plan"].get("negative_prompt", "")
-    within = "mask.png" if state["brief"].get("mask") else None  # a mask's edit repaints only inside the mask
+    # a mask's edit (the brief's, or one a person painted in a chat) repaints only inside the mask
+    within = target.get("within") or ("mask.png" if state["brief"].get("mask") else None)
 
     def edit(parent, image, batch):
-        extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why")},
+        extra = {"box": target["box"], "target": {k: target[k] for k in ("object", "status", "why", "expect")
+                                                  if k in target},
                  **({"within": within} if within else {})}
         params = {"parent": parent["id"], "box": target["box"], "phrase": target["phrase"], "why": target["why"]}
         erased, size = None, image.size
