@@ -26,11 +26,13 @@ def scene_of(contexts: dict, row: dict):
     return Scene(objects=ctx["objects"], candidates=ctx["candidates"], history=row.get("history", []))
 
 
-def run(read_one, path: Path = TABLE) -> dict:
-    """``read_one(text, scene) -> Intent`` over every row: per row its reading and what it got wrong."""
+def run(read_one, path: Path = TABLE, splits: tuple[str, ...] = ("dev", "test", "fresh")) -> dict:
+    """``read_one(text, scene) -> Intent`` over every row of ``splits``: per row its reading and what it got
+    wrong."""
     from limner.agent.edits.intent import expected_match
 
     contexts, rows = load(path)
+    rows = [r for r in rows if r["split"] in splits]
     out = []
     for row in rows:
         try:
@@ -42,7 +44,7 @@ def run(read_one, path: Path = TABLE) -> dict:
         out.append({"split": row["split"], "text": row["text"], "context": row["context"], "expect": row["expect"],
                     "got": got, "wrong": wrong})
     summary = {}
-    for split in ("dev", "test", "fresh"):
+    for split in splits:
         rs = [r for r in out if r["split"] == split]
         summary[split] = {"n": len(rs), "right": sum(not r["wrong"] for r in rs),
                           "share": round(sum(not r["wrong"] for r in rs) / max(1, len(rs)), 4)}

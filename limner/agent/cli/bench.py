@@ -738,6 +738,7 @@ def sessions_bench(
 @bench_app.command("intents")
 def intents_bench(
     reader: str = typer.Option("rules", help="rules, or llm (the LLM at LIMNER_LLM_BASE_URL reads each turn)."),
+    split: Optional[str] = typer.Option(None, help="Only these splits, comma-separated: dev, test, fresh."),
     out: Optional[Path] = typer.Option(None, "--results", help="Write every row's reading to this JSON file."),
     show: int = typer.Option(0, help="Print this many wrong readings."),
 ):
@@ -763,7 +764,10 @@ def intents_bench(
     def one(text, scene):  # a reading the LLM fails (after its repair turn) counts as wrong, with its reason
         return read(text, "round", scene, llm=llm)
 
-    result = run_table(one)
+    splits = tuple(x.strip() for x in split.split(",")) if split else ("dev", "test", "fresh")
+    if any(x not in ("dev", "test", "fresh") for x in splits):
+        _fail(f"unknown split in {split!r}: use dev, test or fresh")
+    result = run_table(one, splits=splits)
     typer.echo(f"edit phrasings, reader {reader}")
     typer.echo("| split | phrasings | right | share |")
     typer.echo("|---|---|---|---|")
