@@ -137,14 +137,9 @@ def person_region(state: dict) -> list[float] | None:
     if brief.get("box"):
         return list(brief["box"])
     if brief.get("mask") and state.get("run_dir"):
-        from PIL import Image
+        from limner.tools.editing.masks import mask_bbox
 
-        with Image.open(f"{state['run_dir']}/mask.png") as m:
-            mask = m.convert("L").point(lambda v: 255 if v >= 128 else 0)
-            bbox = mask.getbbox()
-            w, h = mask.size
-        if bbox:
-            return [bbox[0] / w, bbox[1] / h, bbox[2] / w, bbox[3] / h]
+        return mask_bbox(f"{state['run_dir']}/mask.png")
     return None
 
 

@@ -44,9 +44,12 @@ def _box(plan: dict, index: int, boxes: dict[int, list[float]]) -> list[float] |
 
 
 def _phrase(obj: dict) -> str:
-    words = [*obj.get("attributes", []), *([obj["color"]] if obj.get("color") else []), obj["name"]]
-    text = " ".join(words)
-    return f"{'an' if text[0] in 'aeiou' else 'a'} {text}"
+    """'a green triangle', 'an orange circle': one object, as a region's phrase says it."""
+    from limner.agent.plan import entity_words
+    from limner.agent.planners.words import article
+
+    text = entity_words(obj)
+    return f"{article(text)} {text}"
 
 
 def _scaled(box: list[float], scale: float) -> list[float]:

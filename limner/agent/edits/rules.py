@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 
 from limner.agent.edits.intent import Intent, Scene, Stage
+from limner.agent.planners.lexicon import BASE_COLORS as COLORS
+from limner.agent.planners.lexicon import SIZES as SIZE_WORDS
+from limner.agent.planners.words import singular
 
-COLORS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white", "gray", "grey",
-          "cyan", "magenta", "violet", "gold", "silver", "teal", "beige", "turquoise")
-SIZES = {"small", "little", "tiny", "big", "large", "huge", "giant", "smaller", "bigger", "larger"}
+SIZES = SIZE_WORDS | {"smaller", "bigger", "larger"}
 PLACES = {"left", "right", "top", "bottom", "upper", "lower", "middle", "center", "centre"}
 YES = {"y", "yes", "ok", "okay", "approve", "approved", "accept", "accepted", "go", "good", "great", "done", "fine",
        "perfect", "lgtm", "keep", "thanks", "nice", "love", "it", "this", "one", "the", "plan", "looks", "please", "i",
@@ -26,6 +27,8 @@ MORE = {"more", "another", "others", "other", "different", "new", "some", "show"
         "please", "try", "again"}
 BIGGER = {"bigger", "larger", "enlarge", "grow", "increase", "huge", "big", "large", "giant", "wider", "taller"}
 SMALLER = {"smaller", "shrink", "tinier", "tiny", "reduce", "little", "narrower", "shorter"}
+# words that make a turn a restyle (not the planner's STYLE_WORDS: it also holds the words around a style phrase, "the",
+# "of", "like", which every edit has)
 STYLE_WORDS = {"style", "watercolor", "watercolour", "painting", "sketch", "drawing", "cartoon", "anime", "pixel",
                "photo", "photograph", "photorealistic", "render", "pencil", "oil", "pop", "art", "impressionist",
                "cubist", "comic", "vintage", "retro", "noir", "realistic", "illustration", "poster"}
@@ -70,16 +73,6 @@ class Words:
 def _tokens(text: str) -> list[str]:
     text = text.lower().replace("’", "'").replace("'", " ")
     return "".join(c if c.isalnum() or c == "-" else " " for c in text).split()
-
-
-def singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        return word[:-1]
-    return word
 
 
 def _names(scene: Scene) -> set[str]:

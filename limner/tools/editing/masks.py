@@ -37,6 +37,16 @@ def load_mask(path, size: tuple[int, int]):
     return mask
 
 
+def mask_bbox(path) -> list[float] | None:
+    """The bounding box of a mask file's white part (>= 128), as fractions of its size; None when it is empty."""
+    from PIL import Image
+
+    with Image.open(path) as m:
+        bw = m.convert("L").point(lambda v: 255 if v >= 128 else 0)
+        bbox, (w, h) = bw.getbbox(), bw.size
+    return None if bbox is None else [bbox[0] / w, bbox[1] / h, bbox[2] / w, bbox[3] / h]
+
+
 def soften(mask, feather: int):
     """The mask grown by ``feather`` pixels, falling off linearly to 0 at that distance."""
     import numpy as np

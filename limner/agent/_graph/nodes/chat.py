@@ -23,13 +23,10 @@ def _unpack(answer) -> tuple[str, dict]:
 
 def mask_box(run_dir, mask: str) -> list[float] | None:
     """The bounding box of a person's mask (a PNG in the run folder), as fractions; None when it is empty."""
-    from PIL import Image
+    from limner.tools.editing.masks import mask_bbox
 
-    with Image.open(f"{run_dir}/{mask}") as m:
-        bw = m.convert("L").point(lambda v: 255 if v >= 128 else 0)
-        bbox, (w, h) = bw.getbbox(), bw.size
-    return None if bbox is None else [round(bbox[0] / w, 4), round(bbox[1] / h, 4), round(bbox[2] / w, 4),
-                                      round(bbox[3] / h, 4)]
+    box = mask_bbox(f"{run_dir}/{mask}")
+    return None if box is None else [round(v, 4) for v in box]
 
 
 def _under(boxes: dict[int, list[float]], region: list[float]) -> int | None:

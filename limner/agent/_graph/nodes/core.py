@@ -261,27 +261,30 @@ def preserved(tb, state: dict, pending: list[dict], images: list) -> list[dict |
     in an edit of a region (``--box``/``--mask``, an edit endpoint's mask), everything outside it compared with
     the input; in an inpainted repair or a chat's edit of one object, everything outside the boxes it painted
     (and erased) compared with its parent."""
+    from functools import lru_cache
+
     from limner.tools.verifiers.preservation import as_score, preservation
 
+    source = lru_cache(maxsize=None)(lambda rel: _load_rgb(tb.store.dir / rel))  # a round's candidates share one
     out = []
     for cand, image in zip(pending, images):
-        found = edited_region(tb, state, cand, image.size)
+        found = edited_region(tb, state, cand, image.size, source)
         out.append(None if found is None else as_score(preservation(found[0], image, found[1])))
     return out
 
 
-def edited_region(tb, state: dict, cand: dict, size) -> tuple | None:
+def edited_region(tb, state: dict, cand: dict, size, source) -> tuple | None:
     """``(source image, region mask)`` a candidate must match outside of, or None (a new generation, or an
-    edit of the whole image: a variation or an instruction)."""
+    edit of the whole image: a variation or an instruction). ``source(relative path)`` loads an image of the
+    run folder."""
     from PIL import ImageChops
 
     from limner.tools.editing import box_mask_image, load_mask
 
     brief, edit = state["brief"], cand.get("edit") or {}
     if brief.get("image") and (brief.get("box") or brief.get("mask")):
-        source = _load_rgb(tb.store.dir / "input.png")
-        return source, (load_mask(tb.store.dir / "mask.png", size) if brief.get("mask")
-                        else box_mask_image(size, brief["box"]))
+        return source("input.png"), (load_mask(tb.store.dir / "mask.png", size) if brief.get("mask")
+                                     else box_mask_image(size, brief["box"]))
     if edit.get("editor") != "inpaint" or not edit.get("box") or not edit.get("parent_path"):
         return None
     region = box_mask_image(size, edit["box"])
@@ -289,7 +292,7 @@ def edited_region(tb, state: dict, cand: dict, size) -> tuple | None:
         region = ImageChops.darker(region, load_mask(tb.store.dir / edit["within"], size))
     if edit.get("erase"):
         region = ImageChops.lighter(region, box_mask_image(size, edit["erase"]["box"]))
-    return _load_rgb(tb.store.dir / edit["parent_path"]), region
+    return source(edit["parent_path"]), region
 
 
 RESIZED = 1.2  # a resize counts when the object's found box grew (shrank) by this factor in area
