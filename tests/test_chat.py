@@ -108,8 +108,7 @@ def test_an_interactive_run_waits_for_the_person_and_obeys(tmp_path, shapes_defa
 
 def test_the_readme_chat_edit_ends_with_the_green_circle_it_asked_for(tmp_path, shapes_defaults):
     """README's interactive example, through the API: "make the circle green", then "accept" keeps a green circle
-    (a recolour repaints the circle's box at ``recolor_strength``, so the circle survives; at strength 1 both
-    repairs erased it)."""
+    (a recolour on a model told the box repaints it at ``grounded_recolor_strength``, 1.0)."""
     from PIL import Image
 
     from limner.tools.shapes.parser import parse
@@ -118,7 +117,7 @@ def test_the_readme_chat_edit_ends_with_the_green_circle_it_asked_for(tmp_path, 
     r = answer(answer(answer(r.run_id, "yes").run_id, "make the circle green").run_id, "accept")
     m = json.loads(Path(r.manifest_path).read_text())
     best = next(c for c in m["candidates"] if c["id"] == m["best"]["id"])
-    assert best["round"] >= 2 and best["edit"]["strength"] == 0.7  # the edit's round, or a retry of it
+    assert best["round"] >= 2 and best["edit"]["strength"] == 1.0  # the edit's round, or a retry of it
     with Image.open(r.final_path) as im:
         assert any(o["shape"] == "circle" and o["color"] == "green" for o in parse(im.convert("RGB")))
 
@@ -264,3 +263,25 @@ def test_an_edit_said_at_the_plan_changes_the_plan_before_anything_is_generated(
     r = answer(r.run_id, "yes")
     assert r.question["kind"] == "round" and all(c.plan_version == 2 for c in r.candidates)
     answer(r.run_id, "cancel")
+
+
+def test_a_restyle_is_a_variation_that_must_keep_every_object_where_it_was(tmp_path, shapes_defaults):
+    """ "make it look like a watercolor painting": the plan's style changes, a variation of the current image
+    carries it, and each of its candidates is checked for the composition (every object found near where it
+    was) beside the plan's checks."""
+    r = run("a blue circle left of a red square", out=tmp_path, seed=3, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "yes")
+    head = r.question["best_id"]
+    r = answer(r.run_id, "make it look like a watercolor painting")
+    m = json.loads((Path(r.run_dir) / "manifest.json").read_text())
+    assert m["chat"][-1]["read_as"]["kind"] == "restyle" and "watercolor" in m["plan"]["style"]
+    restyled = [c for c in m["candidates"] if c["round"] == 2]
+    kept = restyled[0]["edit"]["target"]["expect"]["kept"]
+    assert restyled and all(c["action"] == "variation" and c["edit"]["parent"] == head for c in restyled)
+    assert sorted(k["object"] for k in kept) == [0, 1]
+    for c in restyled:  # answered where every object was found again; else unanswered, never passed
+        asked = c["scores"]["intent"]["detail"]["questions"][0]
+        missing = [f for f in c["scores"]["questions"]["detail"]["findings"]
+                   if f["kind"] == "object" and f["status"] == "missing"]
+        assert asked["question"] == "is every object where it was?"
+        assert (asked["counted"] is None) == bool(missing) and not (asked["counted"] is None and asked["passed"])

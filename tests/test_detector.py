@@ -327,3 +327,49 @@ def test_a_run_the_embedded_model_cannot_draw_stops_after_its_first_round_and_sa
     assert "unverified: no verifier could answer 1 of 1 checks: Is there a cat?" in result.stop_reason
     assert "model shapes-tiny draws only circles, squares and triangles" in result.stop_reason
     assert result.final_path is not None
+
+
+def test_a_weak_box_fails_nothing_else_is_there_but_never_passes_a_check_that_something_is():
+    """Between the detector's ``doubt`` and its threshold, a box counts against 'only' and 'absent' checks (a
+    miss there is a false pass), never for 'exists'; a weak box centred in a sure one and not much smaller is
+    that object again, a small one in its corner is not (a speck an edit left there)."""
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+
+    class Weak:
+        threshold, doubt, nms = 0.4, 0.3, 0.5
+        vocabulary = frozenset({"circle", "square", "triangle"})
+
+        def detect(self, image, phrases, threshold=None):
+            least = self.threshold if threshold is None else threshold
+            scores = {p: 0.0 for p in phrases}
+            boxes = {"circle": [(0.9, [0, 0, 20, 20]), (0.33, [4, 4, 14, 14])],  # the circle, and it again
+                     "triangle": [(0.35, [15, 0, 21, 5])]}  # a speck in the circle's corner, unsure
+            return {p: [{"phrase": p, "score": s, "bbox": b, "scores": {**scores, p: s, f"red {p}": s}}
+                        for s, b in boxes.get(p, []) if s >= least] for p in phrases}
+
+    plan = {"objects": [{"name": "circle", "color": "red", "count": 1},
+                        {"name": "triangle", "color": "red", "count": 1}],
+            "exclusions": [{"name": "triangle", "color": None}], "relations": [],
+            "checks": [{"id": "o0", "kind": "exists", "object": 0}, {"id": "o1", "kind": "exists", "object": 1},
+                       {"id": "only", "kind": "only"}, {"id": "x0", "kind": "absent", "exclusion": 0}]}
+    answerer = DetectorAnswerer(Weak(), color="detector", colors=("red",))
+    found = answerer.objects(Image.new("RGB", (64, 64), "white"), plan)
+    assert [(f["name"], f["sure"]) for f in found] == [("circle", True), ("triangle", False)]
+    answers = answerer.answer(Image.new("RGB", (64, 64), "white"), plan)
+    assert answers["o0"]["p_yes"] == 1.0 and answers["o1"]["p_yes"] == 0.0  # a weak triangle is not a triangle
+    assert answers["x0"]["p_yes"] == 0.0 and answers["x0"]["box"] == [15, 0, 21, 5]  # but it is not nothing
+    only_circle = {**plan, "objects": plan["objects"][:1], "exclusions": [],
+                   "checks": [{"id": "only", "kind": "only"}]}
+    assert answerer.answer(Image.new("RGB", (64, 64), "white"), only_circle)["only"]["p_yes"] == 0.0
+    # without a doubt score (an open-vocabulary detector's default), a weak box is not looked at
+    Weak.doubt = Weak.threshold
+    assert answerer.answer(Image.new("RGB", (64, 64), "white"), only_circle)["only"]["p_yes"] == 1.0
+
+
+def test_the_shipped_detector_states_its_doubt_score_below_its_threshold():
+    from limner.tools.verifiers.detector import Detector
+    from limner.tools.verifiers.requirements import BUILTIN_SHAPES_DETECTOR
+
+    d = Detector(BUILTIN_SHAPES_DETECTOR)
+    assert d.doubt < d.threshold and d.describe()["doubt"] == d.doubt
+    assert Detector(BUILTIN_SHAPES_DETECTOR, doubt=0.9).doubt == d.threshold  # never above the threshold

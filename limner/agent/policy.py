@@ -79,7 +79,11 @@ class Policy(BaseModel):
     recolor_strength: float = Field(default=0.7, gt=0.0, le=1.0, description=(
         "inpainting strength of a repair that only changes an object's colour (it keeps some of the object, so "
         "its shape survives; `python -m limner.bench.repairs` measured 0.7 best for inpainting alone, 0.71 of "
-        "48 right against 0.42 at full strength; told the box, the grounded embedded model gets 0.85 at 0.7)"))
+        "48 right against 0.42 at full strength) on a model that cannot be told the box"))
+    grounded_recolor_strength: float = Field(default=1.0, gt=0.0, le=1.0, description=(
+        "the same, on a model told the box (GLIGEN's inputs): `python -m limner.bench.repairs` measured 0.92 of "
+        "48 right at full strength against 0.85 at 0.7; in chat sessions, 0.7 left the old colour showing "
+        "(recolours right 9 of 30 in `limner bench sessions`)"))
     edit_retries: int = Field(default=0, ge=0, le=8, description=(
         "in a chat: rounds the agent adds on its own, the person's edit again with fresh seeds, when the edit's "
         "best image fails its checks, before it shows the result and asks (0: ask at once)"))

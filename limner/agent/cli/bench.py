@@ -706,6 +706,8 @@ def sessions_bench(
     seed: int = typer.Option(0),
     reader: str = typer.Option("rules", help="rules, or llm (LIMNER_LLM_BASE_URL) to read the person's words."),
     out: Path = typer.Option(Path("benchmarks/results/sessions.json"), "--results"),
+    keep: Optional[Path] = typer.Option(None, help="Keep the sessions' run folders here (default: a temporary "
+                                        "folder, deleted after)."),
 ):
     """Scripted chat sessions on the embedded model: each edit turn judged by the independent shapes parser (the
     change happened, everything else kept) beside what Limner said; false passes counted."""
@@ -722,8 +724,12 @@ def sessions_bench(
         typer.echo(f"{row['kind']:10} {row['turn'][:44]:44} right={row['right']!s:5} said_done={row['said_done']!s:5}"
                    f" {row['seconds']}s")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        result = run_sessions(Path(tmp), per_kind, chosen, seed, reader, on_row=show)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        result = run_sessions(keep, per_kind, chosen, seed, reader, on_row=show)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_sessions(Path(tmp), per_kind, chosen, seed, reader, on_row=show)
     typer.echo("| kind | turns | right | Limner said done | false passes |")
     typer.echo("|---|---|---|---|---|")
     for kind, r in result["by_kind"].items():
@@ -731,6 +737,39 @@ def sessions_bench(
     typer.echo(f"| all | {result['turns']} | {result['right']:.2%} | {result['said_done']} | "
                f"{result['false_passes']} ({result['false_pass_rate']:.2%}) |")
     typer.echo(f"undo after an edit: {result['undo']['right']} of {result['undo']['turns']} back where they were")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("inventory")
+def inventory_bench(
+    dev: Path = typer.Option(..., help="Development images: run folders (limner bench sessions --keep)."),
+    test: Optional[Path] = typer.Option(None, help="Test images, measured once with the doubt chosen on dev."),
+    out: Path = typer.Option(Path("benchmarks/results/inventory.json"), "--results"),
+):
+    """Choose the embedded detector's doubt score (the weakest box that fails "nothing else is there") on
+    development images, judged by the shapes parser; then measure it on test images."""
+    from limner.agent.cli.common import _fail
+    from limner.bench.inventory import choose, images, measure
+
+    sets = {"dev": dev, **({"test": test} if test else {})}
+    paths = {name: images(folder) for name, folder in sets.items()}
+    for name, found in paths.items():
+        if not found:
+            _fail(f"no candidate images under {sets[name]}: keep a session bench's runs with --keep")
+    result = {"dev": {"folder": str(dev), "rows": measure(paths["dev"])}}
+    chosen = choose(result["dev"]["rows"])
+    result["chosen"] = chosen
+    if test:
+        result["test"] = {"folder": str(test), "rows": measure(paths["test"], grid=(0.4, chosen))}
+    for name in result:
+        if name == "chosen":
+            continue
+        typer.echo(f"{name}: | doubt | images | objects | images missing one | images with an invented one | missed | invented |")
+        for t, r in result[name]["rows"].items():
+            typer.echo(f"| {t} | {r['images']} | {r['objects']} | {r['miss_images']} | {r['invent_images']} | "
+                       f"{r['missed']} | {r['invented']} |")
+    typer.echo(f"chosen on dev: doubt {chosen}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -18,7 +18,7 @@ def extras(found: list[dict], plan: dict) -> list[dict]:
     allowed = [[o["name"], o.get("color"), None if not o.get("exact", True) else o.get("count", 1)]
                for o in plan.get("objects", [])]
     out = []
-    for f in sorted(found, key=lambda f: f.get("color") is None):
+    for f in sorted(found, key=lambda f: (f.get("color") is None, not f.get("sure", True))):
         slot = next((a for a in allowed if a[0] == f["name"] and a[1] in (None, f.get("color"))
                      and (a[2] is None or a[2] > 0)), None)
         if slot is None:
@@ -28,13 +28,15 @@ def extras(found: list[dict], plan: dict) -> list[dict]:
     return out
 
 
-def answer_from_objects(found: list[dict], plan: dict, complete: bool = True) -> dict[str, dict]:
+def answer_from_objects(found: list[dict], plan: dict, complete: bool = True,
+                        doubtful: list[dict] = ()) -> dict[str, dict]:
     """Answer the plan's structured checks (exists, count, colour, relation) from the objects an image holds,
     ``[{"name", "color", "bbox": [x0, y0, x1, y1]}]``, the way GenEval's rules do: presence and count from the
     boxes of the object's name (and colour, when the plan has several objects of that name), colour from the
     objects found, position from box centres. Checks of kind "other" get no answer (``p_yes`` None); nor do
     'only' checks unless ``complete`` (the reader finds every object there is, as the shapes parser does, not
-    only those it was asked for, as a detector does)."""
+    only those it was asked for, as a detector does). ``doubtful``: weaker findings that count only against
+    "nothing else is there" ('only' and 'absent' checks), where a miss would be a false pass."""
     from limner.tools.shapes.geneval import relative_position
 
     objects = plan.get("objects", [])
@@ -52,11 +54,12 @@ def answer_from_objects(found: list[dict], plan: dict, complete: bool = True) ->
         kind, i = check.get("kind", "other"), check.get("object")
         if kind == "absent" and check.get("exclusion") is not None and check["exclusion"] < len(exclusions):
             excl = exclusions[check["exclusion"]]
-            hits = [f for f in found if f["name"] == excl["name"] and (not excl.get("color") or f["color"] == excl["color"])]
+            hits = [f for f in [*found, *doubtful]
+                    if f["name"] == excl["name"] and (not excl.get("color") or f["color"] == excl["color"])]
             answers[check["id"]] = {"p_yes": 0.0 if hits else 1.0, "box": hits[0]["bbox"] if hits else None}
             continue
         if kind == "only":
-            extra = extras(found, plan) if complete else None
+            extra = extras([*found, *doubtful], plan) if complete else None
             answers[check["id"]] = ({"p_yes": None, "box": None} if extra is None else
                                     {"p_yes": 0.0 if extra else 1.0, "box": extra[0]["bbox"] if extra else None})
             continue
@@ -83,6 +86,24 @@ def answer_from_objects(found: list[dict], plan: dict, complete: bool = True) ->
             hits = wrong or subjects
         answers[check["id"]] = {"p_yes": 1.0 if ok else 0.0, "box": hits[0]["bbox"] if hits else None}
     return answers
+
+
+def _centre(box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _area(box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _rereads(weak, sure) -> bool:
+    """Whether a weak box is another reading of a sure one: centred in it and at least ``REREAD_AREA`` of its
+    size (a much smaller box in its corner is something else: a speck an edit left there)."""
+    (cx, cy) = _centre(weak)
+    return sure[0] <= cx <= sure[2] and sure[1] <= cy <= sure[3] and _area(weak) >= REREAD_AREA * _area(sure)
+
+
+REREAD_AREA = 0.25
 
 
 class ParserAnswerer:
@@ -142,32 +163,47 @@ class DetectorAnswerer:
         vocabulary = getattr(self.detector, "vocabulary", None)
         return vocabulary is not None and any(c.get("kind") == "only" for c in plan.get("checks", []))
 
+    def doubts(self, plan: dict) -> bool:
+        """Whether weaker boxes are looked at too: for 'only' and 'absent' checks, when the detector has a
+        ``doubt`` score below its threshold (a box there fails "nothing else is there" rather than pass it)."""
+        return getattr(self.detector, "doubt", 1.0) < getattr(self.detector, "threshold", 0.0) and any(
+            c.get("kind") in ("only", "absent") for c in plan.get("checks", []))
+
     def objects(self, image, plan: dict) -> list[dict]:
+        """The objects found: ``{"name", "bbox", "score", "color", "sure"}``; ``sure`` False for a box scoring
+        between the detector's ``doubt`` and its threshold (only asked for when ``doubts(plan)``), and kept
+        where no sure box already is (``_rereads``)."""
         names = list(dict.fromkeys([*(o["name"] for o in plan.get("objects", [])),
                                     *(e["name"] for e in plan.get("exclusions", []))]))
         if self.inventory(plan):
             names = list(dict.fromkeys([*names, *sorted(self.detector.vocabulary)]))
         palette = self._palette(plan)
         colored = [f"{c} {n}" for n in names for c in palette] if self.color == "detector" else []
-        detections = self.detector.detect(image, names + colored)
+        least = self.detector.doubt if self.doubts(plan) else None
+        detections = self.detector.detect(image, names + colored, **({"threshold": least} if least else {}))
         found = []
         for name in names:
             for d in detections[name]:
                 if any(d["scores"].get(other, 0.0) > d["score"] for other in names if other != name):
                     continue  # one box, one object: it counts for the name that scores highest there
-                found.append({"name": name, "bbox": d["bbox"], "score": d["score"],
-                              "color": self._color_of(image, d, name, palette)})
+                found.append({"name": name, "bbox": d["bbox"], "score": d["score"], "scores": d["scores"],
+                              "sure": d["score"] >= getattr(self.detector, "threshold", 0.0)})
+        sure = [f for f in found if f["sure"]]
+        found = sure + [f for f in found if not f["sure"] and not any(_rereads(f["bbox"], s["bbox"]) for s in sure)]
+        for f in found:
+            f["color"] = self._color_of(image, f, f["name"], palette)
+            del f["scores"]
         return found
 
-    def _color_of(self, image, detection: dict, name: str, palette: list[str]) -> str:
+    def _color_of(self, image, found: dict, name: str, palette: list[str]) -> str:
         if self.color == "detector":
-            scores = detection["scores"]
+            scores = found["scores"]
             return max(palette, key=lambda c: scores.get(f"{c} {name}", 0.0))
         import torch
 
         from limner.tools.images import to_tensor
 
-        x0, y0, x1, y1 = detection["bbox"]
+        x0, y0, x1, y1 = found["bbox"]
         crop = image.convert("RGB").crop((int(x0), int(y0), max(int(x0) + 1, round(x1)), max(int(y0) + 1, round(y1))))
         with torch.no_grad():
             sims = self.clip.image_embeds(to_tensor([crop])) @ self.clip.text_embeds(
@@ -178,7 +214,9 @@ class DetectorAnswerer:
         """Every check answered from the detections; a check about an object the detector was never taught
         (outside its ``vocabulary``) has no answer (``p_yes`` None, left out of the score), not a guess."""
         # it finds what it is asked for: everything only when it can list all it knows (``inventory``)
-        answers = answer_from_objects(self.objects(image, plan), plan, complete=self.inventory(plan))
+        found = self.objects(image, plan)
+        answers = answer_from_objects([f for f in found if f["sure"]], plan, complete=self.inventory(plan),
+                                      doubtful=[f for f in found if not f["sure"]])
         vocabulary = getattr(self.detector, "vocabulary", None)
         if vocabulary is None:
             return answers

@@ -73,18 +73,22 @@ class Detector:
     which the weaker of two boxes of one phrase is dropped."""
 
     def __init__(self, model: str, device: str | None = None, threshold: float | None = None,
-                 nms: float | None = None):
+                 nms: float | None = None, doubt: float | None = None):
         self.model_id = model
         self._device = device
         shipped = folder_settings(model)
         self.threshold = threshold if threshold is not None else shipped.get("threshold", DEFAULT_THRESHOLD)
         self.nms = nms if nms is not None else shipped.get("nms", DEFAULT_NMS)
+        # below ``threshold``, the least score at which a box still casts doubt on "nothing else is there" (an
+        # 'only' or 'absent' check): a miss there is a false pass, so those checks listen to weaker boxes
+        self.doubt = min(self.threshold, doubt if doubt is not None else shipped.get("doubt", self.threshold))
         # the object names a closed-vocabulary detector was taught (None: open vocabulary, any name)
         self.vocabulary = frozenset(shipped["vocabulary"]) if shipped.get("vocabulary") else None
         self._model = self._processor = None
 
     def describe(self) -> dict:
-        return {"model": self.model_id, "threshold": self.threshold, "nms": self.nms}
+        return {"model": self.model_id, "threshold": self.threshold, "nms": self.nms,
+                **({"doubt": self.doubt} if self.doubt < self.threshold else {})}
 
     @property
     def architecture(self) -> Architecture:
@@ -119,20 +123,22 @@ class Detector:
 
         self._model, self._processor = load_once(("detector", self.model_id, str(self.device)), self.model_id, load)
 
-    def detect(self, image, phrases: list[str]) -> dict[str, list[dict]]:
-        """``{phrase: [detection, ...]}``, best first, for each distinct phrase."""
+    def detect(self, image, phrases: list[str], threshold: float | None = None) -> dict[str, list[dict]]:
+        """``{phrase: [detection, ...]}``, best first, for each distinct phrase, scoring at least ``threshold``
+        (default: the detector's)."""
         phrases = list(dict.fromkeys(phrases))
         if not phrases:
             return {}
         arch = self.architecture
         image = image.convert("RGB")
+        least = self.threshold if threshold is None else threshold
         if arch.decoding == "owl":
-            found = self._owl(image, phrases, arch)
+            found = self._owl(image, phrases, arch, least)
         else:
-            found = self._grounding(image, phrases)
+            found = self._grounding(image, phrases, least)
         return {p: nms([d for d in found if d["phrase"] == p], self.nms) for p in phrases}
 
-    def _owl(self, image, phrases: list[str], arch: Architecture) -> list[dict]:
+    def _owl(self, image, phrases: list[str], arch: Architecture, least: float) -> list[dict]:
         import torch
 
         inputs = self._processor(text=[phrases], images=image, return_tensors="pt").to(self.device)
@@ -145,9 +151,9 @@ class Detector:
         boxes = torch.stack([(cx - w / 2) * sx, (cy - h / 2) * sy, (cx + w / 2) * sx, (cy + h / 2) * sy], -1)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        return self._keep(phrases, scores, boxes)
+        return self._keep(phrases, scores, boxes, least)
 
-    def _grounding(self, image, phrases: list[str]) -> list[dict]:
+    def _grounding(self, image, phrases: list[str], least: float) -> list[dict]:
         """Grounding DINO: a phrase's score at a box is the highest probability among its tokens (the model's
         own rule). Phrases that do not fit in one prompt (``max_text_len`` tokens) are asked in several."""
         limit = getattr(self._model.config, "max_text_len", 256) - 2
@@ -158,10 +164,10 @@ class Detector:
             groups[-1].append(p)
         found = []
         for group in groups:
-            found += self._grounding_prompt(image, group)
+            found += self._grounding_prompt(image, group, least)
         return found
 
-    def _grounding_prompt(self, image, phrases: list[str]) -> list[dict]:
+    def _grounding_prompt(self, image, phrases: list[str], least: float) -> list[dict]:
         import torch
 
         spans, text = [], ""
@@ -183,16 +189,16 @@ class Detector:
                              (cy + h / 2) * height], -1)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        return self._keep(phrases, scores, boxes)
+        return self._keep(phrases, scores, boxes, least)
 
-    def _keep(self, phrases: list[str], scores, boxes) -> list[dict]:
+    def _keep(self, phrases: list[str], scores, boxes, least: float) -> list[dict]:
         """Detections from every box's score per phrase (boxes, phrases) and its corners in pixels."""
         import torch
 
         real = ((boxes[:, 2] - boxes[:, 0]) >= 1) & ((boxes[:, 3] - boxes[:, 1]) >= 1)  # a box, not a point
         found = []
         for q, phrase in enumerate(phrases):
-            for p in torch.nonzero((scores[:, q] >= self.threshold) & real).flatten().tolist():
+            for p in torch.nonzero((scores[:, q] >= least) & real).flatten().tolist():
                 found.append({"phrase": phrase, "score": round(float(scores[p, q]), 4),
                               "bbox": [round(float(v), 1) for v in boxes[p]],
                               "scores": {k: round(float(scores[p, j]), 4) for j, k in enumerate(phrases)}})

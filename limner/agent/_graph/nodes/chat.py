@@ -324,7 +324,7 @@ def _retry(state: dict, policy) -> dict | None:
 def _edit(state: dict, intent, said: str, mask: str | None = None) -> dict | str:
     """The state update and directive that carry out an edit, or why it cannot be done (one line). With a
     person's ``mask``, an edit of one region paints only there (an addition goes there)."""
-    from limner.agent.edits.apply import edited_plan, target
+    from limner.agent.edits.apply import edited_plan, found_boxes, target
 
     parent = next(c for c in state["candidates"] if c["id"] == (intent.candidate or state["best_id"]))
     plan = state["plan"]
@@ -349,8 +349,9 @@ def _edit(state: dict, intent, said: str, mask: str | None = None) -> dict | str
               "best_id": parent["id"], "best_score": parent["score"]}
     if goal is not None:
         directive = {"action": "repair", "reason": f"{said}: {goal['why']}", "target": goal}
-    elif intent.kind == "restyle":
-        directive = {"action": "variation", "reason": f"{said}: restyle {parent['id']} as {intent.style}"}
+    elif intent.kind == "restyle":  # a new look, the same composition: every object found stays where it was
+        directive = {"action": "variation", "reason": f"{said}: restyle {parent['id']} as {intent.style}",
+                     "keep": [{"object": i, "box": b} for i, b in sorted(found_boxes(parent).items())]}
     else:
         directive = {"action": "random", "reason": f"{said}: the image made again"}
     return update | {"directive": directive}

@@ -239,7 +239,7 @@ def verify(state: dict, tb, policy) -> dict:
         if kept[k] is not None:  # an edit of a region: outside it, the image must be as it was
             scores["preservation"] = kept[k]
         asked = intent_check(cand, scores)
-        if asked is not None:  # a person's move, resize or addition: did the object end up as asked?
+        if asked is not None:  # a person's move, resize, addition or restyle: did it end up as asked?
             scores["intent"] = asked
         scored.append(validated({**cand, "scores": scores, "score": round(means[k], 6)}))
         _emit({"event": "candidate", "id": cand["id"], "score": means[k], "path": cand["path"]})
@@ -296,19 +296,39 @@ def edited_region(tb, state: dict, cand: dict, size, source) -> tuple | None:
 
 
 RESIZED = 1.2  # a resize counts when the object's found box grew (shrank) by this factor in area
+KEPT_SHIFT = 0.15  # a restyled object stays put: its centre moved by at most this share of its larger side
+
+
+def _shift(before: list[float], after: list[float]) -> float:
+    """How far a box's centre moved, as a share of its larger side before."""
+    side = max(before[2] - before[0], before[3] - before[1]) or 1.0
+    return max(abs((after[0] + after[2]) - (before[0] + before[2])),
+               abs((after[1] + after[3]) - (before[1] + before[3]))) / 2 / side
 
 
 def intent_check(cand: dict, scores: dict) -> dict | None:
     """For an edit a person asked for in a chat (``edit.target.expect``): whether the object is where a move or
     an addition put it (its found box's centre inside the box it was painted in), or bigger (smaller) than it was
-    by ``RESIZED`` in area, read from the question verifier's findings; None for other candidates. A check
+    by ``RESIZED`` in area, or, after a restyle, every object where it was (within ``KEPT_SHIFT``), read from
+    the question verifier's findings; None for other candidates. A check
     the findings cannot answer (the object not found) is unanswered, never passed."""
     expect = ((cand.get("edit") or {}).get("target") or {}).get("expect")
     if not expect:
         return None
-    found = next((f for s in scores.values() for f in (s.get("detail") or {}).get("findings") or []
-                  if f["kind"] == "object" and f["index"] == expect["object"] and f.get("box")
-                  and f["status"] != "missing"), None)
+    def box_of(i: int) -> list[float] | None:
+        return next((f["box"] for s in scores.values() for f in (s.get("detail") or {}).get("findings") or []
+                     if f["kind"] == "object" and f["index"] == i and f.get("box") and f["status"] != "missing"), None)
+
+    if "kept" in expect:  # a restyle: each object's found centre within KEPT_SHIFT of its size from where it was
+        now = [box_of(k["object"]) for k in expect["kept"]]
+        question = "is every object where it was?"
+        ok = None if None in now else all(_shift(k["box"], b) <= KEPT_SHIFT for k, b in zip(expect["kept"], now))
+        record = {"id": "intent", "question": question, "kind": "intent", "object": None,
+                  "answer": None, "counted": None if ok is None else float(ok), "passed": bool(ok),
+                  "skipped_by_parent": False}
+        return {"score": 1.0 if ok else 0.0, "raw": None, "detail": {"questions": [record]}}
+    box = box_of(expect["object"])
+    found = None if box is None else {"box": box}
     if "inside" in expect:
         x0, y0, x1, y1 = expect["inside"]
         question = "is the object where it was asked to go?"

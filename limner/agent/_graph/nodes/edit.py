@@ -74,13 +74,15 @@ def repair(state: dict, tb, policy) -> dict:
             params["erase_box"] = erase["box"]
         grounding = None if tb.spec.caps.lacks("grounded") else [{"phrase": target["phrase"], "box": target["box"]}]
         params["grounded"] = grounding is not None
-        strength = policy.recolor_strength if target.get("recolor") else 1.0  # keep the shape, change its colour
         mask = box_mask_image(size, target["box"])
         if within:
             mask = inside(mask, tb.store.dir / within)
         phrase = target["phrase"] or tb.spec.erase_prompt  # a removal: the background, no object
         if not target["phrase"]:
             grounding, params["grounded"] = None, False
+        strength = 1.0
+        if target.get("recolor"):  # keep the shape, change its colour: a model told the box keeps it anyway
+            strength = policy.recolor_strength if grounding is None else policy.grounded_recolor_strength
         result = inpaint(tb.generator, image, mask, phrase,
                          batch, negative_prompt=negative, grounding=grounding, strength=strength)
         if erased is not None:
@@ -108,10 +110,14 @@ def variation_node(state: dict, tb, policy) -> dict:
                   "parent_sha256": sha256_file(tb.store.dir / "input.png")}
         return result, source, {"parent": "input", "instruction": state["brief"]["prompt"]}
 
+    keep = (state.get("directive") or {}).get("keep")  # a chat's restyle: the objects stay where they are
+
     def edit(parent, image, batch):
         result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
                            strength=policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
-        return result, {}, {"parent": parent["id"], "strength": policy.variation_strength}
+        extra = {"target": {"object": "person:restyle", "status": "requested", "why": "the person asked for a "
+                            "new style", "expect": {"kept": keep}}} if keep else {}
+        return result, extra, {"parent": parent["id"], "strength": policy.variation_strength}
 
     def region_again(parent, image, batch):  # an edit of a region: the region repainted again, fresh seeds
         result, record = repaint_region(tb, state, batch)

@@ -1,0 +1,25 @@
+"""``limner bench inventory``: how a detector's doubt score is chosen and measured (the parser as truth)."""
+
+from typer.testing import CliRunner
+
+from limner.bench.inventory import choose, matched
+
+
+def test_a_speck_the_detector_misses_is_a_miss_and_a_box_on_nothing_an_invention():
+    square = {"shape": "square", "color": "green", "bbox": [35, 3, 62, 29], "area": 596}
+    speck = {"shape": "circle", "color": "blue", "bbox": [52, 3, 62, 9], "area": 41}
+    assert matched([square, speck], [{"bbox": [36, 4, 61, 29]}]) == (1, 0)
+    assert matched([square, speck], [{"bbox": [36, 4, 61, 29]}, {"bbox": [58.6, 2.5, 64, 13.2]}]) == (0, 0)
+    assert matched([square], [{"bbox": [36, 4, 61, 29]}, {"bbox": [0, 40, 10, 50]}]) == (0, 1)
+
+
+def test_the_rule_counts_a_miss_twice_and_prefers_the_higher_doubt_on_ties():
+    rows = {"0.4": {"cost": 10}, "0.3": {"cost": 8}, "0.2": {"cost": 8}}
+    assert choose(rows) == 0.3
+
+
+def test_inventory_without_images_is_one_line(tmp_path):
+    from limner.agent.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "inventory", "--dev", str(tmp_path)])
+    assert result.exit_code == 2 and "no candidate images" in result.output and "Traceback" not in result.output
