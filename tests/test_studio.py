@@ -162,6 +162,41 @@ def test_cancel_in_the_studio_stops_a_running_round(studio):
     assert not errors, errors
 
 
+def test_a_deleted_box_leaves_the_plan_and_go_here_branches_from_an_undone_edit(studio):
+    """The layout's × takes an object out of the plan before anything is generated; after an edit and an undo,
+    the history strip's "go here" on the undone turn moves the session back to that turn's image."""
+    live, page, errors, shots = studio
+    api = live.client()
+    page.goto(f"{live.base}/")
+    page.fill("#brief", "a green triangle left of a blue square")
+    page.fill("#per-round", "2")
+    page.click("#plan-btn")
+    page.wait_for_selector("#plan-panel:not([hidden]) #layout .box")
+    assert page.locator("#layout .box").count() == 2
+    page.locator('#layout .box[data-object="1"] .del').click()
+    assert page.locator("#layout .box").count() == 1
+    page.click("#approve-btn")
+    _ready(page)
+    run = page.evaluate("S.run")
+    view = api.get(f"/v1/runs/{run}").json()
+    assert [o["name"] for o in view["plan"]["objects"]] == ["triangle"] and not view["plan"]["relations"]
+    first = view["question"]["best_id"]
+
+    page.fill("#turn", "make the triangle red")
+    page.click("#send-btn")
+    _ready(page, 1)
+    edited = api.get(f"/v1/runs/{run}").json()["question"]["history"][0]["head"]
+    page.click("#undo-btn")
+    _ready(page, 2)
+    assert api.get(f"/v1/runs/{run}").json()["question"]["best_id"] == first
+    page.locator("#history li.undone button", has_text="go here").click()
+    _ready(page, 3)
+    view = api.get(f"/v1/runs/{run}").json()
+    assert view["question"]["best_id"] == edited != first
+    assert page.locator(f'.cand.head[data-id="{edited}"]').count() == 1
+    assert not errors, errors
+
+
 def test_the_studio_is_served_without_the_key_and_its_api_calls_need_it(tmp_path):
     live = LiveService(tmp_path / "runs", tmp_path / "home", "--api-key", "s3cret").start()
     try:
