@@ -20,7 +20,10 @@ loop, the questions verifier answers with the embedded detector shapes-owl (lear
 not independent of the world's ground truth either, but not the parser), and the preservation check compares
 pixels.
 
-    limner bench sessions --per-kind 30
+Seed 0 is the development draw (fixes were tried on it); seed 1 the held-out one, run once after the last change:
+
+    limner bench sessions --per-kind 30 --seed 1                                                 # held out
+    limner bench sessions --per-kind 30 --seed 0 --results benchmarks/results/sessions_dev.json  # development
 """
 
 from __future__ import annotations
