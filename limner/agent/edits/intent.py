@@ -26,14 +26,17 @@ NEEDS_OBJECT = {"recolor", "resize", "move", "remove", "replace"}
 
 
 class Intent(BaseModel):
-    """One turn of a person, read."""
+    """One turn of a person, read. The fields are in the order a reading is written ("add", then the noun, then
+    its colour and place): a JSON-schema grammar (llama.cpp's) keeps this order, so an LLM that writes the noun
+    first can still give the colour and the place after it."""
 
     model_config = ConfigDict(extra="forbid")
     action: Action = Field(description=(
         "accept: approve the plan / take the best image; cancel: stop now; pick: finish with a named candidate; "
         "more: another round with the same plan and fresh noise; edit: change the image (see kind); undo: go back "
         "to the image before the last edit; back: go back to a named candidate and go on from it; ask: the words "
-        "are ambiguous (which object?): ask one short question; replan: a new description of the whole scene"))
+        "are ambiguous (which object?): ask one short question; replan: a new description of the whole scene, "
+        "naming its objects (a new look for the same picture is an edit of kind restyle)"))
     kind: Kind | None = Field(default=None, description=(
         "edit only. recolor: an object's colour; resize: its size; move: its place; add: a new object; remove: "
         "an object goes; replace: an object becomes another thing; restyle: the whole image's style; regenerate: "
@@ -41,12 +44,12 @@ class Intent(BaseModel):
     candidate: str | None = Field(default=None, description=(
         "the candidate id it applies to (pick, back, or the image an edit starts from); empty = the current one"))
     object: int | None = Field(default=None, ge=0, description="index into the scene's objects the edit changes")
+    name: str | None = Field(default=None, description="add/replace: the new object's noun, singular")
     color: str | None = Field(default=None, description="recolor: the new colour; add: the new object's colour")
     scale: float = Field(default=1.0, ge=0.3, le=3.0, description="resize: above 1 bigger, below 1 smaller")
     where: Where | None = Field(default=None, description="move/add: where in the image")
     relation: Relation | None = Field(default=None, description="move/add: placed in this relation to 'anchor'")
     anchor: int | None = Field(default=None, ge=0, description="move/add: index of the object it is placed by")
-    name: str | None = Field(default=None, description="add/replace: the new object's noun, singular")
     style: str | None = Field(default=None, description="restyle: the style, in the person's words")
     question: str = Field(default="", description="ask: the one short question to put to the person")
     pending: dict | None = Field(default=None, description=(
