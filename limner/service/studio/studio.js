@@ -106,8 +106,8 @@ async function onEvent(e) {
     $("progress-text").textContent = `round ${e.round}: step ${e.step} of ${e.steps}`;
     $("round-panel").hidden = false;
   } else if (e.event === "candidate") {
-    // the event's own "id" is its number in the log: the candidate is named by its file
-    const cid = e.path.split("/").pop().replace(/\.png$/, "");
+    // the event's "id" is its number in the log; the candidate's own id travels as "id_"
+    const cid = e.id_ || e.path.split("/").pop().replace(/\.png$/, "");
     S.live.set(cid, e);
     renderCandidates();
   } else if (e.event === "started" || e.event === "message" || e.event === "queued") {
