@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-GRID = (0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
+GRID = (0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)  # the first: shapes-owl's threshold (no doubt)
 
 
 def images(folder: Path) -> list[Path]:

@@ -712,6 +712,7 @@ def sessions_bench(
     """Scripted chat sessions on the embedded model: each edit turn judged by the independent shapes parser (the
     change happened, everything else kept) beside what Limner said; false passes counted."""
     import tempfile
+    from contextlib import nullcontext
 
     from limner.agent.cli.common import _fail
     from limner.bench.sessions import KINDS, run_sessions
@@ -724,12 +725,9 @@ def sessions_bench(
         typer.echo(f"{row['kind']:10} {row['turn'][:44]:44} right={row['right']!s:5} said_done={row['said_done']!s:5}"
                    f" {row['seconds']}s")
 
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        result = run_sessions(keep, per_kind, chosen, seed, reader, on_row=show)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = run_sessions(Path(tmp), per_kind, chosen, seed, reader, on_row=show)
+    with (nullcontext(keep) if keep else tempfile.TemporaryDirectory()) as folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        result = run_sessions(Path(folder), per_kind, chosen, seed, reader, on_row=show)
     typer.echo("| kind | turns | right | Limner said done | false passes |")
     typer.echo("|---|---|---|---|---|")
     for kind, r in result["by_kind"].items():
@@ -750,7 +748,7 @@ def inventory_bench(
     """Choose the embedded detector's doubt score (the weakest box that fails "nothing else is there") on
     development images, judged by the shapes parser; then measure it on test images."""
     from limner.agent.cli.common import _fail
-    from limner.bench.inventory import choose, images, measure
+    from limner.bench.inventory import GRID, choose, images, measure
 
     sets = {"dev": dev, **({"test": test} if test else {})}
     paths = {name: images(folder) for name, folder in sets.items()}
@@ -759,16 +757,14 @@ def inventory_bench(
             _fail(f"no candidate images under {sets[name]}: keep a session bench's runs with --keep")
     result = {"dev": {"folder": str(dev), "rows": measure(paths["dev"])}}
     chosen = choose(result["dev"]["rows"])
-    result["chosen"] = chosen
-    if test:
-        result["test"] = {"folder": str(test), "rows": measure(paths["test"], grid=(0.4, chosen))}
-    for name in result:
-        if name == "chosen":
-            continue
+    if test:  # GRID[0] is the threshold itself: no doubt, the detector as it was
+        result["test"] = {"folder": str(test), "rows": measure(paths["test"], grid=(GRID[0], chosen))}
+    for name, measured in result.items():
         typer.echo(f"{name}: | doubt | images | objects | images missing one | images with an invented one | missed | invented |")
-        for t, r in result[name]["rows"].items():
+        for t, r in measured["rows"].items():
             typer.echo(f"| {t} | {r['images']} | {r['objects']} | {r['miss_images']} | {r['invent_images']} | "
                        f"{r['missed']} | {r['invented']} |")
+    result["chosen"] = chosen
     typer.echo(f"chosen on dev: doubt {chosen}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

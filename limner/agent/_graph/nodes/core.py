@@ -315,34 +315,32 @@ def intent_check(cand: dict, scores: dict) -> dict | None:
     expect = ((cand.get("edit") or {}).get("target") or {}).get("expect")
     if not expect:
         return None
+
     def box_of(i: int) -> list[float] | None:
         return next((f["box"] for s in scores.values() for f in (s.get("detail") or {}).get("findings") or []
                      if f["kind"] == "object" and f["index"] == i and f.get("box") and f["status"] != "missing"), None)
 
+    def area(b: list[float]) -> float:
+        return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
     if "kept" in expect:  # a restyle: each object's found centre within KEPT_SHIFT of its size from where it was
         now = [box_of(k["object"]) for k in expect["kept"]]
-        question = "is every object where it was?"
+        question, obj, box = "is every object where it was?", None, None
         ok = None if None in now else all(_shift(k["box"], b) <= KEPT_SHIFT for k, b in zip(expect["kept"], now))
-        record = {"id": "intent", "question": question, "kind": "intent", "object": None,
-                  "answer": None, "counted": None if ok is None else float(ok), "passed": bool(ok),
-                  "skipped_by_parent": False}
-        return {"score": 1.0 if ok else 0.0, "raw": None, "detail": {"questions": [record]}}
-    box = box_of(expect["object"])
-    found = None if box is None else {"box": box}
-    if "inside" in expect:
-        x0, y0, x1, y1 = expect["inside"]
-        question = "is the object where it was asked to go?"
-        ok = None if found is None else (x0 <= (found["box"][0] + found["box"][2]) / 2 <= x1
-                                         and y0 <= (found["box"][1] + found["box"][3]) / 2 <= y1)
     else:
-        area = lambda b: max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])  # noqa: E731
-        before = area(expect["area_from"])
-        question = f"is the object {'bigger' if expect['grow'] else 'smaller'} than it was?"
-        ok = None if found is None or not before else (area(found["box"]) >= RESIZED * before if expect["grow"]
-                                                     else area(found["box"]) <= before / RESIZED)
-    record = {"id": "intent", "question": question, "kind": "intent", "object": expect["object"],
-              "answer": None if found is None else found["box"], "counted": None if ok is None else float(ok),
-              "passed": bool(ok), "skipped_by_parent": False}
+        obj = expect["object"]
+        box = box_of(obj)
+        if "inside" in expect:
+            x0, y0, x1, y1 = expect["inside"]
+            question = "is the object where it was asked to go?"
+            ok = None if box is None else (x0 <= (box[0] + box[2]) / 2 <= x1 and y0 <= (box[1] + box[3]) / 2 <= y1)
+        else:
+            before = area(expect["area_from"])
+            question = f"is the object {'bigger' if expect['grow'] else 'smaller'} than it was?"
+            ok = None if box is None or not before else (area(box) >= RESIZED * before if expect["grow"]
+                                                         else area(box) <= before / RESIZED)
+    record = {"id": "intent", "question": question, "kind": "intent", "object": obj, "answer": box,
+              "counted": None if ok is None else float(ok), "passed": bool(ok), "skipped_by_parent": False}
     return {"score": 1.0 if ok else 0.0, "raw": None, "detail": {"questions": [record]}}
 
 
