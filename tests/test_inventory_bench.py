@@ -23,3 +23,22 @@ def test_inventory_without_images_is_one_line(tmp_path):
 
     result = CliRunner().invoke(app, ["bench", "inventory", "--dev", str(tmp_path)])
     assert result.exit_code == 2 and "no candidate images" in result.output and "Traceback" not in result.output
+
+
+def test_inventory_refuses_a_detector_folder_that_is_not_one(tmp_path):
+    from PIL import Image
+
+    from limner.agent.cli import app
+
+    (tmp_path / "run" / "candidates").mkdir(parents=True)
+    Image.new("RGB", (64, 64), "white").save(tmp_path / "run" / "candidates" / "r01-c01.png")
+    result = CliRunner().invoke(app, ["bench", "inventory", "--dev", str(tmp_path), "--detector", str(tmp_path),
+                                      "--results", str(tmp_path / "out.json")])
+    assert result.exit_code == 2 and "not a detector folder" in result.output and not (tmp_path / "out.json").exists()
+
+
+def test_the_grid_starts_at_the_detectors_own_threshold():
+    from limner.bench.inventory import grid_for
+
+    assert grid_for(0.5) == (0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
+    assert grid_for(0.4) == (0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)

@@ -34,6 +34,36 @@ def test_a_job_ends_once_and_a_candidate_is_announced_once_even_across_restarts(
     assert [e["event"] for e in again.events("j1")] == ["queued", "candidate", "ended"]
 
 
+def test_whoever_sees_a_job_end_in_its_log_reads_it_ended_in_its_record(tmp_path):
+    """The worker logs the end and updates the record under one lock; a reader woken by the event in between
+    (the studio refreshing on 'ended') waits for the record instead of reading the old one."""
+    import threading
+    import time
+
+    from limner.service.jobs import Worker
+
+    store = JobStore(tmp_path)
+    store.create("r1", {"prompt": "a red circle"})
+    seen: dict = {}
+    put = store.put
+
+    def slow_put(job):  # the record's write takes a while, the end already logged
+        if job["status"] == "passed":
+            threading.Thread(target=lambda: seen.update(record=store.get("r1")), daemon=True).start()
+            time.sleep(0.3)
+        put(job)
+
+    store.put = slow_put
+    worker = Worker(store, lambda job, on_event, cancelled: {"status": "passed", "stop_reason": "passed"})
+    worker._run(store.get("r1"))
+    for _ in range(50):
+        if "record" in seen:
+            break
+        time.sleep(0.05)
+    assert store.events("r1")[-1]["event"] == "ended"
+    assert seen["record"]["status"] == "passed"
+
+
 def test_a_restart_queues_what_was_running_to_resume_or_start_again(tmp_path):
     store = JobStore(tmp_path / "svc")
     store.create("fresh", {"prompt": "x"})

@@ -8,6 +8,13 @@ Data: rendered scenes (exact boxes) and images the shipped ``shapes-tiny`` gener
 half of them from boxes (the agent's grounded rounds), labelled by the shapes-world parser, which is what
 ShapesEval scores with: the detector learns to see what the scorer sees, on the images the agent makes.
 
+Specks (``--specks``): a share of the rendered scenes gets 1-3 small blobs or fragments of a shape in another
+colour, often at an object's edge, as an inpainting leaves them; these scenes are labelled by the parser (which
+counts a component of 30 pixels or more as an object), so the detector learns to see what would fail "nothing
+else is there". ``--extra DIR`` adds every candidate PNG under DIR (``limner bench sessions --keep DIR``: first
+rounds and edits), parser-labelled, to the generated images; ``--init DIR`` fine-tunes a trained detector
+instead of starting from scratch; ``--generated-cache FILE`` keeps the generated pool between runs.
+
 Queries: every "<colour> <shape>" and every "<shape>". Each object is assigned the patches near its centre;
 each of them is trained to give the object's box (L1 + GIoU on centre/size) and to match the object's two
 phrases (sigmoid focal loss over all phrases and patches); OWLv2's objectness head learns which patches hold
@@ -27,7 +34,17 @@ import numpy as np
 from limner.tools.shapes.captions import caption
 from limner.tools.shapes.parser import parse
 from limner.tools.shapes.tokenizer import MAX_LENGTH, world_tokenizer
-from limner.tools.shapes.world import CANVAS, COLORS, SHAPES, place, random_scene, render
+from limner.tools.shapes.world import (
+    CANVAS,
+    COLORS,
+    PALETTE,
+    SHAPES,
+    Obj,
+    place,
+    random_scene,
+    render,
+    shape_mask,
+)
 
 QUERIES = [f"{c} {s}" for s in SHAPES for c in COLORS] + list(SHAPES)
 PATCH = 8
@@ -90,12 +107,74 @@ def scene(rng, same_shape: float):
             return placed
 
 
-def rendered_pool(rng, n: int, same_shape: float = 0.0):
+def speck_mask(rng, truth: list[dict]) -> tuple[np.ndarray, str | None]:
+    """One speck's mask, and the colour it must not take (None: any): a ragged blob (about 20-150 pixels) or a
+    fragment of a shape cut by a straight line. Where: at the edge of an object (two in five), anywhere (one in
+    five), or inside an object in another colour (two in five: what a recolour leaves of the old colour)."""
+    yy, xx = np.mgrid[0:CANVAS, 0:CANVAS] + 0.5
+    where, avoid = rng.random(), None
+    if truth and where < 0.4:
+        x0, y0, x1, y1 = truth[rng.integers(len(truth))]["bbox"]
+        side = rng.integers(4)
+        cx = (x0 if side == 0 else x1 if side == 1 else rng.uniform(x0, x1)) + rng.normal(0, 2)
+        cy = (y0 if side == 2 else y1 if side == 3 else rng.uniform(y0, y1)) + rng.normal(0, 2)
+    elif truth and where >= 0.6:
+        inside = truth[rng.integers(len(truth))]
+        x0, y0, x1, y1 = inside["bbox"]
+        cx, cy = rng.uniform(x0 + (x1 - x0) / 4, x1 - (x1 - x0) / 4), rng.uniform(y0 + (y1 - y0) / 4, y1 - (y1 - y0) / 4)
+        avoid = inside["color"]
+    else:
+        cx, cy = rng.uniform(4, CANVAS - 4, size=2)
+    if avoid or rng.random() < 0.6:  # a blob: an ellipse with a ragged edge
+        rx, ry = rng.uniform(2.5, 7, size=2)
+        theta = np.arctan2(yy - cy, xx - cx)
+        ragged = 1 + 0.25 * np.sin(rng.integers(2, 5) * theta + rng.uniform(0, 6.3))
+        return ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= ragged ** 2, avoid
+    size = int(rng.integers(12, 25))  # a fragment: what is left of a shape on one side of a line
+    obj = Obj(SHAPES[rng.integers(len(SHAPES))], COLORS[0], int(cx - size / 2), int(cy - size / 2), size)
+    mask = shape_mask(obj, CANVAS)
+    angle = rng.uniform(0, 2 * np.pi)
+    offset = rng.uniform(0.15, 0.4) * size
+    return mask & ((xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle) > offset), None
+
+
+def with_specks(image: np.ndarray, truth: list[dict], rng, blur: float = 0.5) -> np.ndarray:
+    """1-3 specks; then, with probability ``blur``, the whole image softened (sigma 0.5-1.2 px) as the
+    model's images are."""
+    from PIL import Image, ImageFilter
+
+    out = image.copy()
+    for _ in range(int(rng.integers(1, 4))):
+        mask, avoid = speck_mask(rng, truth)
+        out[mask] = PALETTE[[c for c in COLORS if c != avoid][rng.integers(len(COLORS) - (avoid is not None))]]
+    if rng.random() < blur:
+        out = np.asarray(Image.fromarray(out).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2))))
+    return out
+
+
+def rendered_pool(rng, n: int, same_shape: float = 0.0, specks: float = 0.0):
+    """Rendered scenes with their exact labels; a ``specks`` share with specks added, labelled by the parser."""
     images, labels = [], []
     for _ in range(n):
         image, truth = render(scene(rng, same_shape))
+        if rng.random() < specks:
+            image = with_specks(image, truth, rng)
+            truth = parse(image)
         images.append(image)
         labels.append(labels_of(truth))
+    return images, labels
+
+
+def extra_pool(folders: list[Path]):
+    """Every candidate PNG under the folders (a session bench's kept runs), labelled by the parser."""
+    from PIL import Image
+
+    images, labels = [], []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("candidates/*.png")):
+            image = np.asarray(Image.open(path).convert("RGB").resize((CANVAS, CANVAS)))
+            images.append(image)
+            labels.append(labels_of(parse(image)))
     return images, labels
 
 
@@ -135,6 +214,27 @@ def generated_pool(rng, n: int, batch: int = 32, same_shape: float = 0.0):
             labels.append(labels_of(parse(array)))
         log(f"generated {len(images)}/{n}")
     return images[:n], labels[:n]
+
+
+def cached_generated(rng, args):
+    """The generated pool; with ``--generated-cache``, read from the file when it holds one made with the same
+    seed and size, else made and written there."""
+    if not args.generated:
+        return [], []
+    cache = args.generated_cache
+    key = {"seed": args.seed, "generated": args.generated, "same_shape": args.same_shape}
+    if cache and cache.is_file():
+        with np.load(cache, allow_pickle=False) as saved:
+            if json.loads(str(saved["key"])) == key:
+                log(f"generated pool from {cache}")
+                labels = json.loads(str(saved["labels"]))
+                rng.bit_generator.state = json.loads(str(saved["rng"]))
+                return list(saved["images"]), [[(list(b), q, r) for b, q, r in item] for item in labels]
+    images, labels = generated_pool(rng, args.generated, same_shape=args.same_shape)
+    if cache:
+        np.savez_compressed(cache, images=np.stack(images), labels=json.dumps(labels), key=json.dumps(key),
+                            rng=json.dumps(rng.bit_generator.state))
+    return images, labels
 
 
 def targets(labels: list, flip: bool):
@@ -198,17 +298,24 @@ def train(args) -> dict:
     rng = np.random.default_rng(args.seed)
     tokenizer = world_tokenizer()
     processor = make_processor(tokenizer)
-    model = make_detector(tokenizer, args.hidden, args.layers)
+    if args.init:
+        from transformers import Owlv2ForObjectDetection
+
+        model = Owlv2ForObjectDetection.from_pretrained(str(args.init))
+    else:
+        model = make_detector(tokenizer, args.hidden, args.layers)
     timings = {}
     t0 = time.perf_counter()
-    images, labels = rendered_pool(rng, args.rendered, args.same_shape)
+    images, labels = rendered_pool(rng, args.rendered, args.same_shape, args.specks)
     timings["rendered_pool_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    gen_images, gen_labels = (generated_pool(rng, args.generated, same_shape=args.same_shape) if args.generated
-                              else ([], []))
+    gen_images, gen_labels = cached_generated(rng, args)
     timings["generated_pool_s"] = round(time.perf_counter() - t0, 1)
+    extra_images, extra_labels = extra_pool(args.extra)
+    gen_images, gen_labels = gen_images + extra_images, gen_labels + extra_labels
     images, labels = images + gen_images, labels + gen_labels
-    log(f"pool: {len(images)} images ({args.generated} generated), {sum(map(len, labels))} objects")
+    log(f"pool: {len(images)} images ({len(gen_images) - len(extra_images)} generated, {len(extra_images)} "
+        f"from {len(args.extra)} extra folders), {sum(map(len, labels))} objects")
     pixels = processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
     text = processor.tokenizer(QUERIES, padding="max_length", max_length=MAX_LENGTH, return_tensors="pt")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -253,12 +360,22 @@ def train(args) -> dict:
     return {"model": model, "processor": processor, "history": history, "timings": timings}
 
 
+def _plain(value):
+    """A setting as JSON: paths (and lists of them, ``--extra``) as strings."""
+    if isinstance(value, Path):
+        return str(value)
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
 def save(result: dict, out: Path, args, argv: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     result["model"].save_pretrained(out)
     result["processor"].save_pretrained(out)
-    info = {"command": "python -m training.train_detector " + " ".join(argv), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    info = {"command": "python -m training.train_detector " + " ".join(argv), "settings": {k: _plain(v) for k, v in vars(args).items()},
             "queries": QUERIES, "timings": result["timings"], "loss_history": result["history"]}
+    if args.init and (args.init / "train_info.json").is_file():  # the run it was fine-tuned from, as it was
+        base = json.loads((args.init / "train_info.json").read_text())
+        info["init"] = {k: base[k] for k in ("command", "settings", "timings", "init") if k in base}
     (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
@@ -279,6 +396,13 @@ def main(argv=None) -> None:
                     help="share of scenes with 2-4 objects of one shape (counting scenes)")
     ap.add_argument("--generated-share", type=float, default=None,
                     help="share of each batch drawn from the generated images (default: as in the pool)")
+    ap.add_argument("--specks", type=float, default=0.0,
+                    help="share of rendered scenes given 1-3 specks or fragments, labelled by the parser")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="a folder of kept session runs: its candidate PNGs join the generated images, parser-labelled")
+    ap.add_argument("--init", type=Path, default=None, help="fine-tune this detector folder instead of a new one")
+    ap.add_argument("--generated-cache", type=Path, default=None,
+                    help="an .npz file that keeps the generated pool between runs")
     args = ap.parse_args(argv)
     result = train(args)
     save(result, args.out, args, argv)

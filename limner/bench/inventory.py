@@ -28,6 +28,11 @@ from pathlib import Path
 GRID = (0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)  # the first: shapes-owl's threshold (no doubt)
 
 
+def grid_for(threshold: float) -> tuple[float, ...]:
+    """The detector's own threshold first (no doubt), then every ``GRID`` value below it."""
+    return (threshold, *[g for g in GRID if g < threshold])
+
+
 def images(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("candidates/*.png"))
 
@@ -55,7 +60,7 @@ def matched(truth: list[dict], found: list[dict]) -> tuple[int, int]:
     return missed, len(left)
 
 
-def measure(paths: list[Path], grid=GRID, detector: str | None = None) -> dict:
+def measure(paths: list[Path], grid=None, detector: str | None = None) -> dict:
     from PIL import Image
 
     from limner.tools.shapes.parser import parse
@@ -65,6 +70,7 @@ def measure(paths: list[Path], grid=GRID, detector: str | None = None) -> dict:
 
     ref = detector or BUILTIN_SHAPES_DETECTOR
     shipped = folder_settings(ref)
+    grid = grid or grid_for(float(shipped["threshold"]))
     plan = {"objects": [], "checks": [{"id": "only", "kind": "only"}]}
     loaded = [Image.open(p).convert("RGB") for p in paths]
     truth = [parse(im) for im in loaded]

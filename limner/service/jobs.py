@@ -47,10 +47,13 @@ class JobStore:
         return self.dir / f"{job_id}.json"
 
     def get(self, job_id: str) -> dict | None:
-        try:
-            return json.loads(self.path(job_id).read_text())
-        except (OSError, ValueError):
-            return None
+        """The record; under the lock, so a reader who saw an event logged together with a record change (a
+        job's end) never finds the record from before it."""
+        with self.lock:
+            try:
+                return json.loads(self.path(job_id).read_text())
+            except (OSError, ValueError):
+                return None
 
     def _changed(self, job_id: str, kind: str) -> None:
         self.changed.notify_all()

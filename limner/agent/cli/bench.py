@@ -744,22 +744,31 @@ def inventory_bench(
     dev: Path = typer.Option(..., help="Development images: run folders (limner bench sessions --keep)."),
     test: Optional[Path] = typer.Option(None, help="Test images, measured once with the doubt chosen on dev."),
     out: Path = typer.Option(Path("benchmarks/results/inventory.json"), "--results"),
+    detector: Optional[Path] = typer.Option(None, help="A detector folder to measure (default: the shipped "
+                                                       "shapes-owl), e.g. one just trained."),
 ):
     """Choose the embedded detector's doubt score (the weakest box that fails "nothing else is there") on
     development images, judged by the shapes parser; then measure it on test images."""
     from limner.agent.cli.common import _fail
-    from limner.bench.inventory import GRID, choose, images, measure
+    from limner.bench.inventory import choose, images, measure
 
     sets = {"dev": dev, **({"test": test} if test else {})}
     paths = {name: images(folder) for name, folder in sets.items()}
     for name, found in paths.items():
         if not found:
             _fail(f"no candidate images under {sets[name]}: keep a session bench's runs with --keep")
-    result = {"dev": {"folder": str(dev), "rows": measure(paths["dev"])}}
+    if detector is not None and not (detector / "config.json").is_file():
+        _fail(f"--detector {detector}: not a detector folder (no config.json)")
+    ref = str(detector) if detector else None
+    result = {"detector": ref or "builtin", "dev": {"folder": str(dev), "rows": measure(paths["dev"], detector=ref)}}
     chosen = choose(result["dev"]["rows"])
-    if test:  # GRID[0] is the threshold itself: no doubt, the detector as it was
-        result["test"] = {"folder": str(test), "rows": measure(paths["test"], grid=(GRID[0], chosen))}
-    for name, measured in result.items():
+    if test:  # the first row is the threshold itself: no doubt, the detector as it was
+        first = float(next(iter(result["dev"]["rows"])))
+        result["test"] = {"folder": str(test), "rows": measure(paths["test"], grid=(first, chosen), detector=ref)}
+    for name in ("dev", "test"):
+        if name not in result:
+            continue
+        measured = result[name]
         typer.echo(f"{name}: | doubt | images | objects | images missing one | images with an invented one | missed | invented |")
         for t, r in measured["rows"].items():
             typer.echo(f"| {t} | {r['images']} | {r['objects']} | {r['miss_images']} | {r['invent_images']} | "

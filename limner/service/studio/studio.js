@@ -114,12 +114,8 @@ async function onEvent(e) {
     $("cancel-btn").disabled = false;
     say("working...");
   } else if (e.event === "waiting" || e.event === "ended") {
-    // the event is logged just before the job's record changes: read until the record says so too
-    for (let i = 0; i < 40; i++) {
-      await refresh();
-      if (S.view.status === e.status && (e.event !== "waiting" || S.view.question)) break;
-      await new Promise((res) => setTimeout(res, 150));
-    }
+    // the service logs this event and changes the job's record under one lock: the record read now agrees
+    await refresh();
     loadSessions().catch(fail);
   } else if (e.event === "plan" || e.event === "cancelled") {
     await refresh();
