@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from typer.testing import CliRunner
 
 from limner.agent.cli import app
@@ -91,6 +91,7 @@ WORDS = st.sampled_from(["a", "an", "two", "17", "red", "orange", "was", "of", "
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=80), st.lists(WORDS, max_size=14).map(" ".join)).filter(str.strip))
+@example("NO,B")  # found by hypothesis: a brief that is only an exclusion keeps its words less the exclusion
 def test_any_text_gets_a_valid_plan_that_keeps_the_users_words(prompt):
     """Never a crash; a prompt outside the shapes world is kept exactly as written; every object is named by
     the user's own words (a noun's singular), and its colour is one they wrote."""
@@ -104,7 +105,11 @@ def test_any_text_gets_a_valid_plan_that_keeps_the_users_words(prompt):
         assert obj.color is None or obj.color in words or (obj.color == "gray" and "grey" in words)
         assert obj.color is None or obj.color in COLORS | {"gray"}
     if not all(o.name in SHAPES_WORLD for o in plan.objects) or not plan.objects:
-        assert plan.rewritten_prompt == prompt
+        if plan.exclusions:  # kept as written less its exclusion phrases ("no b"), which go to the negative prompt
+            assert {t.text for t in tokenize(plan.rewritten_prompt)} <= words
+            assert plan.negative_prompt
+        else:
+            assert plan.rewritten_prompt == prompt
     assert plan.checks  # at least the generic check
 
 
