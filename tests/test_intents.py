@@ -86,3 +86,52 @@ def test_a_contradiction_or_no_room_is_a_reason_not_a_guess():
     crowded = [[0.0, 0.0, 1.0, 1.0]]
     assert placed((0.3, 0.3), "left", crowded) is None
     assert placed((0.3, 0.3), "left", [[0.6, 0.3, 0.92, 0.7]])[2] <= 0.55
+
+
+class _Says:
+    """An LLM that reads every turn as the given intent (what a small model does with "the circle" of two)."""
+
+    def __init__(self, **intent):
+        self.intent = Intent(**intent)
+
+    def structured(self, messages, model, purpose=""):
+        return self.intent
+
+
+TWINS = {"objects": [{"name": "circle", "color": "red", "box": [0.05, 0.35, 0.35, 0.65]},
+                     {"name": "circle", "color": "blue", "box": [0.62, 0.35, 0.92, 0.65]}],
+         "candidates": ["r01-c00"]}
+
+
+@pytest.mark.parametrize("text, history, asks", [
+    ("make the circle bigger", [], True),  # two circles: which?
+    ("make it bigger", [], True),  # nothing named before
+    ("make the left circle bigger", [], False),
+    ("make the red circle bigger", [], False),
+    ("make it bigger", [{"action": "edit", "kind": "recolor", "object": 1, "color": "green"}], False),
+    ("no, make it bigger", [{"action": "edit", "kind": "resize", "object": 0, "scale": 0.7}], False),
+    ("the left one", [{"action": "ask", "pending": {"action": "edit", "kind": "resize", "scale": 1.5}}], False),
+])
+def test_an_llm_that_picks_one_of_several_objects_the_words_fit_is_asked_about_instead(text, history, asks):
+    scene = Scene(**TWINS, history=history)
+    llm = _Says(action="edit", kind="resize", object=0, scale=1.5, reply="making it bigger")
+    intent = read(text, "round", scene, llm=llm)
+    assert (intent.action == "ask") is asks
+    if asks:
+        assert "red one" in intent.question and "blue one" in intent.question
+        assert intent.pending["kind"] == "resize" and "object" not in intent.pending
+    else:
+        assert intent.action == "edit" and intent.object == 0
+
+
+@pytest.mark.parametrize("text, restyle", [
+    ("make it look like a watercolor painting", True),
+    ("in the style of an oil painting", True),
+    ("two green triangles on a beach", False),  # a new scene: the LLM's re-plan stands
+])
+def test_an_llm_that_replans_a_new_look_for_the_same_picture_restyles_it_instead(text, restyle):
+    llm = _Says(action="replan", request=text, reply="changing the plan")
+    intent = read(text, "round", Scene(**TWINS), llm=llm)
+    assert (intent.action, intent.kind) == (("edit", "restyle") if restyle else ("replan", None))
+    if restyle:
+        assert intent.style and intent.style.split()[0] in text

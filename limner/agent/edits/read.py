@@ -1,4 +1,5 @@
-"""Read a person's turn with the LLM when there is one, else with the rules, and check the result fits."""
+"""Read a person's turn with the LLM when there is one, else with the rules, and check the result fits (an
+LLM's choice of one object among several the words fit becomes a question, as the rules reader asks)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 from limner import prompts
 from limner.agent.edits.intent import ALLOWED, NEEDS_OBJECT, Intent, Scene, Stage
-from limner.agent.edits.rules import read_rules
+from limner.agent.edits.rules import ask_which, read_rules, unsettled_reference
 
 HISTORY = 10  # earlier intents the LLM sees
 
@@ -57,5 +58,13 @@ def checked(intent: Intent, text: str, stage: Stage, scene: Scene) -> Intent:
 
 def read(text: str, stage: Stage, scene: Scene, llm=None) -> Intent:
     """The reading of one turn (the LLM's when ``llm`` is given), checked (``checked``)."""
-    intent = read_llm(llm, text, stage, scene) if llm is not None else read_rules(text, stage, scene)
-    return checked(intent, text, stage, scene)
+    if llm is None:
+        return checked(read_rules(text, stage, scene), text, stage, scene)
+    intent = checked(read_llm(llm, text, stage, scene), text, stage, scene)
+    if intent.action == "replan":  # a new look for the same picture is a restyle (the prompt says so; small
+        rules = read_rules(text, stage, scene)  # models start a new plan anyway, losing the session's images)
+        if rules.action == "edit" and rules.kind == "restyle":
+            return checked(rules, text, stage, scene)
+    # an LLM picks an object even when the words fit several ("the circle" of two): that is a question
+    options = unsettled_reference(text, intent, scene)
+    return ask_which(intent, scene, options) if options else intent

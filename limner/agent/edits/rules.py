@@ -315,7 +315,7 @@ def read_rules(text: str, stage: Stage, scene: Scene) -> Intent:
             try:
                 update["object"] = resolve(next(p for p in words.phrases if p.other), scene)
             except Ambiguous:
-                return _ask(Intent(**update), scene)
+                return ask_which(Intent(**update), scene)
         colors = _colors(words)
         if colors and update.get("kind") in ("recolor", "add"):
             update["color"] = colors[-1]
@@ -371,10 +371,31 @@ def read_rules(text: str, stage: Stage, scene: Scene) -> Intent:
     try:
         intent.object = resolve(target, scene)
     except Ambiguous as amb:
-        return _ask(intent, scene, amb.options)
+        return ask_which(intent, scene, amb.options)
     if intent.object is None and kind != "regenerate":
         return Intent(action="replan", request=" ".join(text.split()), reply="changing the plan")
     return _finish(intent, scene)
+
+
+def unsettled_reference(text: str, intent: Intent, scene: Scene) -> list[int] | None:
+    """The objects the person's words could mean when the words do not say which, for a reading (an LLM's)
+    that chose one of them anyway: the options to ask about. None when the words pick one object, name none
+    of the scene's, or answer a question (the pending edit gets its object there)."""
+    if intent.action != "edit" or intent.object is None or intent.kind in ("add", "restyle"):
+        return None
+    last = scene.history[-1] if scene.history else None
+    if last and last.get("action") == "ask":
+        return None
+    words = chunk(text, scene)
+    if words.tokens and words.tokens[0] in CORRECTION:  # "no, make it blue": the earlier edit's object
+        return None
+    pointers = [p for p in words.phrases if not p.new]
+    target = pointers[0] if pointers else Phrase(0, 0, False)
+    try:
+        resolve(target, scene)
+    except Ambiguous as amb:
+        return amb.options if intent.object in amb.options else None
+    return None
 
 
 def _new_scene(text: str) -> bool:
@@ -389,7 +410,7 @@ def _describe(scene: Scene, i: int) -> str:
     return " ".join(w for w in (o.color, o.name) if w)
 
 
-def _ask(intent: Intent, scene: Scene, options: list[int] | None = None) -> Intent:
+def ask_which(intent: Intent, scene: Scene, options: list[int] | None = None) -> Intent:
     """One short question: which object the edit means (by colour, else by place)."""
     options = options if options is not None else list(range(len(scene.objects)))
     names = {scene.objects[i].name for i in options}
