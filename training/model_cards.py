@@ -190,8 +190,8 @@ def doubt_section(inventory: dict, before: dict | None = None) -> str:
     chosen = inventory["chosen"]
     first = float(next(iter(inventory["dev"]["rows"])))
     verdict = (f"For these weights the rule chose {chosen:g}, the threshold itself: no doubt score (boxes below the "
-               "threshold are not looked at), since every lower value invents more boxes on dev than it finds "
-               "objects." if chosen >= first else
+               "threshold are not looked at): at every lower value the boxes it invents on dev cost more, by the "
+               "rule, than the objects it finds." if chosen >= first else
                f"For these weights the rule chose {chosen:g}.")
     earlier = ("" if not before else f"""
 Before the retraining (the base run alone) the same bench chose 0.35:

@@ -314,6 +314,7 @@ def train(args) -> dict:
     extra_images, extra_labels = extra_pool(args.extra)
     gen_images, gen_labels = gen_images + extra_images, gen_labels + extra_labels
     images, labels = images + gen_images, labels + gen_labels
+    pool = {"images": len(images), "extra_images": len(extra_images), "objects": sum(map(len, labels))}
     log(f"pool: {len(images)} images ({len(gen_images) - len(extra_images)} generated, {len(extra_images)} "
         f"from {len(args.extra)} extra folders), {sum(map(len, labels))} objects")
     pixels = processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
@@ -357,7 +358,7 @@ def train(args) -> dict:
             log(f"step {step}/{args.steps} {history[-1]} ({time.perf_counter() - t0:.0f}s)")
     timings["train_s"] = round(time.perf_counter() - t0, 1)
     model.eval()
-    return {"model": model, "processor": processor, "history": history, "timings": timings}
+    return {"model": model, "processor": processor, "history": history, "timings": timings, "pool": pool}
 
 
 def _plain(value):
@@ -372,7 +373,8 @@ def save(result: dict, out: Path, args, argv: list[str]) -> None:
     result["model"].save_pretrained(out)
     result["processor"].save_pretrained(out)
     info = {"command": "python -m training.train_detector " + " ".join(argv), "settings": {k: _plain(v) for k, v in vars(args).items()},
-            "queries": QUERIES, "timings": result["timings"], "loss_history": result["history"]}
+            "queries": QUERIES, "timings": result["timings"], "pool": result.get("pool"),
+            "loss_history": result["history"]}
     if args.init and (args.init / "train_info.json").is_file():  # the run it was fine-tuned from, as it was
         base = json.loads((args.init / "train_info.json").read_text())
         info["init"] = {k: base[k] for k in ("command", "settings", "timings", "init") if k in base}
