@@ -87,12 +87,13 @@ def test_an_interactive_run_waits_for_the_person_and_obeys(tmp_path, shapes_defa
     first_best = r.question["best_id"]
     r = answer(r.run_id, "make the circle green")
     q = r.question
-    assert q["round"] == 2 and q["plan"]["objects"][0]["color"] == "green" and q["plan"]["version"] == 2
+    # the edit's round, or a retry of it when its checks failed, within the chat policy's budget
+    assert q["round"] >= 2 and q["plan"]["objects"][0]["color"] == "green" and q["plan"]["version"] == 2
     assert "green circle" in q["plan"]["rewritten_prompt"]
     # candidates made for the blue circle no longer compete with the edited ones
-    assert q["best_id"].startswith("r02-") and q["best_id"] != first_best
+    assert not q["best_id"].startswith("r01-") and q["best_id"] != first_best
     again = resume(r.run_id)  # a waiting run stays waiting, with the same question
-    assert again.status == "waiting" and again.question["round"] == 2
+    assert again.status == "waiting" and again.question["round"] == q["round"]
     r = answer(r.run_id, "accept")
     assert r.status in {"passed", "best_effort"} and Path(r.final_path).is_file()
     m = json.loads(Path(r.manifest_path).read_text())
