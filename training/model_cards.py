@@ -156,7 +156,7 @@ def training_section(info: dict, folder: Path) -> str:
     if "init" not in info:
         return _base_run(info) + f" Weights: {_size_mb(folder):.1f} MB."
     s, t = info["settings"], info["timings"]
-    seeds = ", ".join(Path(e).name.split("_")[-1] for e in s["extra"])
+    folders = ", ".join(Path(e).name for e in s["extra"])
     return f"""Two runs. The base run:
 
 {_base_run(info["init"])}
@@ -171,8 +171,8 @@ Then fine-tuned from it, to see the specks and remnants an edit leaves (issue 35
 fragment of a shape, in another colour: at an object's edge, anywhere, or inside an object; half of these
 images then softened by a Gaussian blur) and labelled by the parser, which counts a component of 30 pixels or
 more as an object; and every candidate of {len(s['extra'])} scripted session draws (`limner bench sessions
---per-kind 6 --keep`, seeds {seeds}: first rounds and edits, {info.get('pool', {}).get('extra_images', 'n/a')}
-images, none of them a seed the benches measure on), labelled by the parser{_mix(s)}; {s['steps']} steps of
+--per-kind 6 --keep`: {folders}, whose seeds `training/README.md` gives, none a seed the benches measure on; first
+rounds and edits, {info.get('pool', {}).get('extra_images', 'n/a')} images), labelled by the parser{_mix(s)}; {s['steps']} steps of
 batch {s['batch']} at learning rate {s['lr']:g}. Training took {t['train_s'] / 60:.1f} min. The labels are the
 scorer's: on these images the detector is **distilled from the scorer**, not independent of it. Weights:
 {_size_mb(folder):.1f} MB."""

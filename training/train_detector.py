@@ -13,7 +13,7 @@ colour, often at an object's edge, as an inpainting leaves them; these scenes ar
 counts a component of 30 pixels or more as an object), so the detector learns to see what would fail "nothing
 else is there". ``--extra DIR`` adds every candidate PNG under DIR (``limner bench sessions --keep DIR``: first
 rounds and edits), parser-labelled, to the generated images; ``--init DIR`` fine-tunes a trained detector
-instead of starting from scratch; ``--generated-cache FILE`` keeps the generated pool between runs.
+instead of starting from scratch.
 
 Queries: every "<colour> <shape>" and every "<shape>". Each object is assigned the patches near its centre;
 each of them is trained to give the object's box (L1 + GIoU on centre/size) and to match the object's two
@@ -146,7 +146,8 @@ def with_specks(image: np.ndarray, truth: list[dict], rng, blur: float = 0.5) ->
     out = image.copy()
     for _ in range(int(rng.integers(1, 4))):
         mask, avoid = speck_mask(rng, truth)
-        out[mask] = PALETTE[[c for c in COLORS if c != avoid][rng.integers(len(COLORS) - (avoid is not None))]]
+        colors = [c for c in COLORS if c != avoid]
+        out[mask] = PALETTE[colors[rng.integers(len(colors))]]
     if rng.random() < blur:
         out = np.asarray(Image.fromarray(out).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2))))
     return out
@@ -214,27 +215,6 @@ def generated_pool(rng, n: int, batch: int = 32, same_shape: float = 0.0):
             labels.append(labels_of(parse(array)))
         log(f"generated {len(images)}/{n}")
     return images[:n], labels[:n]
-
-
-def cached_generated(rng, args):
-    """The generated pool; with ``--generated-cache``, read from the file when it holds one made with the same
-    seed and size, else made and written there."""
-    if not args.generated:
-        return [], []
-    cache = args.generated_cache
-    key = {"seed": args.seed, "generated": args.generated, "same_shape": args.same_shape}
-    if cache and cache.is_file():
-        with np.load(cache, allow_pickle=False) as saved:
-            if json.loads(str(saved["key"])) == key:
-                log(f"generated pool from {cache}")
-                labels = json.loads(str(saved["labels"]))
-                rng.bit_generator.state = json.loads(str(saved["rng"]))
-                return list(saved["images"]), [[(list(b), q, r) for b, q, r in item] for item in labels]
-    images, labels = generated_pool(rng, args.generated, same_shape=args.same_shape)
-    if cache:
-        np.savez_compressed(cache, images=np.stack(images), labels=json.dumps(labels), key=json.dumps(key),
-                            rng=json.dumps(rng.bit_generator.state))
-    return images, labels
 
 
 def targets(labels: list, flip: bool):
@@ -309,7 +289,8 @@ def train(args) -> dict:
     images, labels = rendered_pool(rng, args.rendered, args.same_shape, args.specks)
     timings["rendered_pool_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    gen_images, gen_labels = cached_generated(rng, args)
+    gen_images, gen_labels = (generated_pool(rng, args.generated, same_shape=args.same_shape) if args.generated
+                              else ([], []))
     timings["generated_pool_s"] = round(time.perf_counter() - t0, 1)
     extra_images, extra_labels = extra_pool(args.extra)
     gen_images, gen_labels = gen_images + extra_images, gen_labels + extra_labels
@@ -403,8 +384,6 @@ def main(argv=None) -> None:
     ap.add_argument("--extra", type=Path, action="append", default=[],
                     help="a folder of kept session runs: its candidate PNGs join the generated images, parser-labelled")
     ap.add_argument("--init", type=Path, default=None, help="fine-tune this detector folder instead of a new one")
-    ap.add_argument("--generated-cache", type=Path, default=None,
-                    help="an .npz file that keeps the generated pool between runs")
     args = ap.parse_args(argv)
     result = train(args)
     save(result, args.out, args, argv)

@@ -1,5 +1,6 @@
-"""Read a person's turn with the LLM when there is one, else with the rules, and check the result fits (an
-LLM's choice of one object among several the words fit becomes a question, as the rules reader asks)."""
+"""Read a person's turn with the LLM when there is one, else with the rules, and check the result fits. An
+LLM's reading is also checked against the rules': its choice of one object among several the words fit becomes
+the rules reader's question, and its re-plan of what the rules read as a restyle becomes that restyle."""
 
 from __future__ import annotations
 
