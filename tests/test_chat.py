@@ -266,6 +266,21 @@ def test_an_edit_said_at_the_plan_changes_the_plan_before_anything_is_generated(
     answer(r.run_id, "cancel")
 
 
+def test_an_object_changed_in_place_is_grounded_in_its_own_box_inside_a_wider_mask(tmp_path, shapes_defaults):
+    """A recolour repaints a mask with a margin round the object's box, the model told the box itself: told the
+    wider box, the embedded model painted a larger, many-coloured object (limner bench sessions, dev)."""
+    r = run("a red circle left of a blue square", out=tmp_path, seed=1, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "yes")
+    r = answer(r.run_id, "make the circle green")
+    m = json.loads((Path(r.run_dir) / "manifest.json").read_text())
+    edited = [c for c in m["candidates"] if c["round"] == 2]
+    assert edited
+    for c in edited:
+        mask, (ground,) = c["edit"]["box"], [g["box"] for g in c["edit"]["grounding"]]
+        assert mask[0] < ground[0] and mask[1] < ground[1] and mask[2] > ground[2] and mask[3] > ground[3]
+    answer(r.run_id, "cancel")
+
+
 def test_a_restyle_is_a_variation_that_must_keep_every_object_where_it_was(tmp_path, shapes_defaults):
     """ "make it look like a watercolor painting": the plan's style changes, a variation of the current image
     carries it, and each of its candidates is checked for the composition (every object found near where it

@@ -226,3 +226,16 @@ def test_a_run_stops_when_no_verifier_can_judge_any_check():
     assert cannot_be_judged({**state, "candidates": [_unanswered(0, None)]}) is None  # nothing for this plan yet
     no_questions = {**_unanswered(1, None), "scores": {"clipscore": {"score": 0.3, "detail": {}}}}
     assert cannot_be_judged({**state, "candidates": [no_questions]}) is None  # no question verifier in the run
+
+
+def test_a_wrong_colour_is_repainted_in_a_margin_round_its_box_and_grounded_in_the_box():
+    from limner.agent._graph.repair import repair_targets
+
+    found = {"kind": "object", "index": 0, "status": "wrong_color", "box": [0.3, 0.3, 0.6, 0.6]}
+    plan = {"version": 1, "objects": [{"name": "circle", "color": "red", "count": 1}], "relations": [],
+            "layout": {"regions": [{"object": 0, "phrase": "a red circle", "box": [0.3, 0.3, 0.6, 0.6]}]}}
+    s = {"plan": plan, "best_id": "r01-c00", "repairs": [], "candidates": [
+        {"id": "r01-c00", "score": 0.5, "plan_version": 1,
+         "scores": {"questions": {"score": 0.5, "detail": {"findings": [found]}}}}]}
+    t = repair_targets(s, population=1)[0]
+    assert t["recolor"] and t["ground"] == found["box"] and t["box"] == [0.24, 0.24, 0.66, 0.66]

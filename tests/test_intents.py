@@ -54,7 +54,29 @@ def test_add_puts_a_new_entity_its_checks_and_a_clear_box_in_the_plan():
     assert "Is there a triangle?" in questions and "Is the triangle green?" in questions
     assert any(c["kind"] == "only" for c in plan["checks"])  # what it paints must be only what was asked
     assert box[1] > 0.7 and goal["phrase"] == "a green triangle" and plan["version"] == 2
+    assert goal["box"][1] < box[1] and goal["box"][3] > box[3]  # painted with a margin round its box
     assert plan["layout"]["regions"][2]["box"] == box
+
+
+@pytest.mark.parametrize("text, scale", [("make the circle bigger", 1.5), ("shrink the circle", 0.7)])
+def test_a_resize_grounds_the_object_in_the_scaled_box_and_names_it_as_it_is(text, scale):
+    intent = _intent(text)
+    goal, _ = target(PLAN, edited_plan(PLAN, intent, 2), intent, HEAD)
+    old, ground, mask = HEAD["scores"]["questions"]["detail"]["findings"][0]["box"], goal["ground"], goal["box"]
+    assert goal["phrase"] == "a red circle"  # the size is the box's, not a word the model may not know
+    assert ground[2] - ground[0] == pytest.approx((old[2] - old[0]) * scale, abs=1e-3)
+    assert (ground[1] + ground[3]) / 2 == pytest.approx((old[1] + old[3]) / 2, abs=1e-3)
+    assert ground[0] >= 0.04 and ground[2] <= 0.96  # by the edge it grows inward, not cut off by it
+    assert mask[0] < ground[0] and mask[1] < ground[1] and mask[2] > ground[2] and mask[3] > ground[3]
+    assert ("erase" in goal) == (scale < 1)  # the larger old object goes first
+
+
+@pytest.mark.parametrize("text", ["turn the circle into a triangle", "make the circle green", "redo the circle"])
+def test_an_object_changed_in_place_is_grounded_in_its_own_box_and_painted_with_a_margin(text):
+    intent = _intent(text)
+    goal, _ = target(PLAN, edited_plan(PLAN, intent, 2), intent, HEAD)
+    old = HEAD["scores"]["questions"]["detail"]["findings"][0]["box"]
+    assert goal["ground"] == old and goal["box"][0] < old[0] and goal["box"][3] > old[3]
 
 
 def test_remove_makes_an_exclusion_and_erases_the_object_s_box():

@@ -1,13 +1,14 @@
 """The rules planner on free-form English, as a new user writes it: classes of error, not cases, and ``limner plan``."""
 
 import json
+import re
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
 from typer.testing import CliRunner
 
 from limner.agent.cli import app
-from limner.agent.planners.rules import COLORS, RulesPlanner, SHAPES_WORLD, scene_request, singular
+from limner.agent.planners.rules import COLORS, PlanContradiction, RulesPlanner, SHAPES_WORLD, scene_request, singular
 
 runner = CliRunner()
 planner = RulesPlanner()
@@ -92,10 +93,17 @@ WORDS = st.sampled_from(["a", "an", "two", "17", "red", "orange", "was", "of", "
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=80), st.lists(WORDS, max_size=14).map(" ".join)).filter(str.strip))
 @example("NO,B")  # found by hypothesis: a brief that is only an exclusion keeps its words less the exclusion
+@example("B:ABOVE<B:ABOVE<IT")  # found by hypothesis: "b above b above it" is a real contradiction
 def test_any_text_gets_a_valid_plan_that_keeps_the_users_words(prompt):
-    """Never a crash; a prompt outside the shapes world is kept exactly as written; every object is named by
-    the user's own words (a noun's singular), and its colour is one they wrote."""
-    plan = planner.plan(prompt)
+    """Never a crash: a plan, or the brief's contradiction in one line that tells its parts apart; a prompt
+    outside the shapes world is kept exactly as written; every object is named by the user's own words (a
+    noun's singular), and its colour is one they wrote."""
+    try:
+        plan = planner.plan(prompt)
+    except PlanContradiction as exc:
+        said = re.findall(r"'([^']*)'", str(exc))
+        assert "\n" not in str(exc) and len(said) >= 2 and len(set(said)) == len(said), str(exc)
+        return
     from limner.agent.planners.reading import tokenize
 
     words = {t.text for t in tokenize(prompt)}

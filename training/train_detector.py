@@ -38,8 +38,12 @@ from limner.tools.shapes.world import (
     CANVAS,
     COLORS,
     PALETTE,
+    GAP,
+    MAX_SIZE,
+    MIN_SIZE,
     SHAPES,
     Obj,
+    Scene,
     place,
     random_scene,
     render,
@@ -95,9 +99,47 @@ def labels_of(objects: list[dict]) -> list[tuple[list[int], int, int]]:
     return [(o["bbox"], QUERIES.index(f"{o['color']} {o['shape']}"), QUERIES.index(o["shape"])) for o in objects]
 
 
-def scene(rng, same_shape: float):
-    """A random scene; with probability ``same_shape``, 2-4 objects of one shape in random colours (the scenes a
-    counting prompt asks for, rare among fully random ones)."""
+def pair_scene(rng) -> Scene:
+    """Two objects of one shape and one colour side by side (across, down or diagonally), their boxes 2-5 px
+    apart, and 0-2 other objects: "two red circles" as the model paints them, nearly touching."""
+    while True:
+        shape, color = SHAPES[rng.integers(len(SHAPES))], COLORS[rng.integers(len(COLORS))]
+        a, b = (int(v) for v in rng.integers(MIN_SIZE, MAX_SIZE + 1, size=2))
+        gap = int(rng.integers(GAP, 6))
+        x, y, way = 0, 0, rng.integers(4)  # built at the corner, then moved anywhere it fits
+        if way == 0:  # across, centres level
+            first, second = Obj(shape, color, x, y, a), Obj(shape, color, x + a + gap, y + (a - b) // 2, b)
+        elif way == 1:  # down
+            first, second = Obj(shape, color, x, y, a), Obj(shape, color, x + (a - b) // 2, y + a + gap, b)
+        elif way == 2:  # diagonally down
+            first, second = Obj(shape, color, x, y, a), Obj(shape, color, x + a + gap, y + a + gap, b)
+        else:  # diagonally up
+            first, second = Obj(shape, color, x, y + b + gap, a), Obj(shape, color, x + a + gap, y, b)
+        x0, y0 = min(first.x, second.x), min(first.y, second.y)
+        x1, y1 = max(first.x + a, second.x + b), max(first.y + a, second.y + b)
+        if x1 - x0 > CANVAS or y1 - y0 > CANVAS:
+            continue
+        sx = int(rng.integers(0, CANVAS - (x1 - x0) + 1)) - x0
+        sy = int(rng.integers(0, CANVAS - (y1 - y0) + 1)) - y0
+        objects = [Obj(shape, color, o.x + sx, o.y + sy, o.size) for o in (first, second)]
+        for _ in range(int(rng.integers(0, 3))):
+            other = place(rng, [(SHAPES[rng.integers(len(SHAPES))], COLORS[rng.integers(len(COLORS))])])
+            if other and all(_apart(other.objects[0], o) for o in objects):
+                objects.append(other.objects[0])
+        return Scene(objects)
+
+
+def _apart(a: Obj, b: Obj) -> bool:
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a.footprint, b.footprint
+    return ax1 + GAP <= bx0 or bx1 + GAP <= ax0 or ay1 + GAP <= by0 or by1 + GAP <= ay0
+
+
+def scene(rng, same_shape: float, pairs: float = 0.0):
+    """A random scene; with probability ``pairs``, a pair of one shape and colour side by side (``pair_scene``);
+    else with probability ``same_shape``, 2-4 objects of one shape in random colours (the scenes a counting
+    prompt asks for, rare among fully random ones)."""
+    if pairs and rng.random() < pairs:
+        return pair_scene(rng)
     if rng.random() >= same_shape:
         return random_scene(rng)
     while True:
@@ -153,11 +195,11 @@ def with_specks(image: np.ndarray, truth: list[dict], rng, blur: float = 0.5) ->
     return out
 
 
-def rendered_pool(rng, n: int, same_shape: float = 0.0, specks: float = 0.0):
+def rendered_pool(rng, n: int, same_shape: float = 0.0, specks: float = 0.0, pairs: float = 0.0):
     """Rendered scenes with their exact labels; a ``specks`` share with specks added, labelled by the parser."""
     images, labels = [], []
     for _ in range(n):
-        image, truth = render(scene(rng, same_shape))
+        image, truth = render(scene(rng, same_shape, pairs))
         if rng.random() < specks:
             image = with_specks(image, truth, rng)
             truth = parse(image)
@@ -286,7 +328,7 @@ def train(args) -> dict:
         model = make_detector(tokenizer, args.hidden, args.layers)
     timings = {}
     t0 = time.perf_counter()
-    images, labels = rendered_pool(rng, args.rendered, args.same_shape, args.specks)
+    images, labels = rendered_pool(rng, args.rendered, args.same_shape, args.specks, args.pairs)
     timings["rendered_pool_s"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     gen_images, gen_labels = (generated_pool(rng, args.generated, same_shape=args.same_shape) if args.generated
@@ -377,6 +419,8 @@ def main(argv=None) -> None:
     ap.add_argument("--cls-weight", type=float, default=2.0)
     ap.add_argument("--same-shape", type=float, default=0.0,
                     help="share of scenes with 2-4 objects of one shape (counting scenes)")
+    ap.add_argument("--pairs", type=float, default=0.0,
+                    help="share of scenes with two objects of one shape and colour side by side, nearly touching")
     ap.add_argument("--generated-share", type=float, default=None,
                     help="share of each batch drawn from the generated images (default: as in the pool)")
     ap.add_argument("--specks", type=float, default=0.0,

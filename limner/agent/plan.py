@@ -220,11 +220,24 @@ def contradiction(objects, relations) -> str | None:
             used = []
             for a, b in zip(nodes, nodes[1:]):
                 used.append(next(k for t, k in edges[a] if t == b))
-            said = [f"'the {entity_words(objects[relations[k].subject])} {relations[k].relation} the "
-                    f"{entity_words(objects[relations[k].object])}'" for k in used]
+            said = [f"'the {_called(objects, relations[k].subject)} {relations[k].relation} the "
+                    f"{_called(objects, relations[k].object)}'" for k in used]
             joined = " and ".join(said) if len(said) <= 2 else ", ".join(said[:-1]) + " and " + said[-1]
             return f"contradictory relations: {joined} cannot all hold"
     return None
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+def _called(objects, i: int) -> str:
+    """The object's words, with "first", "second"... when other objects share them ("the second cat")."""
+    words = entity_words(objects[i])
+    same = [j for j, o in enumerate(objects) if entity_words(o) == words]
+    if len(same) < 2:
+        return words
+    k = same.index(i)
+    return f"{ORDINALS[k] if k < len(ORDINALS) else f'#{k + 1}'} {words}"
 
 
 def _cycle(graph: dict[str, list[str]]) -> list[str] | None:

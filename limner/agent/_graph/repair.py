@@ -179,8 +179,10 @@ def repair_targets(state: dict, nfe_left: int | None = None, cost: int = 0, popu
             if box is None:  # outside the region the person marked: not this edit's to change
                 continue
             phrase = _phrase(plan, f["index"])
+            # a found object is painted in a mask with a margin round its box, grounded in the box itself
+            ground = _clip(f["box"], region) if f["status"] == "wrong_color" else None
             out.append({"parent": best["id"], "object": f["index"], "status": f["status"], "box": box,
-                        "phrase": phrase, "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
+                        **({"ground": ground} if ground else {}), "phrase": phrase, "why": f"{phrase.removeprefix('a ').removeprefix('an ')} {why} in {best['id']}",
                         **({"recolor": True} if f["status"] == "wrong_color" else {})})
         if (nfe_left is None or nfe_left >= 2 * cost) and region is None:  # a move repaints beyond a region
             out += _moves(state, best, tries)

@@ -72,7 +72,8 @@ def repair(state: dict, tb, policy) -> dict:
             image = erased.images
             extra["erase"] = {**erased.params, "box": erase["box"]}
             params["erase_box"] = erase["box"]
-        grounding = None if tb.spec.caps.lacks("grounded") else [{"phrase": target["phrase"], "box": target["box"]}]
+        grounding = None if tb.spec.caps.lacks("grounded") else [
+            {"phrase": target["phrase"], "box": target.get("ground") or target["box"]}]
         params["grounded"] = grounding is not None
         mask = box_mask_image(size, target["box"])
         if within:
@@ -168,7 +169,7 @@ def input_round(tb, state, n: int):
 
     def make(rnd: int, seeds) -> tuple[list[dict], dict]:
         start = time.perf_counter()
-        brief, plan = state["brief"], state["plan"]
+        brief = state["brief"]
         image = _load_rgb(tb.store.dir / "input.png")
         source = {"parent": "input", "parent_path": "input.png",
                   "parent_sha256": sha256_file(tb.store.dir / "input.png")}
