@@ -55,6 +55,7 @@ def test_add_puts_a_new_entity_its_checks_and_a_clear_box_in_the_plan():
     assert any(c["kind"] == "only" for c in plan["checks"])  # what it paints must be only what was asked
     assert box[1] > 0.7 and goal["phrase"] == "a green triangle" and plan["version"] == 2
     assert goal["box"][1] < box[1] and goal["box"][3] > box[3]  # painted with a margin round its box
+    assert goal["box"][3] <= 0.96  # margin and all, clear of the image's edge (an object there was cut off)
     assert plan["layout"]["regions"][2]["box"] == box
 
 
@@ -108,6 +109,9 @@ def test_a_contradiction_or_no_room_is_a_reason_not_a_guess():
     crowded = [[0.0, 0.0, 1.0, 1.0]]
     assert placed((0.3, 0.3), "left", crowded) is None
     assert placed((0.3, 0.3), "left", [[0.6, 0.3, 0.92, 0.7]])[2] <= 0.55
+    # a strip too thin for an add's margin from the edge still takes it at the usual edge (target() falls back)
+    strip = [[0.0, 0.22, 1.0, 1.0]]
+    assert placed((0.3, 0.3), "top", strip, edge=0.07) is None and placed((0.3, 0.3), "top", strip) is not None
 
 
 class _Says:

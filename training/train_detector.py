@@ -400,7 +400,7 @@ def save(result: dict, out: Path, args, argv: list[str]) -> None:
             "loss_history": result["history"]}
     if args.init and (args.init / "train_info.json").is_file():  # the run it was fine-tuned from, as it was
         base = json.loads((args.init / "train_info.json").read_text())
-        info["init"] = {k: base[k] for k in ("command", "settings", "timings", "init") if k in base}
+        info["init"] = {k: base[k] for k in ("command", "settings", "timings", "pool", "init") if k in base}
     (out / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 

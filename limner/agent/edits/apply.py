@@ -63,10 +63,10 @@ def _scaled(box: list[float], scale: float, margin: float = SCALE_MARGIN) -> lis
 
 
 def placed(size: tuple[float, float], where: str | None, taken: list[list[float]],
-           relation: str | None = None, anchor: list[float] | None = None) -> list[float] | None:
+           relation: str | None = None, anchor: list[float] | None = None, edge: float = EDGE) -> list[float] | None:
     """A box of ``size`` (w, h) at ``where`` (a side, a corner, the centre) or ``relation`` to ``anchor``, clear
     of every ``taken`` box (shrunk to fit if it must, to 0.4 of its size at most); with neither, the free spot
-    farthest from every taken box. None when nothing fits."""
+    farthest from every taken box; ``edge`` from the image's sides. None when nothing fits."""
     from limner.agent._graph.repair import moved_box
 
     w, h = min(size[0], 0.45), min(size[1], 0.45)
@@ -75,7 +75,7 @@ def placed(size: tuple[float, float], where: str | None, taken: list[list[float]
         if relation and anchor:
             spots = [moved_box([0, 0, sw, sh], anchor, relation)]
         else:
-            spots = [_at(sw, sh, cx, cy) for cx, cy in _centres(where, sw, sh)]
+            spots = [_at(sw, sh, cx, cy, edge) for cx, cy in _centres(where, sw, sh, edge)]
         clear = [b for b in spots if b is not None and all(_apart(b, t) for t in taken)]
         if clear:
             return max(clear, key=lambda b: min([_gap(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), t) for t in taken]
@@ -83,13 +83,13 @@ def placed(size: tuple[float, float], where: str | None, taken: list[list[float]
     return None
 
 
-def _centres(where: str | None, w: float, h: float) -> list[tuple[float, float]]:
+def _centres(where: str | None, w: float, h: float, edge: float = EDGE) -> list[tuple[float, float]]:
     """Where a ``w`` x ``h`` box may be centred for ``where``: on a side, anywhere along it (as close to that
     edge as the box goes, then a little in from it); None: anywhere."""
     steps = [0.22, 0.36, 0.5, 0.64, 0.78]
     if where is None:
         return [(x, y) for x in steps for y in steps]
-    flush = {"left": EDGE + w / 2, "right": 1 - EDGE - w / 2, "top": EDGE + h / 2, "bottom": 1 - EDGE - h / 2}
+    flush = {"left": edge + w / 2, "right": 1 - edge - w / 2, "top": edge + h / 2, "bottom": 1 - edge - h / 2}
     out = []
     for x_or_y in (flush, PLACE):
         cx, cy = PLACE[where]
@@ -103,9 +103,9 @@ def _centres(where: str | None, w: float, h: float) -> list[tuple[float, float]]
     return out
 
 
-def _at(w: float, h: float, cx: float, cy: float) -> list[float]:
-    x0 = min(max(cx - w / 2, EDGE), 1 - EDGE - w)
-    y0 = min(max(cy - h / 2, EDGE), 1 - EDGE - h)
+def _at(w: float, h: float, cx: float, cy: float, edge: float = EDGE) -> list[float]:
+    x0 = min(max(cx - w / 2, edge), 1 - edge - w)
+    y0 = min(max(cy - h / 2, edge), 1 - edge - h)
     return [round(x0, 4), round(y0, 4), round(x0 + w, 4), round(y0 + h, 4)]
 
 
@@ -226,7 +226,10 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
         sizes = [(b[2] - b[0], b[3] - b[1]) for b in boxes.values()] or [(0.3, 0.3)]
         size = (sum(s[0] for s in sizes) / len(sizes), sum(s[1] for s in sizes) / len(sizes))
         anchor = _box(plan, intent.anchor, boxes) if intent.anchor is not None else None
-        box = placed(size, intent.where, list(boxes.values()), intent.relation, anchor)
+        # the mask and the grounding box are the placed box grown by a margin: placed that much farther in where
+        # it fits, so the model's object does not run into the image's edge (cut off by it, its shape misread)
+        box = placed(size, intent.where, list(boxes.values()), intent.relation, anchor, edge=EDGE + MARGIN / 2) \
+            or placed(size, intent.where, list(boxes.values()), intent.relation, anchor)
         if box is None:
             raise ValueError(f"there is no room {intent.relation or 'there'} for a {intent.name}")
         obj = new_plan["objects"][-1]
