@@ -45,3 +45,19 @@ def test_extra_folders_join_with_parser_labels(tmp_path):
     Image.fromarray(image).save(tmp_path / "run" / "other.png")  # not a candidate: not read
     images, labels = train_detector.extra_pool([tmp_path])
     assert len(images) == 1 and labels[0] == train_detector.labels_of(parse(image))
+
+
+def test_a_pair_scene_puts_two_of_one_shape_and_colour_side_by_side_that_the_parser_tells_apart():
+    rng = np.random.default_rng(4)
+    ways = set()
+    for _ in range(200):
+        scene = train_detector.pair_scene(rng)
+        a, b, *others = scene.objects
+        assert (a.shape, a.color) == (b.shape, b.color) and len(others) <= 2
+        assert all(o.x >= 0 and o.y >= 0 and o.x + o.size <= 64 and o.y + o.size <= 64 for o in scene.objects)
+        gap = max(b.x - (a.x + a.size), a.x - (b.x + b.size), b.y - (a.y + a.size), a.y - (b.y + b.size))
+        assert 2 <= gap <= 5  # nearly touching, never touching
+        ways.add((np.sign(b.x - a.x), np.sign(b.y - a.y)))
+        image, truth = render(scene)
+        assert len(parse(image)) == len(truth)  # two objects to the scorer, not one
+    assert len(ways) >= 3  # across, down, diagonally
