@@ -80,6 +80,22 @@ def test_an_object_changed_in_place_is_grounded_in_its_own_box_and_painted_with_
     assert goal["ground"] == old and goal["box"][0] < old[0] and goal["box"][3] > old[3]
 
 
+def test_a_bigger_object_grows_only_as_far_as_it_can_without_painting_over_its_neighbour():
+    intent = _intent("make the circle bigger")
+    plan = edited_plan(PLAN, intent, 2)
+
+    def head(square_x0: float) -> dict:
+        found = [{"kind": "object", "index": 0, "status": "present", "box": [0.08, 0.3, 0.4, 0.7]},
+                 {"kind": "object", "index": 1, "status": "present", "box": [square_x0, 0.3, square_x0 + 0.32, 0.7]}]
+        return {"id": "r01-c00", "scores": {"questions": {"detail": {"findings": found}}}}
+
+    goal, _ = target(PLAN, plan, intent, head(0.5))
+    assert goal["box"][2] <= 0.5  # the mask stops short of the square
+    assert goal["ground"][2] - goal["ground"][0] == pytest.approx(0.32 * 1.3, abs=1e-3)  # not x1.5: x1.3 fits
+    with pytest.raises(ValueError, match="no room to make the circle bigger"):
+        target(PLAN, plan, intent, head(0.45))  # not even x1.15 fits: said, not painted over the square
+
+
 def test_remove_makes_an_exclusion_and_erases_the_object_s_box():
     intent = _intent("remove the square")
     plan = edited_plan(PLAN, intent, 2)

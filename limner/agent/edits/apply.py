@@ -20,6 +20,7 @@ from __future__ import annotations
 from limner.agent.edits.intent import Intent
 
 EDGE = 0.04  # a moved or added object's box keeps this far from the image's edge
+MIN_GROWTH = 1.15  # the least a "bigger" grows an object's side (area x1.32): below it, there is no room
 SCALE_MARGIN = 0.04  # a resized object's box grows by this much more, so its edge blends in
 PLACE = {"left": (0.22, None), "right": (0.78, None), "top": (None, 0.22), "bottom": (None, 0.78),
          "center": (0.5, 0.5), "top left": (0.22, 0.22), "top right": (0.78, 0.22), "bottom left": (0.22, 0.78),
@@ -259,7 +260,15 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
     if kind == "resize":
         # the new size is the box's: the object is grounded in the scaled box and painted in it with a margin;
         # its phrase names it as it is ("a large ..." is a word a model may not know, and says no more)
-        out = {**base, "box": _scaled(box, intent.scale), "ground": _scaled(box, intent.scale, 0.0), "phrase": phrase,
+        scale = intent.scale
+        if scale > 1:  # as large as asked, or as large as it goes without painting over what is next to it
+            others = [b for k, b in boxes.items() if k != i]
+            steps = [round(scale - 0.05 * k, 2) for k in range(int((scale - MIN_GROWTH) / 0.05 + 1e-9) + 1)]
+            scale = next((s for s in steps if all(_apart(_scaled(box, s), o, 0.0) for o in others)), None)
+            if scale is None:
+                raise ValueError(f"there is no room to make the {name} bigger without painting over what is "
+                                 "next to it")
+        out = {**base, "box": _scaled(box, scale), "ground": _scaled(box, scale, 0.0), "phrase": phrase,
                "why": f"the person asked for a {'bigger' if intent.scale > 1 else 'smaller'} {name}",
                "expect": {"object": i, "area_from": box, "grow": intent.scale > 1}}
         if intent.scale < 1:  # the old, larger object goes first
