@@ -22,7 +22,7 @@ pixels.
 
 Seed 0 is the development draw (fixes were tried on it). Each held-out draw is run once, after the changes it
 measures, and is not used again: seed 1, then 4, then 5 (the latest; seeds 10-13 are the detector's training
-draws). The next one is a new seed:
+draws; seed 6 measured resizes alone). The next one is a new seed:
 
     limner bench sessions --per-kind 30 --seed 5                                                 # held out
     limner bench sessions --per-kind 30 --seed 0 --results benchmarks/results/sessions_dev.json  # development
