@@ -155,7 +155,10 @@ def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path,
     child.expect("approve the plan")
     child.sendline("yes")
     child.expect("what next")
-    child.sendline("make the square bigger")
+    child.sendline("make the square bigger")  # the circle is next to it: said, not painted over
+    child.expect(r"what next\? that cannot be done: there is no room to make the square bigger\s+without painting over")
+    child.expect("> ")
+    child.sendline("make the square smaller")
     child.expect("round 2")
     child.expect("what next")
     child.kill(signal.SIGKILL)  # the process dies while waiting for the person
@@ -171,7 +174,7 @@ def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path,
     assert child.exitstatus == 0
     m = json.loads((tmp_path / "runs" / run_id / "manifest.json").read_text())
     assert m["status"] in {"passed", "best_effort"} and [t["answer"] for t in m["chat"]] == [
-        "yes", "make the square bigger", "accept"]
+        "yes", "make the square bigger", "make the square smaller", "accept"]
     assert m["budgets"]["spent"]["rounds"] == shown and 2 <= shown <= 4  # the edit, and up to 2 retries of it
     assert (tmp_path / "runs" / run_id / "final.png").is_file()
 
