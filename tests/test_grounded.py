@@ -246,3 +246,33 @@ def test_grounded_rounds_cache_prompts_and_split_on_out_of_memory_as_plain_ones_
     with gen.grounded(REGIONS, beta=0.5):  # each chunk is the call of its own candidates (as the manifest says)
         alone = gen.generate(prompt, seeds[:1]).images + gen.generate(prompt, seeds[1:]).images
     assert all((np.asarray(a) == np.asarray(b)).all() for a, b in zip(split.images, alone))
+
+
+def test_a_chat_recolour_on_gligen_is_grounded_in_the_object_s_box_inside_its_mask_and_reproduces(gen, tmp_path):
+    """Issue 35's in-place edit on a grounded family as a user has it (GLIGEN and CLIP under their repo ids,
+    offline): the recolour is told the object's own box, painted in a mask a margin wider, and each edited
+    candidate regenerates bit for bit from its manifest."""
+    import huggingface_hub.constants as hub_constants
+    from PIL import Image
+
+    from limner.agent.reproduce import regenerate
+    from limner.agent.runner import answer, run
+    from limner.tools.generators.tiny import ensure_tiny_clip
+
+    place_in_hf_cache(ensure_tiny_clip(tmp_path / "clip"), Path(hub_constants.HF_HUB_CACHE),
+                      "openai/clip-vit-large-patch14")
+    r = run("a red circle left of a blue square", model="gligen", seed=1, out=tmp_path / "runs", interactive=True,
+            policy="chat", steps=3, width=64, height=64)
+    r = answer(r.run_id, "yes")
+    r = answer(r.run_id, "make the circle green")
+    turn = r.question["history"][-1]
+    assert (turn["action"], turn["kind"]) == ("edit", "recolor") and turn["made"]
+    for c in (c for c in r.candidates if c.id in turn["made"]):
+        edit = c.edit
+        (ground,) = [g["box"] for g in edit["grounding"]]
+        mask = edit["box"]
+        assert edit["prompt"] == "a green circle" == edit["grounding"][0]["phrase"] and edit["parent"] == turn["from"]
+        assert mask[0] < ground[0] and mask[1] < ground[1] and mask[2] > ground[2] and mask[3] > ground[3]
+        with Image.open(Path(r.run_dir) / c.path) as saved:
+            assert (np.asarray(regenerate(c.model_dump(), r.run_dir)) == np.asarray(saved.convert("RGB"))).all()
+    answer(r.run_id, "cancel")

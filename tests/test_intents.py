@@ -94,6 +94,9 @@ def test_a_bigger_object_grows_only_as_far_as_it_can_without_painting_over_its_n
     assert goal["ground"][2] - goal["ground"][0] == pytest.approx(0.32 * 1.3, abs=1e-3)  # not x1.5: x1.3 fits
     with pytest.raises(ValueError, match="no room to make the circle bigger"):
         target(PLAN, plan, intent, head(0.45))  # not even x1.15 fits: said, not painted over the square
+    slightly = Intent(**{**intent.model_dump(), "scale": 1.05})  # a reader may ask for less than x1.15
+    goal, _ = target(PLAN, edited_plan(PLAN, slightly, 2), slightly, head(0.5))
+    assert goal["ground"][2] - goal["ground"][0] == pytest.approx(0.32 * 1.05, abs=1e-3)  # asked, and it fits
 
 
 def test_remove_makes_an_exclusion_and_erases_the_object_s_box():

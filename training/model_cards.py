@@ -151,43 +151,29 @@ object's box (L1 + GIoU). Time on 2 CPU cores: rendering {t['rendered_pool_s']:.
 {t['generated_pool_s'] / 60:.1f} min, training {t['train_s'] / 60:.1f} min."""
 
 
-WHY = ["to see the specks and remnants an edit leaves (issue 35)",
-       "again, to tell apart two objects of one colour side by side (the README's \"two red circles\", which the "
-       "first fine-tuning saw as one)"]
-
-
-def _fine_tuning(info: dict) -> str:
+def training_section(info: dict, folder: Path) -> str:
+    """The run that made the weights: one run, or a base run and the fine-tuning that started from it."""
+    if "init" not in info:
+        return _base_run(info) + f" Weights: {_size_mb(folder):.1f} MB."
     s, t = info["settings"], info["timings"]
     folders = ", ".join(Path(e).name for e in s["extra"])
-    pairs = (f"; {s['pairs']:.0%} of the rendered scenes hold two objects of one shape and colour side by side, "
-             "2-5 px apart, and 0-2 others" if s.get("pairs") else "")
-    return f"""```
+    return f"""Two runs. The base run:
+
+{_base_run(info["init"])}
+
+Then fine-tuned from it, to see the specks and remnants an edit leaves (issue 35):
+
+```
 {info['command']}
 ```
 
 {s['rendered']} rendered scenes, {s['specks']:.0%} of them with 1-3 specks added (a ragged blob or a cut-off
 fragment of a shape, in another colour: at an object's edge, anywhere, or inside an object; half of these
 images then softened by a Gaussian blur) and labelled by the parser, which counts a component of 30 pixels or
-more as an object{pairs}; and every candidate of {len(s['extra'])} scripted session draws (`limner bench sessions
+more as an object; and every candidate of {len(s['extra'])} scripted session draws (`limner bench sessions
 --per-kind 6 --keep`: {folders}, whose seeds `training/README.md` gives, none a seed the benches measure on; first
 rounds and edits, {info.get('pool', {}).get('extra_images', 'n/a')} images), labelled by the parser{_mix(s)}; {s['steps']} steps of
-batch {s['batch']} at learning rate {s['lr']:g}. Training took {t['train_s'] / 60:.1f} min."""
-
-
-def training_section(info: dict, folder: Path) -> str:
-    """The runs that made the weights: one run, or a base run and the fine-tunings that started from it."""
-    chain = [info]
-    while "init" in chain[-1]:
-        chain.append(chain[-1]["init"])
-    base, tunings = chain[-1], chain[-2::-1]
-    if not tunings:
-        return _base_run(base) + f" Weights: {_size_mb(folder):.1f} MB."
-    count = {1: "Two", 2: "Three"}.get(len(tunings), str(len(tunings) + 1))
-    parts = [f"{count} runs. The base run:\n\n{_base_run(base)}"]
-    for k, run in enumerate(tunings):
-        parts.append(f"Then fine-tuned from {'it' if k == 0 else 'that'}, {WHY[min(k, len(WHY) - 1)]}:\n\n"
-                     f"{_fine_tuning(run)}")
-    return "\n\n".join(parts) + f""" The labels are the
+batch {s['batch']} at learning rate {s['lr']:g}. Training took {t['train_s'] / 60:.1f} min. The labels are the
 scorer's: on these images the detector is **distilled from the scorer**, not independent of it. Weights:
 {_size_mb(folder):.1f} MB."""
 

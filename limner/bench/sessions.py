@@ -16,16 +16,18 @@ change happened and everything else was kept:
 A turn is *right* when the parser confirms both; Limner *said done* when the image it stands on after the turn
 passes its own verdict (score, checks, and preservation outside what was painted). A *false pass*: said done,
 parser disagrees. The parser is the exact reader of this world (the scorer, independent of the loop); in the
-loop, the questions verifier answers with the embedded detector shapes-owl (learned from rendered scenes, so
-not independent of the world's ground truth either, but not the parser), and the preservation check compares
-pixels.
+loop, the questions verifier answers with the embedded detector shapes-owl, trained on rendered scenes and on
+session images the parser labelled: it is *distilled* from the scorer, not independent of it. The preservation
+check compares pixels.
 
 Seed 0 is the development draw (fixes were tried on it). Each held-out draw is run once, after the changes it
-measures, and is not used again: seed 1, then 4, then 5 (the latest; seeds 10-13 are the detector's training
-draws; seed 6 measured resizes alone). The next one is a new seed:
+measures, and is not used again: seed 1, then 4, then 5 (seeds 10-13 are the detector's training draws; seed 6
+measured resizes alone). The latest held-out draw, and the development draw:
 
-    limner bench sessions --per-kind 30 --seed 5                                                 # held out
+    limner bench sessions --per-kind 30 --seed 5 --results benchmarks/results/sessions.json      # held out
     limner bench sessions --per-kind 30 --seed 0 --results benchmarks/results/sessions_dev.json  # development
+
+The next held-out draw takes a seed none of these used.
 """
 
 from __future__ import annotations

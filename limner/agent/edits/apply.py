@@ -53,6 +53,15 @@ def _phrase(obj: dict) -> str:
     return f"{article(text)} {text}"
 
 
+def _growths(scale: float) -> list[float]:
+    """The scales a "bigger" tries, largest first: the asked one, then down by 0.05 to the least that still
+    reads as bigger (MIN_GROWTH), or to the asked one when it is smaller than that."""
+    steps = [scale]
+    while round(steps[-1] - 0.05, 2) >= min(scale, MIN_GROWTH) - 1e-9:
+        steps.append(round(steps[-1] - 0.05, 2))
+    return steps
+
+
 def _scaled(box: list[float], scale: float, margin: float = SCALE_MARGIN) -> list[float]:
     """``box`` scaled about its centre (slid back inside the image, ``EDGE`` from its sides, where it would
     cross one: a bigger object by the edge grows inward, not cut off), then grown by ``margin``."""
@@ -263,8 +272,8 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
         scale = intent.scale
         if scale > 1:  # as large as asked, or as large as it goes without painting over what is next to it
             others = [b for k, b in boxes.items() if k != i]
-            steps = [round(scale - 0.05 * k, 2) for k in range(int((scale - MIN_GROWTH) / 0.05 + 1e-9) + 1)]
-            scale = next((s for s in steps if all(_apart(_scaled(box, s), o, 0.0) for o in others)), None)
+            scale = next((s for s in _growths(scale) if all(_apart(_scaled(box, s), o, 0.0) for o in others)),
+                         None)
             if scale is None:
                 raise ValueError(f"there is no room to make the {name} bigger without painting over what is "
                                  "next to it")
