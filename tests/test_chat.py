@@ -44,6 +44,17 @@ def test_the_offline_reading_of_plain_words(text, expected):
     assert {k: fb[k] for k in expected} == expected
 
 
+def test_the_turns_a_round_suggests_are_about_its_picture_and_read_as_they_say():
+    import re
+
+    from limner.agent.cli.chat import _examples
+
+    said = re.findall(r"'([^']+)'", _examples(PLAN))
+    assert said[0] == "make the circle green"  # a colour it is not
+    kinds = [read_rules(text, "round", _scene()).kind for text in said]
+    assert kinds == ["recolor", "resize", "add", "remove"] and "smaller" in said[1]  # a smaller one always fits
+
+
 def test_at_the_plan_an_edit_changes_the_plan_and_images_are_not_named():
     assert read("yes", "plan", _scene()).action == "accept"
     assert read("make the square green", "plan", _scene()).kind == "recolor"
@@ -155,6 +166,7 @@ def test_limner_chat_in_a_terminal_approve_feedback_kill_resume_accept(tmp_path,
     child.expect("approve the plan")
     child.sendline("yes")
     child.expect("what next")
+    child.expect(r"e\.g\.\s+'make\s+the\s+circle\s+green',\s+'make\s+the\s+square\s+smaller'")  # this picture's
     child.sendline("make the square bigger")  # the circle is next to it: said, not painted over
     child.expect(r"what next\? that cannot be done: there is no room to make the square bigger\s+without painting over")
     child.expect("> ")

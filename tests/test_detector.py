@@ -381,3 +381,56 @@ def test_a_detector_takes_its_doubt_score_from_its_folder_or_the_caller_never_ab
     assert asked.doubt == 0.3 and asked.describe()["doubt"] == 0.3
     assert Detector(BUILTIN_SHAPES_DETECTOR, doubt=0.9).doubt == d.threshold  # never above the threshold
     assert json.loads(json.dumps(asked.describe())) == asked.describe()
+
+
+def test_a_box_read_unsurely_is_something_there_but_never_the_asked_thing():
+    """Above the threshold, a box whose reading (its name's score, and its colour's where the detector reads
+    colours) is under the detector's ``confident`` level passes no check that something is there: the check
+    fails at that box (the loop repairs it there); it still fills its place for 'only' and 'count'."""
+    from limner.tools.verifiers.answerers import DetectorAnswerer
+
+    class Reader:
+        threshold, doubt, nms, confident = 0.4, 0.4, 0.5, 0.7
+        vocabulary = frozenset({"circle", "square"})
+
+        def detect(self, image, phrases, threshold=None):
+            found = {"circle": (0.95, 0.9, [0, 0, 20, 20]),  # read surely: a red circle
+                     "square": (0.9, 0.55, [30, 0, 50, 20])}  # a square, but of two colours: red only 0.55
+            out = {p: [] for p in phrases}
+            for name, (score, red, box) in found.items():
+                scores = {p: 0.0 for p in phrases} | {name: score, f"red {name}": red, f"blue {name}": 0.3}
+                out[name].append({"phrase": name, "score": score, "bbox": box, "scores": scores})
+            return out
+
+    plan = {"objects": [{"name": "circle", "color": "red", "count": 1},
+                        {"name": "square", "color": "red", "count": 1}], "exclusions": [],
+            "relations": [{"subject": 0, "relation": "left of", "object": 1}],
+            "checks": [{"id": "o0", "kind": "exists", "object": 0}, {"id": "o1", "kind": "exists", "object": 1},
+                       {"id": "c1", "kind": "color", "object": 1}, {"id": "n1", "kind": "count", "object": 1},
+                       {"id": "r0", "kind": "relation", "relation": 0}, {"id": "only", "kind": "only"}]}
+    image = Image.new("RGB", (64, 64), "white")
+    answerer = DetectorAnswerer(Reader(), color="detector", colors=("red", "blue"))
+    found = {f["name"]: f for f in answerer.objects(image, plan)}
+    assert found["circle"]["confident"] and found["square"]["reading"] == 0.55 and not found["square"]["confident"]
+    answers = answerer.answer(image, plan)
+    assert answers["o0"]["p_yes"] == 1.0 and answers["only"]["p_yes"] == 1.0  # it is something, in its place
+    for check in ("o1", "c1", "n1", "r0"):  # but not surely the red square: each check fails, pointing at it
+        assert answers[check] == {"p_yes": 0.0, "box": [30, 0, 50, 20]}, check
+    Reader.confident = Reader.threshold  # no level above the threshold (a detector's default): it passes
+    assert all(a["p_yes"] == 1.0 for a in answerer.answer(image, plan).values())
+
+
+def test_a_detector_takes_its_confident_level_from_its_folder_or_the_caller_never_under_its_threshold():
+    import json
+
+    from limner.tools.verifiers.detector import Detector, folder_settings
+    from limner.tools.verifiers.requirements import BUILTIN_SHAPES_DETECTOR
+
+    shipped = folder_settings(BUILTIN_SHAPES_DETECTOR)
+    d = Detector(BUILTIN_SHAPES_DETECTOR)
+    assert d.confident == shipped.get("confident", d.threshold) >= d.threshold
+    assert ("confident" in d.describe()) == (d.confident > d.threshold)
+    asked = Detector(BUILTIN_SHAPES_DETECTOR, confident=0.8)
+    assert asked.confident == 0.8 and asked.describe()["confident"] == 0.8
+    assert Detector(BUILTIN_SHAPES_DETECTOR, confident=0.1).confident == d.threshold
+    assert json.loads(json.dumps(asked.describe())) == asked.describe()

@@ -42,3 +42,43 @@ def test_the_grid_starts_at_the_detectors_own_threshold():
 
     assert grid_for(0.5) == (0.5, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
     assert grid_for(0.4) == (0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1)
+
+
+def test_the_confidence_rule_counts_a_false_pass_twice_and_prefers_the_lower_level_on_ties():
+    from limner.bench.confidence import choose, grid_for
+
+    assert choose({"0.4": {"cost": 10}, "0.6": {"cost": 8}, "0.7": {"cost": 8}}) == 0.6
+    assert grid_for(0.4) == (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def test_confidence_without_passed_candidates_is_one_line(tmp_path):
+    from limner.agent.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "confidence", "--dev", str(tmp_path)])
+    assert result.exit_code == 2 and "no passed candidates" in result.output and "Traceback" not in result.output
+
+
+def test_confidence_answers_each_passed_candidate_again_by_the_detector_and_the_parser(tmp_path):
+    """A clean rendering both readers pass; a square painted where the plan asks a circle, recorded as passed,
+    neither does (so it is no false pass, nor a lost one); a candidate that failed is not looked at."""
+    import json
+
+    from limner.agent.planners.rules import rules_plan
+    from limner.bench.confidence import measure, passed_candidates
+    from limner.tools.shapes.world import Obj, Scene, render_pil
+
+    plan = {**rules_plan("a red circle left of a blue square"), "version": 1}
+    (tmp_path / "run" / "candidates").mkdir(parents=True)
+    scenes = {"r01-c00": [Obj("circle", "red", 6, 22, 20), Obj("square", "blue", 38, 22, 20)],
+              "r01-c01": [Obj("square", "red", 6, 22, 20), Obj("square", "blue", 38, 22, 20)],
+              "r01-c02": [Obj("circle", "red", 6, 22, 20)]}
+    for cid, objects in scenes.items():
+        render_pil(Scene(objects)).save(tmp_path / "run" / "candidates" / f"{cid}.png")
+    failed = {"r01-c02": ["o1"]}
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps({"plans": [plan], "candidates": [
+        {"id": cid, "path": f"candidates/{cid}.png", "plan_version": 1,
+         "scores": {"questions": {"detail": {"failed": failed.get(cid, [])}}}} for cid in scenes]}))
+    items = passed_candidates(tmp_path)
+    assert [p.name for p, _ in items] == ["r01-c00.png", "r01-c01.png"]
+    row = measure(items, (0.4,))["0.4"]
+    assert row == {"candidates": 2, "parser_passes": 1, "passes": 1, "false_passes": 0, "lost": 0, "cost": 0}

@@ -739,6 +739,21 @@ def sessions_bench(
     out.write_text(json.dumps(result, indent=1) + "\n")
 
 
+def _detector_bench_inputs(dev: Path, test: Optional[Path], detector: Optional[Path], gather, what: str):
+    """``({"dev": ..., "test": ...}, detector ref or None)``: what ``gather`` finds in each folder; one line and
+    exit 2 when a folder has none, or ``detector`` is not a detector folder."""
+    from limner.agent.cli.common import _fail
+
+    sets = {"dev": dev, **({"test": test} if test else {})}
+    found = {name: gather(folder) for name, folder in sets.items()}
+    for name, items in found.items():
+        if not items:
+            _fail(f"no {what} under {sets[name]}: keep a session bench's runs with --keep")
+    if detector is not None and not (detector / "config.json").is_file():
+        _fail(f"--detector {detector}: not a detector folder (no config.json)")
+    return found, (str(detector) if detector else None)
+
+
 @bench_app.command("inventory")
 def inventory_bench(
     dev: Path = typer.Option(..., help="Development images: run folders (limner bench sessions --keep)."),
@@ -749,17 +764,9 @@ def inventory_bench(
 ):
     """Choose the embedded detector's doubt score (the weakest box that fails "nothing else is there") on
     development images, judged by the shapes parser; then measure it on test images."""
-    from limner.agent.cli.common import _fail
     from limner.bench.inventory import choose, images, measure
 
-    sets = {"dev": dev, **({"test": test} if test else {})}
-    paths = {name: images(folder) for name, folder in sets.items()}
-    for name, found in paths.items():
-        if not found:
-            _fail(f"no candidate images under {sets[name]}: keep a session bench's runs with --keep")
-    if detector is not None and not (detector / "config.json").is_file():
-        _fail(f"--detector {detector}: not a detector folder (no config.json)")
-    ref = str(detector) if detector else None
+    paths, ref = _detector_bench_inputs(dev, test, detector, images, "candidate images")
     result = {"detector": ref or "builtin", "dev": {"folder": str(dev), "rows": measure(paths["dev"], detector=ref)}}
     chosen = choose(result["dev"]["rows"])
     if test:  # the first row is the threshold itself: no doubt, the detector as it was
@@ -775,6 +782,38 @@ def inventory_bench(
                        f"{r['missed']} | {r['invented']} |")
     result["chosen"] = chosen
     typer.echo(f"chosen on dev: doubt {chosen}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("confidence")
+def confidence_bench(
+    dev: Path = typer.Option(..., help="Development candidates: run folders (limner bench sessions --keep)."),
+    test: Optional[Path] = typer.Option(None, help="Test candidates, measured once with the level chosen on dev."),
+    out: Path = typer.Option(Path("benchmarks/results/confidence.json"), "--results"),
+    detector: Optional[Path] = typer.Option(None, help="A detector folder (default: the shipped shapes-owl)."),
+):
+    """Choose the embedded detector's confident level (how surely a box must be read to pass a check that
+    something is there) on the candidates that passed in development runs, judged by the shapes parser; then
+    measure it on test candidates."""
+    from limner.bench.confidence import choose, grid_for, measure, passed_candidates
+    from limner.tools.verifiers.detector import folder_settings
+    from limner.tools.verifiers.requirements import BUILTIN_SHAPES_DETECTOR
+
+    items, ref = _detector_bench_inputs(dev, test, detector, passed_candidates, "passed candidates")
+    grid = grid_for(float(folder_settings(ref or BUILTIN_SHAPES_DETECTOR)["threshold"]))
+    result = {"detector": ref or "builtin", "dev": {"folder": str(dev), "rows": measure(items["dev"], grid, ref)}}
+    chosen = choose(result["dev"]["rows"])
+    if test:  # the first row is the threshold itself: no level, the detector as it was
+        result["test"] = {"folder": str(test), "rows": measure(items["test"], (grid[0], chosen), ref)}
+    for name in ("dev", "test"):
+        if name in result:
+            typer.echo(f"{name}: | level | candidates | parser passes | detector passes | false passes | passes lost |")
+            for t, r in result[name]["rows"].items():
+                typer.echo(f"| {t} | {r['candidates']} | {r['parser_passes']} | {r['passes']} | "
+                           f"{r['false_passes']} | {r['lost']} |")
+    result["chosen"] = chosen
+    typer.echo(f"chosen on dev: confident {chosen}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 

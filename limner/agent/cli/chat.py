@@ -46,8 +46,17 @@ def _show_round(console: Console, q: dict) -> None:
             for t in history[-4:])))
     asks = q.get("asks") or ""
     console.print(f"[bold]what next?[/] {escape(asks) if not asks.startswith('accept,') else ''}")
-    console.print("  accept / pick ID / more / say what to change (e.g. 'make the square bigger', 'add a green "
-                  "triangle on the right', 'remove the circle') / undo / back to ID / cancel")
+    console.print(f"  accept / pick ID / more / say what to change (e.g. {escape(_examples(q.get('plan') or {}))}) / "
+                  "undo / back to ID / cancel")
+
+
+def _examples(plan: dict) -> str:
+    """Turns to try, about what this picture holds: a colour change of its first object, a smaller one of its
+    last (a smaller object always fits; a bigger one may not), and an addition."""
+    names = [o["name"] for o in plan.get("objects", [])] or ["circle"]
+    color = next(c for c in ("blue", "green", "red") if c != (plan.get("objects") or [{}])[0].get("color"))
+    return (f"'make the {names[0]} {color}', 'make the {names[-1]} smaller', 'add a yellow triangle on the right', "
+            f"'remove the {names[-1]}'")
 
 
 class _ChatProgress:

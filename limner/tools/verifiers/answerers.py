@@ -36,7 +36,9 @@ def answer_from_objects(found: list[dict], plan: dict, complete: bool = True,
     objects found, position from box centres. Checks of kind "other" get no answer (``p_yes`` None); nor do
     'only' checks unless ``complete`` (the reader finds every object there is, as the shapes parser does, not
     only those it was asked for, as a detector does). ``doubtful``: weaker findings that count only against
-    "nothing else is there" ('only' and 'absent' checks), where a miss would be a false pass."""
+    "nothing else is there" ('only' and 'absent' checks), where a miss would be a false pass. A finding with
+    ``confident`` False (read with too little certainty) counts as something there, never as the asked thing:
+    a check it alone would pass fails, pointing at it."""
     from limner.tools.shapes.geneval import relative_position
 
     objects = plan.get("objects", [])
@@ -68,24 +70,34 @@ def answer_from_objects(found: list[dict], plan: dict, complete: bool = True,
             continue
         if kind == "exists":
             hits = matches(i, by_color=False)
-            ok = bool(hits)
+            ok = any(map(_firm, hits))
         elif kind == "count":
             hits = matches(i, by_color=False)
-            ok = len(hits) == objects[i]["count"]
+            ok = len(hits) == objects[i]["count"] and all(map(_firm, hits))
         elif kind == "color":
             hits = matches(i, by_color=True)
-            ok = len(hits) >= objects[i]["count"]
-            if not ok:  # point at the wrongly coloured one
+            ok = sum(map(_firm, hits)) >= objects[i]["count"]
+            if not ok and all(map(_firm, hits)):  # point at the wrongly coloured one
                 hits = [f for f in matches(i, by_color=False) if f not in hits] or hits
         else:  # relation
             rel = relations[check["relation"]] if check.get("relation") is not None else relations[0]
             subjects, targets = matches(rel["subject"], True), matches(rel["object"], True)
             wrong = [s for s in subjects for t in targets
                      if s is not t and rel["relation"] not in relative_position(s["bbox"], t["bbox"])]
-            ok = bool(subjects) and bool(targets) and not wrong
+            ok = any(map(_firm, subjects)) and any(map(_firm, targets)) and not wrong
             hits = wrong or subjects
+            if not ok and not wrong and subjects and targets:  # both there, one read unsurely: at that one
+                hits = [f for f in subjects + targets if not _firm(f)] or hits
+        if not ok:  # a reading too uncertain to pass the check is where it failed
+            hits = [f for f in hits if not _firm(f)] + [f for f in hits if _firm(f)]
         answers[check["id"]] = {"p_yes": 1.0 if ok else 0.0, "box": hits[0]["bbox"] if hits else None}
     return answers
+
+
+def _firm(found: dict) -> bool:
+    """Whether a finding is read surely enough to pass a check that something is there (a detector's box whose
+    reading scores under its ``confident`` level still counts as something there, never as the asked thing)."""
+    return found.get("confident", True)
 
 
 def _centre(box) -> tuple[float, float]:
@@ -170,9 +182,11 @@ class DetectorAnswerer:
             c.get("kind") in ("only", "absent") for c in plan.get("checks", []))
 
     def objects(self, image, plan: dict) -> list[dict]:
-        """The objects found: ``{"name", "bbox", "score", "color", "sure"}``; ``sure`` False for a box scoring
-        between the detector's ``doubt`` and its threshold (only asked for when ``doubts(plan)``), and kept
-        where no sure box already is (``_rereads``)."""
+        """The objects found: ``{"name", "bbox", "score", "color", "sure", "reading", "confident"}``; ``sure``
+        False for a box scoring between the detector's ``doubt`` and its threshold (only asked for when
+        ``doubts(plan)``), and kept where no sure box already is (``_rereads``); ``reading``: the lesser of its
+        name's score and (when the detector reads colours) its colour's; ``confident``: that reading is at least
+        the detector's ``confident`` level, below which it passes no check that something is there."""
         names = list(dict.fromkeys([*(o["name"] for o in plan.get("objects", [])),
                                     *(e["name"] for e in plan.get("exclusions", []))]))
         if self.inventory(plan):
@@ -190,8 +204,13 @@ class DetectorAnswerer:
                               "sure": d["score"] >= getattr(self.detector, "threshold", 0.0)})
         sure = [f for f in found if f["sure"]]
         found = sure + [f for f in found if not f["sure"] and not any(_rereads(f["bbox"], s["bbox"]) for s in sure)]
+        confident = getattr(self.detector, "confident", 0.0)
         for f in found:
             f["color"] = self._color_of(image, f, f["name"], palette)
+            # how surely it is read: its name's score, and its colour's where the detector reads colours
+            f["reading"] = min(f["score"], f["scores"].get(f"{f['color']} {f['name']}", 1.0)
+                               if self.color == "detector" else 1.0)
+            f["confident"] = f["reading"] >= confident
             del f["scores"]
         return found
 

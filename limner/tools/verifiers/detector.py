@@ -73,7 +73,7 @@ class Detector:
     which the weaker of two boxes of one phrase is dropped."""
 
     def __init__(self, model: str, device: str | None = None, threshold: float | None = None,
-                 nms: float | None = None, doubt: float | None = None):
+                 nms: float | None = None, doubt: float | None = None, confident: float | None = None):
         self.model_id = model
         self._device = device
         shipped = folder_settings(model)
@@ -82,13 +82,18 @@ class Detector:
         # below ``threshold``, the least score at which a box still casts doubt on "nothing else is there" (an
         # 'only' or 'absent' check): a miss there is a false pass, so those checks listen to weaker boxes
         self.doubt = min(self.threshold, doubt if doubt is not None else shipped.get("doubt", self.threshold))
+        # above ``threshold``, the least reading (the name's score; the colour's, where it reads colours) that
+        # passes a check that something is there: a box read less surely is something there, not the asked thing
+        self.confident = max(self.threshold, confident if confident is not None else
+                             shipped.get("confident", self.threshold))
         # the object names a closed-vocabulary detector was taught (None: open vocabulary, any name)
         self.vocabulary = frozenset(shipped["vocabulary"]) if shipped.get("vocabulary") else None
         self._model = self._processor = None
 
     def describe(self) -> dict:
         return {"model": self.model_id, "threshold": self.threshold, "nms": self.nms,
-                **({"doubt": self.doubt} if self.doubt < self.threshold else {})}
+                **({"doubt": self.doubt} if self.doubt < self.threshold else {}),
+                **({"confident": self.confident} if self.confident > self.threshold else {})}
 
     @property
     def architecture(self) -> Architecture:
