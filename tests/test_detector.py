@@ -416,7 +416,7 @@ def test_a_box_read_unsurely_is_something_there_but_never_the_asked_thing():
     assert answers["o0"]["p_yes"] == 1.0 and answers["only"]["p_yes"] == 1.0  # it is something, in its place
     for check in ("o1", "c1", "n1", "r0"):  # but not surely the red square: each check fails, pointing at it
         assert answers[check] == {"p_yes": 0.0, "box": [30, 0, 50, 20]}, check
-    Reader.confident = Reader.threshold  # no level above the threshold (a detector's default): it passes
+    Reader.confident = None  # no level (a detector's default): it reads as what it scores, and passes
     assert all(a["p_yes"] == 1.0 for a in answerer.answer(image, plan).values())
 
 
@@ -428,8 +428,8 @@ def test_a_detector_takes_its_confident_level_from_its_folder_or_the_caller_neve
 
     shipped = folder_settings(BUILTIN_SHAPES_DETECTOR)
     d = Detector(BUILTIN_SHAPES_DETECTOR)
-    assert d.confident == shipped.get("confident", d.threshold) >= d.threshold
-    assert ("confident" in d.describe()) == (d.confident > d.threshold)
+    assert d.confident == shipped.get("confident") is None  # `limner bench confidence` chose none for it
+    assert "confident" not in d.describe()
     asked = Detector(BUILTIN_SHAPES_DETECTOR, confident=0.8)
     assert asked.confident == 0.8 and asked.describe()["confident"] == 0.8
     assert Detector(BUILTIN_SHAPES_DETECTOR, confident=0.1).confident == d.threshold

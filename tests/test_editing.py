@@ -38,6 +38,28 @@ def test_inpainting_keeps_pixels_outside_the_softened_mask_identical(gen):
     assert result.params["editor"] == "inpaint" and result.params["seeds"] == [1, 2]
 
 
+def test_an_edit_runs_at_the_model_s_edit_guidance_records_it_and_takes_the_caller_s(gen):
+    from dataclasses import replace
+
+    from limner.tools.generators import resolve_model
+
+    image, mask = _photo(), box_mask_image((64, 64), [0.5, 0.25, 1.0, 0.75])
+    assert resolve_model("shapes-tiny").edit_guidance == 2.0 and resolve_model("sdxl").edit_guidance is None
+    plain = inpaint(gen, image, mask, "a blue square", seeds=[1])
+    assert plain.params["guidance"] == gen.spec.guidance == 5.0  # no edit guidance stated: the model's own
+    asked = inpaint(gen, image, mask, "a blue square", seeds=[1], guidance=2.0)
+    assert asked.params["guidance"] == 2.0
+    assert not np.array_equal(np.asarray(asked.images[0]), np.asarray(plain.images[0]))
+    spec = gen.spec
+    try:  # a model that states its edit guidance runs at it
+        gen.spec = replace(spec, edit_guidance=2.0)
+        stated = inpaint(gen, image, mask, "a blue square", seeds=[1])
+    finally:
+        gen.spec = spec
+    assert stated.params["guidance"] == 2.0
+    assert np.array_equal(np.asarray(stated.images[0]), np.asarray(asked.images[0]))
+
+
 def test_inpainting_reuses_the_loaded_weights(gen):
     inpaint(gen, _photo(), box_mask_image((64, 64), [0, 0, 0.5, 0.5]), "x", seeds=[0])
     assert gen._inpaint_pipe.unet is gen.pipe.unet and gen._inpaint_pipe.vae is gen.pipe.vae

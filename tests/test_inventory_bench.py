@@ -48,7 +48,8 @@ def test_the_confidence_rule_counts_a_false_pass_twice_and_prefers_the_lower_lev
     from limner.bench.confidence import choose, grid_for
 
     assert choose({"0.4": {"cost": 10}, "0.6": {"cost": 8}, "0.7": {"cost": 8}}) == 0.6
-    assert grid_for(0.4) == (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+    assert grid_for(0.4) == (0.0, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)  # 0: no level
+    assert grid_for(0.5) == (0.0, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
 def test_confidence_without_passed_candidates_is_one_line(tmp_path):
@@ -80,5 +81,5 @@ def test_confidence_answers_each_passed_candidate_again_by_the_detector_and_the_
          "scores": {"questions": {"detail": {"failed": failed.get(cid, [])}}}} for cid in scenes]}))
     items = passed_candidates(tmp_path)
     assert [p.name for p, _ in items] == ["r01-c00.png", "r01-c01.png"]
-    row = measure(items, (0.4,))["0.4"]
+    row = measure(items, (0.0,))["0.0"]
     assert row == {"candidates": 2, "parser_passes": 1, "passes": 1, "false_passes": 0, "lost": 0, "cost": 0}

@@ -117,7 +117,7 @@ def _redo_edit(gen, entry: dict, run_dir):
         erase = edit["erase"]
         image = inpaint(gen, image, box_mask_image(image.size, erase["box"]), erase["prompt"], erase["seeds"],
                         negative_prompt=erase.get("negative_prompt", ""), strength=erase["strength"],
-                        feather=erase["feather"], steps=erase["steps"]).images
+                        feather=erase["feather"], steps=erase["steps"], guidance=erase.get("guidance")).images
     size = (image[0] if isinstance(image, list) else image).size
     if edit.get("mask_path"):
         from limner.tools.editing import load_mask
@@ -131,7 +131,7 @@ def _redo_edit(gen, entry: dict, run_dir):
         mask = box_mask_image(size, edit["box"])
     result = inpaint(gen, image, mask, edit["prompt"], edit["seeds"], negative_prompt=edit.get("negative_prompt", ""),
                      strength=edit["strength"], feather=edit["feather"], steps=edit["steps"],
-                     grounding=edit.get("grounding"))
+                     grounding=edit.get("grounding"), guidance=edit.get("guidance"))
     return result.images[edit["seeds"].index(entry["seed"])]
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-GRID = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)  # after the detector's threshold (no level)
+GRID = (0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)  # after 0, no level
 
 
 def passed_candidates(folder: Path) -> list[tuple[Path, dict]]:
@@ -58,7 +58,7 @@ def measure(items: list[tuple[Path, dict]], grid: tuple[float, ...], detector: s
 
     ref = detector or BUILTIN_SHAPES_DETECTOR
     shipped = folder_settings(ref)
-    answerer = DetectorAnswerer(Detector(ref, confident=0.0), color="detector", colors=tuple(shipped["colors"]))
+    answerer = DetectorAnswerer(Detector(ref), color="detector", colors=tuple(shipped["colors"]))
     parser = ParserAnswerer()
     seen = []
     for path, plan in items:
@@ -70,7 +70,7 @@ def measure(items: list[tuple[Path, dict]], grid: tuple[float, ...], detector: s
     for level in grid:
         left = lost = passes = 0
         for found, plan, truth in seen:
-            at = [{**f, "confident": f["reading"] >= level} for f in found]
+            at = [{**f, "confident": f["reading"] >= level} for f in found]  # level 0: none
             says = _all_pass(answer_from_objects([f for f in at if f["sure"]], plan,
                                                  complete=answerer.inventory(plan),
                                                  doubtful=[f for f in at if not f["sure"]]), plan)
@@ -88,5 +88,6 @@ def choose(dev: dict) -> float:
 
 
 def grid_for(threshold: float) -> tuple[float, ...]:
-    """The detector's own threshold first (no level above it), then every ``GRID`` value above it."""
-    return (threshold, *[g for g in GRID if g > threshold])
+    """No level first (0: every box at the threshold reads as what it scores), then every ``GRID`` value
+    from the threshold up."""
+    return (0.0, *[g for g in GRID if g >= threshold])

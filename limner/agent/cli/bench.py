@@ -804,7 +804,7 @@ def confidence_bench(
     grid = grid_for(float(folder_settings(ref or BUILTIN_SHAPES_DETECTOR)["threshold"]))
     result = {"detector": ref or "builtin", "dev": {"folder": str(dev), "rows": measure(items["dev"], grid, ref)}}
     chosen = choose(result["dev"]["rows"])
-    if test:  # the first row is the threshold itself: no level, the detector as it was
+    if test:  # the first row is no level: the detector as it was
         result["test"] = {"folder": str(test), "rows": measure(items["test"], (grid[0], chosen), ref)}
     for name in ("dev", "test"):
         if name in result:

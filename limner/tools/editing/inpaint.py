@@ -15,13 +15,14 @@ FEATHER_PX = 2
 
 def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_prompt: str = "",
             strength: float = 1.0, feather: int = FEATHER_PX, steps: int | None = None,
-            grounding: list[dict] | None = None) -> EditResult:
+            grounding: list[dict] | None = None, guidance: float | None = None) -> EditResult:
     """One image per seed: ``prompt`` painted inside ``mask`` (PIL ``L``, white = change), the rest kept.
 
     ``image`` is one image for every seed, or a list with one image per seed. ``strength`` 1.0 repaints the
     masked area from pure noise; lower values keep some of what was there. ``grounding``: regions (phrase, box
     as fractions) a grounded model (GLIGEN) is told, so that it places what it paints (``ValueError`` with the
-    reason for a family that is not grounded).
+    reason for a family that is not grounded). ``guidance``: the classifier-free guidance scale (default: the
+    model's ``edit_guidance``, else its ``guidance``); the result records the one it ran at.
     """
     from limner.tools.generators.diffusers_backend import counted_call, seeded
 
@@ -36,14 +37,16 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
     from limner.tools.generators.families import editing_pipe, text_kwargs
 
     spec = generator.spec
+    if guidance is None:
+        guidance = spec.edit_guidance if spec.edit_guidance is not None else spec.guidance
     pipe = editing_pipe(generator, "inpaint")  # the family's inpainting class, sharing the loaded modules
     soft = soften(mask, feather)
     width, height = images[0].size
     if type(pipe).__name__ == "StableDiffusionGLIGENPipeline":  # GLIGEN's inpainting checkpoint
         return _gligen_inpaint(generator, pipe, images, mask, soft, prompt, seeds, negative_prompt=negative_prompt,
-                               feather=feather, steps=steps, grounding=grounding)
+                               feather=feather, steps=steps, grounding=grounding, guidance=guidance)
     kwargs = dict(prompt=[prompt] * n, image=images, mask_image=[soft] * n, strength=strength,
-                  num_inference_steps=steps or spec.steps, guidance_scale=spec.guidance, height=height, width=width,
+                  num_inference_steps=steps or spec.steps, guidance_scale=guidance, height=height, width=width,
                   generator=seeded(seeds), output_type="pil", **text_kwargs(spec))
     if negative_prompt and spec.uses_cfg:
         kwargs["negative_prompt"] = [negative_prompt] * n
@@ -57,13 +60,13 @@ def inpaint(generator, image, mask, prompt: str, seeds: list[int], *, negative_p
     raw, nfe, seconds = counted_call(pipe, kwargs)
     images = [composite(before, out, soft) for before, out in zip(images, raw)]
     params = {"editor": "inpaint", "prompt": prompt, "negative_prompt": negative_prompt, "strength": strength,
-              "feather": feather, "steps": steps or spec.steps, "guidance": spec.guidance, "seeds": list(seeds),
+              "feather": feather, "steps": steps or spec.steps, "guidance": guidance, "seeds": list(seeds),
               **({"grounding": [dict(r) for r in grounding]} if grounding else {})}
     return EditResult(images=images, nfe=nfe, seconds=seconds, params=params)
 
 
 def _gligen_inpaint(generator, pipe, images, mask, soft, prompt: str, seeds: list[int], *, negative_prompt: str,
-                    feather: int, steps: int | None, grounding: list[dict] | None) -> EditResult:
+                    feather: int, steps: int | None, grounding: list[dict] | None, guidance: float) -> EditResult:
     """GLIGEN's inpainting checkpoint through its own pipeline (``gligen_inpaint_image``): it keeps the image
     outside the boxes and paints each phrase into its box. Without ``grounding`` the prompt goes into the mask's
     bounding box. The pipeline works at its VAE's sample size (it crops there), so the image is resized to it
@@ -89,7 +92,7 @@ def _gligen_inpaint(generator, pipe, images, mask, soft, prompt: str, seeds: lis
                       gligen_boxes=[[float(v) for v in r["box"]] for r in regions],
                       gligen_inpaint_image=image.resize((side, side), Image.BICUBIC),
                       gligen_scheduled_sampling_beta=spec.grounding_beta, num_inference_steps=steps or spec.steps,
-                      guidance_scale=spec.guidance, height=side, width=side, generator=seeded([seed]),
+                      guidance_scale=guidance, height=side, width=side, generator=seeded([seed]),
                       output_type="pil")
         if negative_prompt and spec.uses_cfg:
             kwargs["negative_prompt"] = negative_prompt
@@ -100,6 +103,6 @@ def _gligen_inpaint(generator, pipe, images, mask, soft, prompt: str, seeds: lis
         nfe, seconds = nfe + n, seconds + sec
     params = {"editor": "inpaint", "pipeline": type(pipe).__name__, "prompt": prompt,
               "negative_prompt": negative_prompt, "strength": 1.0, "feather": feather, "steps": steps or spec.steps,
-              "guidance": spec.guidance, "seeds": list(seeds), "grounding": [dict(r) for r in regions],
+              "guidance": guidance, "seeds": list(seeds), "grounding": [dict(r) for r in regions],
               "beta": spec.grounding_beta}
     return EditResult(images=out, nfe=nfe, seconds=seconds, params=params)

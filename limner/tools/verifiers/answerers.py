@@ -186,7 +186,8 @@ class DetectorAnswerer:
         False for a box scoring between the detector's ``doubt`` and its threshold (only asked for when
         ``doubts(plan)``), and kept where no sure box already is (``_rereads``); ``reading``: the lesser of its
         name's score and (when the detector reads colours) its colour's; ``confident``: that reading is at least
-        the detector's ``confident`` level, below which it passes no check that something is there."""
+        the detector's ``confident`` level (when it states one), below which it passes no check that something
+        is there."""
         names = list(dict.fromkeys([*(o["name"] for o in plan.get("objects", [])),
                                     *(e["name"] for e in plan.get("exclusions", []))]))
         if self.inventory(plan):
@@ -204,13 +205,13 @@ class DetectorAnswerer:
                               "sure": d["score"] >= getattr(self.detector, "threshold", 0.0)})
         sure = [f for f in found if f["sure"]]
         found = sure + [f for f in found if not f["sure"] and not any(_rereads(f["bbox"], s["bbox"]) for s in sure)]
-        confident = getattr(self.detector, "confident", 0.0)
+        level = getattr(self.detector, "confident", None)
         for f in found:
             f["color"] = self._color_of(image, f, f["name"], palette)
             # how surely it is read: its name's score, and its colour's where the detector reads colours
             f["reading"] = min(f["score"], f["scores"].get(f"{f['color']} {f['name']}", 1.0)
                                if self.color == "detector" else 1.0)
-            f["confident"] = f["reading"] >= confident
+            f["confident"] = level is None or f["reading"] >= level
             del f["scores"]
         return found
 

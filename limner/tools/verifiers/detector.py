@@ -82,10 +82,11 @@ class Detector:
         # below ``threshold``, the least score at which a box still casts doubt on "nothing else is there" (an
         # 'only' or 'absent' check): a miss there is a false pass, so those checks listen to weaker boxes
         self.doubt = min(self.threshold, doubt if doubt is not None else shipped.get("doubt", self.threshold))
-        # above ``threshold``, the least reading (the name's score; the colour's, where it reads colours) that
-        # passes a check that something is there: a box read less surely is something there, not the asked thing
-        self.confident = max(self.threshold, confident if confident is not None else
-                             shipped.get("confident", self.threshold))
+        # None, or at least ``threshold``: the least reading (the name's score; the colour's, where it reads
+        # colours) that passes a check that something is there; a box read less surely is something there, not
+        # the asked thing. None (the default): no level, every box at the threshold reads as what it scores
+        level = confident if confident is not None else shipped.get("confident")
+        self.confident = None if level is None else max(self.threshold, float(level))
         # the object names a closed-vocabulary detector was taught (None: open vocabulary, any name)
         self.vocabulary = frozenset(shipped["vocabulary"]) if shipped.get("vocabulary") else None
         self._model = self._processor = None
@@ -93,7 +94,7 @@ class Detector:
     def describe(self) -> dict:
         return {"model": self.model_id, "threshold": self.threshold, "nms": self.nms,
                 **({"doubt": self.doubt} if self.doubt < self.threshold else {}),
-                **({"confident": self.confident} if self.confident > self.threshold else {})}
+                **({"confident": self.confident} if self.confident is not None else {})}
 
     @property
     def architecture(self) -> Architecture:
