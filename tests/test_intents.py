@@ -180,3 +180,30 @@ def test_an_llm_that_replans_a_new_look_for_the_same_picture_restyles_it_instead
     assert (intent.action, intent.kind) == (("edit", "restyle") if restyle else ("replan", None))
     if restyle:
         assert intent.style and intent.style.split()[0] in text
+
+
+def test_an_added_object_is_never_placed_smaller_than_the_model_paints():
+    # two objects across the middle (as the chat's two-object scenes have them): the strip below takes a 0.4
+    # box only shrunk to 0.16, under shapes-tiny's least object (12 px of 64, the smallest it was trained on)
+    two = [[0.06, 0.3, 0.46, 0.71], [0.54, 0.3, 0.94, 0.71]]
+    small = placed((0.4, 0.4), "bottom", two, edge=0.07)
+    assert small is not None and small[2] - small[0] < 0.17
+    least = 12 / 64
+    assert placed((0.4, 0.4), "bottom", two, edge=0.07, least=least) is None  # no room that far from the edge
+    box = placed((0.4, 0.4), "bottom", two, least=least)  # target()'s fall-back: the usual edge
+    assert box is not None and abs((box[2] - box[0]) - least) < 1e-3 and box[1] >= 0.71 + 0.05 - 1e-9
+    two_lower = [[0.06, 0.3, 0.46, 0.75], [0.54, 0.3, 0.94, 0.75]]
+    assert placed((0.4, 0.4), "bottom", two_lower, least=least) is None  # then: no room there
+    # a small object moved keeps its own size, however small
+    assert placed((0.12, 0.12), "left", [[0.6, 0.3, 0.92, 0.7]], least=least) is not None
+
+
+def test_an_add_is_placed_no_smaller_than_the_model_s_least_object_or_refused():
+    intent = _intent("add a green square at the bottom")
+    plan = edited_plan(PLAN, intent, 2)
+    _, small = target(PLAN, plan, intent, HEAD)  # no least: shrunk to fit the margin from the edge
+    _, box = target(PLAN, plan, intent, HEAD, least=0.15)  # (HEAD's boxes are 0.32 wide, 0.4 high)
+    assert small[2] - small[0] < 0.14 and abs((box[2] - box[0]) - 0.15) < 1e-3
+    # the strip below is 0.21 high: 0.22 x 0.275 is not in it
+    with pytest.raises(ValueError, match="no room at the bottom for a square the model can paint"):
+        target(PLAN, plan, intent, HEAD, least=0.22)

@@ -73,14 +73,16 @@ def _scaled(box: list[float], scale: float, margin: float = SCALE_MARGIN) -> lis
 
 
 def placed(size: tuple[float, float], where: str | None, taken: list[list[float]],
-           relation: str | None = None, anchor: list[float] | None = None, edge: float = EDGE) -> list[float] | None:
+           relation: str | None = None, anchor: list[float] | None = None, edge: float = EDGE,
+           least: float = 0.0) -> list[float] | None:
     """A box of ``size`` (w, h) at ``where`` (a side, a corner, the centre) or ``relation`` to ``anchor``, clear
-    of every ``taken`` box (shrunk to fit if it must, to 0.4 of its size at most); with neither, the free spot
-    farthest from every taken box; ``edge`` from the image's sides. None when nothing fits."""
+    of every ``taken`` box (shrunk to fit if it must, to 0.4 of its size at most, and never to a side under
+    ``least``: the smallest object the model paints); with neither, the free spot farthest from every taken
+    box; ``edge`` from the image's sides. None when nothing fits."""
     from limner.agent._graph.repair import moved_box
 
     w, h = min(size[0], 0.45), min(size[1], 0.45)
-    for shrink in (1.0, 0.85, 0.7, 0.55, 0.4):
+    for shrink in _shrinks(min(w, h), least):
         sw, sh = w * shrink, h * shrink
         if relation and anchor:
             spots = [moved_box([0, 0, sw, sh], anchor, relation)]
@@ -91,6 +93,18 @@ def placed(size: tuple[float, float], where: str | None, taken: list[list[float]
             return max(clear, key=lambda b: min([_gap(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), t) for t in taken]
                                                 or [1]))
     return None
+
+
+def _shrinks(side: float, least: float) -> list[float]:
+    """The scales a placed box tries, largest first: 1, 0.85, 0.7, 0.55, 0.4, those that keep its smaller
+    ``side`` at ``least`` or more, then the one that makes it exactly ``least`` (when that is between). A box
+    already under ``least`` (a small object moved) keeps its size."""
+    least = min(least, side)
+    ladder = [s for s in (1.0, 0.85, 0.7, 0.55, 0.4) if side * s >= least - 1e-9]
+    floor = least / side if side > 0 else 1.0
+    if least and 0.4 < floor < 1.0 and floor not in ladder:
+        ladder.append(floor)
+    return ladder
 
 
 def _centres(where: str | None, w: float, h: float, edge: float = EDGE) -> list[tuple[float, float]]:
@@ -128,6 +142,14 @@ def _gap(spot: tuple[float, float], box: list[float]) -> float:
     dy = max(box[1] - spot[1], 0, spot[1] - box[3])
     return (dx * dx + dy * dy) ** 0.5
 
+
+
+def _where(plan: dict, intent: Intent) -> str:
+    """Where the person asked for, in words: "left of the circle", "at the bottom", or "there"."""
+    objects = plan.get("objects", [])
+    if intent.relation and intent.anchor is not None and intent.anchor < len(objects):
+        return f"{intent.relation} the {objects[intent.anchor]['name']}"
+    return f"at the {intent.where}" if intent.where else "there"
 
 
 def _reindex(i: int, gone: int) -> int:
@@ -221,10 +243,12 @@ def edited_plan(plan: dict, intent: Intent, version: int, box: list[float] | Non
     return Plan.model_validate(new).model_dump()
 
 
-def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[dict | None, list[float] | None]:
+def target(plan: dict, new_plan: dict, intent: Intent, parent: dict,
+           least: float = 0.0) -> tuple[dict | None, list[float] | None]:
     """The repair target that carries out ``intent`` on ``parent`` (``(None, None)`` for kinds done by a whole
-    round: restyle, regenerate of the whole image), and the box a moved or added object goes to. ``ValueError``
-    with the reason when there is no place to paint it."""
+    round: restyle, regenerate of the whole image), and the box a moved or added object goes to (its side not
+    under ``least``, the model's ``least_object``). ``ValueError`` with the reason when there is no place to
+    paint it."""
     from limner.agent._graph.repair import MARGIN, _grow, erase_text
 
     boxes = found_boxes(parent)
@@ -238,10 +262,12 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
         anchor = _box(plan, intent.anchor, boxes) if intent.anchor is not None else None
         # the mask and the grounding box are the placed box grown by a margin: placed that much farther in where
         # it fits, so the model's object does not run into the image's edge (cut off by it, its shape misread)
-        box = placed(size, intent.where, list(boxes.values()), intent.relation, anchor, edge=EDGE + MARGIN / 2) \
-            or placed(size, intent.where, list(boxes.values()), intent.relation, anchor)
+        box = placed(size, intent.where, list(boxes.values()), intent.relation, anchor, edge=EDGE + MARGIN / 2,
+                     least=least) or placed(size, intent.where, list(boxes.values()), intent.relation, anchor,
+                                            least=least)
         if box is None:
-            raise ValueError(f"there is no room {intent.relation or 'there'} for a {intent.name}")
+            raise ValueError(f"there is no room {_where(plan, intent)} for a {intent.name}"
+                             + (" the model can paint" if least else ""))
         obj = new_plan["objects"][-1]
         # grounded in the mask's box, margin and all: told the placed box itself, the embedded model painted
         # nothing in 7 of 30 development adds (limner bench sessions --kinds add --seed 0: 17 right against 24)
@@ -260,9 +286,9 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict) -> tuple[di
         w, h = box[2] - box[0], box[3] - box[1]
         anchor = _box(plan, intent.anchor, boxes) if intent.anchor is not None else None
         others = [b for k, b in boxes.items() if k != i]
-        to = placed((w, h), intent.where, others, intent.relation, anchor)
+        to = placed((w, h), intent.where, others, intent.relation, anchor, least=least)
         if to is None:
-            raise ValueError(f"the {name} does not fit {intent.relation or 'there'}")
+            raise ValueError(f"the {name} does not fit {_where(plan, intent)}")
         return {**base, "box": to, "phrase": phrase, "why": f"the person asked to move the {name}",
                 "erase": {"box": _grow(box, MARGIN / 2), "prompt": erase_text(plan)},
                 "expect": {"object": i, "inside": to}}, to

@@ -31,6 +31,7 @@ class ModelSpec:
     grounding_beta: float = 0.3  # grounded families: the share of steps that take the boxes (GLIGEN's default)
     erase_prompt: str = "empty background"  # what an inpainting that removes an object paints (no background said)
     edit_guidance: float | None = None  # the guidance an inpainting edit runs at (None: ``guidance``)
+    least_object: float = 0.0  # the smallest side (a fraction of the image's) an added or moved object is painted at
 
     @property
     def caps(self):
@@ -82,6 +83,9 @@ BUILTIN: dict[str, ModelSpec] = {
             # at 2, 30 development turns each of recolour, replace and regenerate: 71 right and 12 false passes
             # -> 88 and 2 (`limner bench sessions --kinds recolor,replace,regenerate --seed 0`; 3: 79 and 10)
             edit_guidance=2.0,
+            # the shapes world's smallest object is 12 px of 64 (what the model was trained on); an add placed
+            # smaller where the side asked had little room painted 10 px objects, often of the wrong shape
+            least_object=12 / 64,
         ),
         ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,

@@ -127,7 +127,7 @@ def review_plan(state: dict, tb, policy) -> dict:
     update |= {"chat": [turn], "spent": _charge(state, llm_calls=calls)}
     said = f"the person answered: {answer!r}"
     if intent.action == "edit":
-        edited = _plan_edit(state, intent)
+        edited = _plan_edit(state, intent, tb.spec.least_object)
         if isinstance(edited, str):
             return update | {"directive": {"action": "review_plan", "reason": said, "say": edited}}
         return update | {"plan": edited, "plans": [edited], "directive": {"action": "review_plan", "reason": said,
@@ -175,8 +175,9 @@ def _drawn_layout(state: dict, layout: list[dict]) -> dict | str:
     return {**drawn, "version": version, "rationale": "the person moved the layout's boxes"}
 
 
-def _plan_edit(state: dict, intent) -> dict | str:
-    """An edit said at the plan: the plan changed as the intent says (a new version), or why it cannot be."""
+def _plan_edit(state: dict, intent, least: float = 0.0) -> dict | str:
+    """An edit said at the plan: the plan changed as the intent says (a new version), or why it cannot be;
+    an added or moved object's box not under ``least`` (the model's ``least_object``)."""
     from limner.agent.edits.apply import edited_plan, placed
 
     plan = state["plan"]
@@ -189,7 +190,7 @@ def _plan_edit(state: dict, intent) -> dict | str:
         size = (own[2] - own[0], own[3] - own[1]) if own else (0.3, 0.3)
         anchor = next((r["box"] for r in regions if intent.anchor is not None and r.get("object") == intent.anchor), None)
         box = placed(size, intent.where, [r["box"] for r in regions if r.get("object") != intent.object],
-                     intent.relation, anchor) if regions else None
+                     intent.relation, anchor, least=least) if regions else None
     try:
         return edited_plan(plan, intent, _next_version(state), box)
     except ValueError as exc:
@@ -290,7 +291,7 @@ def review(state: dict, tb, policy) -> dict:
             turn["head"] = intent.candidate
             return update | {"chat": [turn]}
     elif intent.action == "edit":
-        done = _edit(state, intent, said, extra.get("mask"))
+        done = _edit(state, intent, said, extra.get("mask"), tb.spec.least_object)
         if isinstance(done, str):
             directive = {"action": "review", "reason": said, "say": done}
         else:
@@ -321,9 +322,10 @@ def _retry(state: dict, policy) -> dict | None:
                                           f"again with fresh seeds ({tries + 1} of {policy.edit_retries})"}
 
 
-def _edit(state: dict, intent, said: str, mask: str | None = None) -> dict | str:
+def _edit(state: dict, intent, said: str, mask: str | None = None, least: float = 0.0) -> dict | str:
     """The state update and directive that carry out an edit, or why it cannot be done (one line). With a
-    person's ``mask``, an edit of one region paints only there (an addition goes there)."""
+    person's ``mask``, an edit of one region paints only there (an addition goes there). ``least``: the
+    smallest side an added or moved object is placed at (the model's ``least_object``)."""
     from limner.agent.edits.apply import edited_plan, found_boxes, target
 
     parent = next(c for c in state["candidates"] if c["id"] == (intent.candidate or state["best_id"]))
@@ -334,7 +336,7 @@ def _edit(state: dict, intent, said: str, mask: str | None = None) -> dict | str
         return "the mask is empty: paint the part to change"
     try:
         new_plan = edited_plan(plan, intent, version)
-        goal, box = target(plan, new_plan, intent, parent)
+        goal, box = target(plan, new_plan, intent, parent, least)
         if region is not None and goal is not None:  # the person's brush says where
             goal = {**goal, "box": region, "within": mask}
             if intent.kind != "move":  # only a move paints away from where it erases
