@@ -114,6 +114,9 @@ def test_move_and_replace_and_restyle():
     assert plan["relations"] == [{"subject": 1, "relation": "above", "object": 0, "span": None}]
     goal, box = target(PLAN, plan, move, HEAD)
     assert goal["erase"]["box"][0] < 0.6 and box[3] <= 0.3  # erased where it was, painted above the circle
+    # painted in a mask with a margin round its new box, grounded in the box itself (as an object changed in
+    # place is): told a mask it must fill edge to edge, the model painted patches of other colours into it
+    assert goal["ground"] == box and goal["box"][0] < box[0] and goal["box"][2] > box[2]
     swap = _intent("turn the circle into a triangle")
     plan = edited_plan(PLAN, swap, 3)
     assert plan["objects"][0]["name"] == "triangle" and plan["objects"][0]["color"] == "red"
