@@ -370,7 +370,8 @@ def _continue(run: str, graph_input, on_event, settings, within=None, cancel=Non
     store = find_run(run, within)
     saved = store.latest_checkpoint()
     if saved is None:
-        raise UsageError(f"run '{run}' has no checkpoint to resume from")
+        raise UsageError(f"run '{run}' has no checkpoint to resume from: it was stopped before its first one, "
+                         "so nothing was made in it; start it again with the command that started it")
     values = saved.checkpoint["channel_values"]
     if "run_id" not in values:  # killed before the first step: the input is still in the start channel
         values = values.get("__start__") or {}

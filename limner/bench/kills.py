@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,11 +128,33 @@ def campaign_run(work: Path, kills: int, rng: random.Random, per_run: int = 4, l
 
 def _next_run_command(out: Path, start: list[str], tally: Tally) -> list[str]:
     """Resume the run if it has a checkpoint; else (killed before its first) start it again."""
-    dirs = [d for d in _run_dirs(out) if (d / "checkpoint.sqlite").is_file()]
+    dirs = _resumable(out)
     if dirs:
         return limner("resume", str(dirs[-1]), "--quiet", "--json")
     tally.restarts += 1
     return start
+
+
+def _resumable(out: Path) -> list[Path]:
+    """The run folders under ``out`` that hold a checkpoint. A folder killed after its checkpoint file was
+    made but before the first checkpoint went in holds nothing that was made: ``resume`` says so in one line
+    (exit 2), and, as a person told that would, it is deleted and the command started again."""
+    from limner.agent.runner import has_checkpoint
+    from limner.agent.errors import UsageError
+
+    dirs = []
+    for d in _run_dirs(out):
+        if not (d / "checkpoint.sqlite").is_file():
+            continue
+        try:
+            saved = has_checkpoint(d)
+        except UsageError:  # a damaged checkpoint: resumed, so that its one line is the campaign's problem
+            saved = True
+        if saved:
+            dirs.append(d)
+        elif not (d / "manifest.json").exists():
+            shutil.rmtree(d)
+    return dirs
 
 
 def _judge_runs(out: Path, result: dict | None, tally: Tally) -> None:
@@ -209,10 +232,10 @@ def campaign_chat(work: Path, kills: int, rng: random.Random, longest: float = 1
                     child.kill(signal.SIGKILL)
                 tally.kills += 1
             child.close(force=True)
-            dirs = [d for d in _run_dirs(out) if (d / "checkpoint.sqlite").is_file()]
+            dirs = _resumable(out)
             if dirs:
                 args = ["chat", "--resume", str(dirs[-1])]
-            else:
+            else:  # killed before its first checkpoint: the same command again
                 tally.restarts += 1
             if ended:
                 break
