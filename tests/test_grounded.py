@@ -248,14 +248,11 @@ def test_grounded_rounds_cache_prompts_and_split_on_out_of_memory_as_plain_ones_
     assert all((np.asarray(a) == np.asarray(b)).all() for a, b in zip(split.images, alone))
 
 
-def test_a_chat_recolour_on_gligen_is_grounded_in_the_object_s_box_inside_its_mask_and_reproduces(gen, tmp_path):
-    """Issue 35's in-place edit on a grounded family as a user has it (GLIGEN and CLIP under their repo ids,
-    offline): the recolour is told the object's own box, painted in a mask a margin wider, and each edited
-    candidate regenerates bit for bit from its manifest."""
+def _chat_turn_on_gligen(tmp_path, words: str):
+    """A chat on GLIGEN and CLIP under their repo ids (offline): the plan approved, one round, then ``words``;
+    the result and that turn."""
     import huggingface_hub.constants as hub_constants
-    from PIL import Image
 
-    from limner.agent.reproduce import regenerate
     from limner.agent.runner import answer, run
     from limner.tools.generators.tiny import ensure_tiny_clip
 
@@ -264,14 +261,32 @@ def test_a_chat_recolour_on_gligen_is_grounded_in_the_object_s_box_inside_its_ma
     r = run("a red circle left of a blue square", model="gligen", seed=1, out=tmp_path / "runs", interactive=True,
             policy="chat", steps=3, width=64, height=64)
     r = answer(r.run_id, "yes")
-    r = answer(r.run_id, "make the circle green")
-    turn = r.question["history"][-1]
-    assert (turn["action"], turn["kind"]) == ("edit", "recolor") and turn["made"]
+    r = answer(r.run_id, words)
+    return r, r.question["history"][-1]
+
+
+@pytest.mark.parametrize("words, kind, prompt", [("make the circle green", "recolor", "a green circle"),
+                                                    ("move the circle to the top", "move", "a red circle")])
+def test_a_chat_edit_on_gligen_is_grounded_in_the_object_s_box_inside_a_wider_mask_and_reproduces(
+        gen, tmp_path, words, kind, prompt):
+    """Issue 35's edits on a grounded family as a user has it (GLIGEN and CLIP under their repo ids, offline):
+    a recolour is told the object's own box, a move its new box (its old one erased first), each painted in a
+    mask a margin wider (told a mask it had to fill edge to edge, the embedded model painted patches of other
+    colours), and each edited candidate regenerates bit for bit from its manifest."""
+    from PIL import Image
+
+    from limner.agent.reproduce import regenerate
+    from limner.agent.runner import answer
+
+    r, turn = _chat_turn_on_gligen(tmp_path, words)
+    assert (turn["action"], turn["kind"]) == ("edit", kind) and turn["made"]
     for c in (c for c in r.candidates if c.id in turn["made"]):
         edit = c.edit
         (ground,) = [g["box"] for g in edit["grounding"]]
         mask = edit["box"]
-        assert edit["prompt"] == "a green circle" == edit["grounding"][0]["phrase"] and edit["parent"] == turn["from"]
+        assert edit["prompt"] == prompt == edit["grounding"][0]["phrase"] and edit["parent"] == turn["from"]
+        if kind == "move":
+            assert "erase" in edit and ground[1] < 0.3
         assert mask[0] < ground[0] and mask[1] < ground[1] and mask[2] > ground[2] and mask[3] > ground[3]
         with Image.open(Path(r.run_dir) / c.path) as saved:
             assert (np.asarray(regenerate(c.model_dump(), r.run_dir)) == np.asarray(saved.convert("RGB"))).all()
