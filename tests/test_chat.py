@@ -296,6 +296,31 @@ def test_an_object_changed_in_place_is_grounded_in_its_own_box_inside_a_wider_ma
     answer(r.run_id, "cancel")
 
 
+def test_an_added_object_is_told_the_other_objects_names_as_its_negative_prompt_and_reproduces(
+        tmp_path, shapes_defaults):
+    """On a model whose alias says ``edit_avoid`` (shapes-tiny), an object a person's edit adds gets the plan's
+    other object names as its negative prompt (told nothing, the embedded model painted an added circle squarish,
+    read as a square); the edit's manifest entry records it and regenerates from it bit for bit. A model that
+    does not say so (tests/test_grounded.py, GLIGEN under its repo id) keeps the plan's negative prompt."""
+    import numpy as np
+    from PIL import Image
+
+    from limner.agent.reproduce import regenerate
+
+    r = run("a red circle left of a blue square", out=tmp_path, seed=1, interactive=True, policy="chat", candidates=2)
+    r = answer(r.run_id, "yes")
+    r = answer(r.run_id, "add a green triangle at the bottom")
+    made = [c for c in r.candidates if c.round == 2]
+    assert made and all(c.edit["prompt"] == "a green triangle" for c in made)
+    for c in made:
+        assert c.edit["negative_prompt"] == "circle, square"
+        with Image.open(Path(r.run_dir) / c.path) as saved:
+            assert (np.asarray(regenerate(c.model_dump(), r.run_dir)) == np.asarray(saved.convert("RGB"))).all()
+    r = answer(r.run_id, "make the circle yellow")  # a recolour, in place: the plan's negative prompt only
+    assert {c.edit["negative_prompt"] for c in r.candidates if c.round == 3} == {""}
+    answer(r.run_id, "cancel")
+
+
 def test_a_restyle_is_a_variation_that_must_keep_every_object_where_it_was(tmp_path, shapes_defaults):
     """ "make it look like a watercolor painting": the plan's style changes, a variation of the current image
     carries it, and each of its candidates is checked for the composition (every object found near where it

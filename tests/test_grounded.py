@@ -285,6 +285,7 @@ def test_a_chat_edit_on_gligen_is_grounded_in_the_object_s_box_inside_a_wider_ma
         (ground,) = [g["box"] for g in edit["grounding"]]
         mask = edit["box"]
         assert edit["prompt"] == prompt == edit["grounding"][0]["phrase"] and edit["parent"] == turn["from"]
+        assert edit["negative_prompt"] == ""  # gligen's alias says no edit_avoid: the plan's negative prompt
         if kind == "move":
             assert "erase" in edit and ground[1] < 0.3
         assert mask[0] < ground[0] and mask[1] < ground[1] and mask[2] > ground[2] and mask[3] > ground[3]

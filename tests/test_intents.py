@@ -210,3 +210,19 @@ def test_an_add_is_placed_no_smaller_than_the_model_s_least_object_or_refused():
     # the strip below is 0.21 high: 0.22 x 0.275 is not in it
     with pytest.raises(ValueError, match="no room at the bottom for a square the model can paint"):
         target(PLAN, plan, intent, HEAD, least=0.22)
+
+
+@pytest.mark.parametrize("text, avoid", [("add a green triangle at the bottom", ["circle", "square"]),
+                                         ("add a red circle at the top", ["square"]),
+                                         ("make the circle green", None),
+                                         ("move the square to the top", None),
+                                         ("replace the circle with a triangle", None),
+                                         ("remove the circle", None)])
+def test_an_added_object_s_target_names_the_other_objects_it_must_not_become(text, avoid):
+    """What a model whose alias says ``edit_avoid`` is told not to paint an added object as (tests/test_chat.py
+    checks the negative prompt it becomes): every other name of the new plan. Objects changed in place are told
+    nothing more (on development turns it did not help them: models.py's shapes-tiny entry)."""
+    intent = _intent(text)
+    plan = edited_plan(PLAN, intent, 2)
+    tgt, _ = target(PLAN, plan, intent, HEAD)
+    assert tgt.get("avoid") == avoid

@@ -255,6 +255,9 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict,
     boxes = found_boxes(parent)
     kind, i = intent.kind, intent.object
     base = {"parent": parent["id"], "object": f"person:{kind}:{i if i is not None else 'new'}", "status": "requested"}
+    if kind == "add":  # the other objects' names: what an added object is painted as when a neighbour's leaks in
+        painted = new_plan["objects"][-1]["name"]
+        base["avoid"] = list(dict.fromkeys(o["name"] for o in new_plan["objects"] if o["name"] != painted))
     if kind == "restyle" or (kind == "regenerate" and i is None):
         return None, None
     if kind == "add":

@@ -32,6 +32,9 @@ class ModelSpec:
     erase_prompt: str = "empty background"  # what an inpainting that removes an object paints (no background said)
     edit_guidance: float | None = None  # the guidance an inpainting edit runs at (None: ``guidance``)
     least_object: float = 0.0  # the smallest side (a fraction of the image's) an added or moved object is painted at
+    # whether an object a person's edit adds (a chat turn) gets the plan's other object names as its negative
+    # prompt, besides the plan's (False: the plan's only; measured on shapes-tiny alone)
+    edit_avoid: bool = False
 
     @property
     def caps(self):
@@ -86,6 +89,12 @@ BUILTIN: dict[str, ModelSpec] = {
             # the shapes world's smallest object is 12 px of 64 (what the model was trained on); an add placed
             # smaller where the side asked had little room painted 10 px objects, often of the wrong shape
             least_object=12 / 64,
+            # an added object took a neighbour's shape (a circle painted squarish, read as a square): told the
+            # plan's other names as its negative prompt, 90 development adds went from 84 right and 5 false passes
+            # to 88 and 1 (`limner bench sessions --kinds add --per-kind 90 --seed 0`); objects changed in place
+            # gained nothing from it (150 development turns of resize, move, recolour, replace, regenerate: 140
+            # right either way, 3 false passes without it, 5 with it), so only an added one gets it
+            edit_avoid=True,
         ),
         ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,

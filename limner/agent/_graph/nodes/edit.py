@@ -84,8 +84,13 @@ def repair(state: dict, tb, policy) -> dict:
         strength = 1.0
         if target.get("recolor"):  # keep the shape, change its colour: a model told the box keeps it anyway
             strength = policy.recolor_strength if grounding is None else policy.grounded_recolor_strength
+        negative_here = negative
+        if tb.spec.edit_avoid and target.get("avoid"):  # what an added object is not: the others' names
+            said = {p.strip() for p in negative.split(",")}
+            negative_here = ", ".join([*([negative] if negative else []),
+                                       *(n for n in target["avoid"] if n not in said)])
         result = inpaint(tb.generator, image, mask, phrase,
-                         batch, negative_prompt=negative, grounding=grounding, strength=strength)
+                         batch, negative_prompt=negative_here, grounding=grounding, strength=strength)
         if erased is not None:
             result = EditResult(images=result.images, nfe=erased.nfe + result.nfe,
                                 seconds=erased.seconds + result.seconds, params=result.params)
