@@ -21,7 +21,7 @@ session images the parser labelled: it is *distilled* from the scorer, not indep
 check compares pixels.
 
 Seed 0 is the development draw (fixes were tried on it). Each held-out draw is run once, after the changes it
-measures, and is not used again: seed 1, then 4, 5, 7, 8, 9, 14 and 15 (seeds 10-13 are the detector's training draws;
+measures, and is not used again: seed 1, then 4, 5, 7, 8, 9, 14, 15 and 16 (seeds 10-13 are the detector's training draws;
 seed 6 measured resizes alone). The latest held-out draw, and the development draw:
 
     limner bench sessions --per-kind 30 --seed 15 --results benchmarks/results/sessions.json     # held out

@@ -255,9 +255,6 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict,
     boxes = found_boxes(parent)
     kind, i = intent.kind, intent.object
     base = {"parent": parent["id"], "object": f"person:{kind}:{i if i is not None else 'new'}", "status": "requested"}
-    if kind == "add":  # the other objects' names: what an added object is painted as when a neighbour's leaks in
-        painted = new_plan["objects"][-1]["name"]
-        base["avoid"] = list(dict.fromkeys(o["name"] for o in new_plan["objects"] if o["name"] != painted))
     if kind == "restyle" or (kind == "regenerate" and i is None):
         return None, None
     if kind == "add":
@@ -273,9 +270,11 @@ def target(plan: dict, new_plan: dict, intent: Intent, parent: dict,
             raise ValueError(f"there is no room {_where(plan, intent)} for a {intent.name}"
                              + (" the model can paint" if least else ""))
         obj = new_plan["objects"][-1]
+        # the other objects' names: what an added object is painted as when a neighbour's leaks in (``edit_avoid``)
+        avoid = list(dict.fromkeys(o["name"] for o in new_plan["objects"] if o["name"] != obj["name"]))
         # grounded in the mask's box, margin and all: told the placed box itself, the embedded model painted
         # nothing in 7 of 30 development adds (limner bench sessions --kinds add --seed 0: 17 right against 24)
-        return {**base, "box": _grow(box, MARGIN / 2), "phrase": _phrase(obj),
+        return {**base, "avoid": avoid, "box": _grow(box, MARGIN / 2), "phrase": _phrase(obj),
                 "why": f"the person asked to add {_phrase(obj)}",
                 "expect": {"object": len(new_plan["objects"]) - 1, "inside": box}}, box
     box = _box(plan, i, boxes)
