@@ -321,7 +321,26 @@ def test_an_added_object_is_told_the_other_objects_names_as_its_negative_prompt_
     answer(r.run_id, "cancel")
 
 
+def test_a_restyles_retries_restyle_the_image_the_person_chose_not_a_failed_restyle(tmp_path, shapes_defaults):
+    """A threshold no image meets: every restyle fails, and the chat policy's retries run; each of them is a
+    variation of the candidate the person restyled, compared with it, never of the last failed attempt."""
+    r = run("a blue circle left of a red square", out=tmp_path, seed=3, interactive=True, policy="chat",
+            candidates=2, threshold=1.0)
+    r = answer(r.run_id, "yes")
+    head = r.question["best_id"]
+    r = answer(r.run_id, "make it look like a watercolor painting")
+    m = json.loads((Path(r.run_dir) / "manifest.json").read_text())
+    restyled = [c for c in m["candidates"] if c["action"] == "variation"]
+    assert len({c["round"] for c in restyled}) == 1 + m["policy"]["edit_retries"] >= 2
+    assert {c["edit"]["parent"] for c in restyled} == {head}
+    assert {c["edit"]["parent_path"] for c in restyled} == {f"candidates/{head}.png"}
+
+
 def test_a_restyle_is_a_variation_that_must_keep_every_object_where_it_was(tmp_path, shapes_defaults):
+    from PIL import Image
+
+    from limner.tools.verifiers.structure import structure
+
     """ "make it look like a watercolor painting": the plan's style changes, a variation of the current image
     carries it, and each of its candidates is checked for the composition (every object found near where it
     was) beside the plan's checks."""
@@ -341,3 +360,9 @@ def test_a_restyle_is_a_variation_that_must_keep_every_object_where_it_was(tmp_p
                    if f["kind"] == "object" and f["status"] == "missing"]
         assert asked["question"] == "is every object where it was?"
         assert (asked["counted"] is None) == bool(missing) and not (asked["counted"] is None and asked["passed"])
+        # and its outlines against the image it restyled (shapes-tiny's alias says restyle_structure)
+        outlines = structure(Image.open(Path(r.run_dir) / c["edit"]["parent_path"]).convert("RGB"),
+                             Image.open(Path(r.run_dir) / c["path"]).convert("RGB"))
+        assert c["scores"]["structure"]["raw"] == round(outlines.worst_window, 4)
+        assert c["scores"]["structure"]["detail"]["questions"][0]["passed"] == outlines.passed
+        assert "unchecked" not in c["edit"]["target"]

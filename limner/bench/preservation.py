@@ -173,6 +173,13 @@ def measure(pairs: list[dict], threshold: float | None = None) -> dict:
         r = preservation(p["source"], p["edited"], p["region"], threshold=threshold)
         rows.append({"set": p["set"], "kind": p["kind"], "expect": p["expect"], "worst": r.worst_window,
                      "passed": r.passed})
+    return {"threshold": threshold, **tally(rows, digits=3)}
+
+
+def tally(rows: list[dict], digits: int) -> dict:
+    """What a calibration reports of its pairs' ``rows`` (``set``, ``kind``, ``expect``, ``worst``, ``passed``):
+    the counts, the worst kept and mildest broken values, the share right, false passes and failures, and each
+    set and kind's."""
     kept = [r["worst"] for r in rows if r["expect"]]
     broken = [r["worst"] for r in rows if not r["expect"]]
     by_kind: dict[str, dict] = {}
@@ -180,9 +187,9 @@ def measure(pairs: list[dict], threshold: float | None = None) -> dict:
         k = by_kind.setdefault(f"{r['set']}:{r['kind']}", {"n": 0, "right": 0, "max": 0.0, "min": 1e9})
         k["n"] += 1
         k["right"] += r["passed"] == r["expect"]
-        k["max"], k["min"] = round(max(k["max"], r["worst"]), 2), round(min(k["min"], r["worst"]), 2)
-    return {"threshold": threshold, "pairs": len(rows), "kept": len(kept), "broken": len(broken),
-            "worst_kept": round(max(kept), 3), "mildest_broken": round(min(broken), 3),
+        k["max"], k["min"] = round(max(k["max"], r["worst"]), digits), round(min(k["min"], r["worst"]), digits)
+    return {"pairs": len(rows), "kept": len(kept), "broken": len(broken),
+            "worst_kept": round(max(kept), digits), "mildest_broken": round(min(broken), digits),
             "accuracy": round(sum(r["passed"] == r["expect"] for r in rows) / len(rows), 4),
             "false_passes": sum(r["passed"] and not r["expect"] for r in rows),
             "false_failures": sum(not r["passed"] and r["expect"] for r in rows), "by_kind": by_kind}

@@ -671,6 +671,16 @@ def briefs_bench(
         out.write_text(json.dumps(result, indent=1) + "\n")
 
 
+def _need_photographs() -> None:
+    """Exit 2 with the fix when scikit-image (whose photographs the calibration benches use) is missing."""
+    from limner.agent.cli.common import _fail
+
+    try:
+        import skimage  # noqa: F401
+    except ImportError:
+        _fail("this bench uses scikit-image's photographs: pip install scikit-image")
+
+
 @bench_app.command("preservation")
 def preservation_bench(
     out: Path = typer.Option(Path("benchmarks/results/preservation.json"), "--results",
@@ -678,12 +688,7 @@ def preservation_bench(
 ):
     """Calibrate the edit preservation check: its threshold from the development pairs, then measured on the
     held-out test pairs (shapes scenes and scikit-image photographs; kept vs broken outside the region)."""
-    from limner.agent.cli.common import _fail
-
-    try:
-        import skimage  # noqa: F401
-    except ImportError:
-        _fail("this bench uses scikit-image's photographs: pip install scikit-image")
+    _need_photographs()
     from limner.bench.preservation import calibrate
 
     result = calibrate()
@@ -695,6 +700,30 @@ def preservation_bench(
         r = result[name]
         typer.echo(f"| {name} | {r['pairs']} | {r['kept']} | {r['broken']} | {r['worst_kept']} | "
                    f"{r['mildest_broken']} | {r['accuracy']:.4f} | {r['false_passes']} | {r['false_failures']} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
+@bench_app.command("structure")
+def structure_bench(
+    out: Path = typer.Option(Path("benchmarks/results/structure.json"), "--results",
+                             help="Where the calibration and both sets' numbers go."),
+):
+    """Calibrate the restyle's structure check: its threshold from the development pairs (shapes scenes), then
+    measured on the held-out test pairs (shapes scenes and scikit-image photographs; a new look vs a changed
+    composition)."""
+    _need_photographs()
+    from limner.bench.structure import calibrate
+
+    result = calibrate()
+    typer.echo(f"threshold chosen on dev: {result['chosen_threshold']} (the worst kept shapes pair: the share of "
+               "unmatched outline pixels in the worst window)")
+    typer.echo("| set | images of | pairs | kept | broken | right | false passes | false failures |")
+    typer.echo("|---|---|---|---|---|---|---|---|")
+    for name in ("dev", "test"):
+        for world, r in result[name]["by_set"].items():
+            typer.echo(f"| {name} | {world} | {r['pairs']} | {r['pairs'] - r['broken']} | {r['broken']} | "
+                       f"{r['right']} | {r['false_passes']} | {r['false_failures']} |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -35,6 +35,9 @@ class ModelSpec:
     # whether an object a person's edit adds (a chat turn) gets the plan's other object names as its negative
     # prompt, besides the plan's (False: the plan's only; measured on shapes-tiny alone)
     edit_avoid: bool = False
+    # whether a restyle's candidates must keep the outlines of the image restyled (``tools/verifiers/structure.py``;
+    # False: only its objects' places are checked. Calibrated on the shapes world alone)
+    restyle_structure: bool = False
 
     @property
     def caps(self):
@@ -95,6 +98,10 @@ BUILTIN: dict[str, ModelSpec] = {
             # gained nothing from it (150 development turns of resize, move, recolour, replace, regenerate: 140
             # right either way, 3 false passes without it, 5 with it), so only an added one gets it
             edit_avoid=True,
+            # a restyle (img2img) that added a small object or bent an outline passed: the detector finds the
+            # objects where they were and misses a speck. Outlines compared with the image restyled: 60
+            # development restyles, 5 false passes -> see docs/studio.md (`--kinds restyle --per-kind 60 --seed 0`)
+            restyle_structure=True,
         ),
         ModelSpec(
             "tiny-random-sd", "builtin:tiny-random-sd", "sd", 8, 5.0, 64, 64,

@@ -353,6 +353,7 @@ def _edit(state: dict, intent, said: str, mask: str | None = None, least: float 
         directive = {"action": "repair", "reason": f"{said}: {goal['why']}", "target": goal}
     elif intent.kind == "restyle":  # a new look, the same composition: every object found stays where it was
         directive = {"action": "variation", "reason": f"{said}: restyle {parent['id']} as {intent.style}",
+                     "parent": parent["id"],  # a retry restyles this image again, never a failed restyle of it
                      "keep": [{"object": i, "box": b} for i, b in sorted(found_boxes(parent).items())]}
     else:
         directive = {"action": "random", "reason": f"{said}: the image made again"}

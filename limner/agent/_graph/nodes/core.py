@@ -232,12 +232,15 @@ def verify(state: dict, tb, policy) -> dict:
         _emit({"event": "notice", "text": decisions[-1]["reason"]})
     weights = {ref.name: ref.weight for ref, _ in verifiers}
     kept = preserved(tb, state, pending, images)
+    shaped = restyle_kept(tb, pending, images)
     means = combine({n: [s.score for s in scores] for n, scores in per_verifier.items()}, weights)
     scored = []
     for k, cand in enumerate(pending):
         scores = {name: results[k].to_dict() for name, results in per_verifier.items()}
         if kept[k] is not None:  # an edit of a region: outside it, the image must be as it was
             scores["preservation"] = kept[k]
+        if shaped[k] is not None:  # a restyle: the outlines of the image it restyled, kept
+            scores["structure"] = shaped[k]
         asked = intent_check(cand, scores)
         if asked is not None:  # a person's move, resize, addition or restyle: did it end up as asked?
             scores["intent"] = asked
@@ -270,6 +273,21 @@ def preserved(tb, state: dict, pending: list[dict], images: list) -> list[dict |
     for cand, image in zip(pending, images):
         found = edited_region(tb, state, cand, image.size, source)
         out.append(None if found is None else as_score(preservation(found[0], image, found[1])))
+    return out
+
+
+def restyle_kept(tb, pending: list[dict], images: list) -> list[dict | None]:
+    """Each candidate's structure record (``scores["structure"]``): for a chat's restyle (a variation whose
+    target expects every object ``kept``) on a model whose alias says ``restyle_structure``, its outlines
+    compared with the image it restyled; None for every other candidate."""
+    from limner.tools.verifiers.structure import as_score, structure
+
+    out = []
+    for cand, image in zip(pending, images):
+        edit = cand.get("edit") or {}
+        restyle = "kept" in ((edit.get("target") or {}).get("expect") or {}) and edit.get("parent_path")
+        out.append(as_score(structure(_load_rgb(tb.store.dir / edit["parent_path"]), image))
+                   if restyle and tb.spec.restyle_structure else None)
     return out
 
 

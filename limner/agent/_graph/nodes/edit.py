@@ -102,6 +102,10 @@ def repair(state: dict, tb, policy) -> dict:
 
 
 
+NO_STRUCTURE = ("outlines: this model's alias has no structure check (restyle_structure: calibrated on the shapes "
+                "world alone), so a restyle is checked by its objects' places and the plan's checks only")
+
+
 @_node("variation")
 def variation_node(state: dict, tb, policy) -> dict:
     """One round of variations of the best candidate (img2img at the policy's strength)."""
@@ -122,7 +126,8 @@ def variation_node(state: dict, tb, policy) -> dict:
         result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
                            strength=policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
         extra = {"target": {"object": "person:restyle", "status": "requested", "why": "the person asked for a "
-                            "new style", "expect": {"kept": keep}}} if keep else {}
+                            "new style", "expect": {"kept": keep},
+                            **({} if tb.spec.restyle_structure else {"unchecked": NO_STRUCTURE})}} if keep else {}
         return result, extra, {"parent": parent["id"], "strength": policy.variation_strength}
 
     def region_again(parent, image, batch):  # an edit of a region: the region repainted again, fresh seeds
@@ -133,7 +138,9 @@ def variation_node(state: dict, tb, policy) -> dict:
         return _edit_round(tb, policy, state, "variation", state["best_id"], again)
     if state["brief"].get("box") or state["brief"].get("mask"):
         return _edit_round(tb, policy, state, "variation", state["best_id"], region_again)
-    return _edit_round(tb, policy, state, "variation", state["best_id"], edit)
+    # a chat's restyle names the image it restyles (its retries too); else the best candidate so far
+    return _edit_round(tb, policy, state, "variation", (state.get("directive") or {}).get("parent") or state["best_id"],
+                       edit)
 
 
 def inside(mask, person_mask_path):
