@@ -292,3 +292,22 @@ def test_a_chat_edit_on_gligen_is_grounded_in_the_object_s_box_inside_a_wider_ma
         with Image.open(Path(r.run_dir) / c.path) as saved:
             assert (np.asarray(regenerate(c.model_dump(), r.run_dir)) == np.asarray(saved.convert("RGB"))).all()
     answer(r.run_id, "cancel")
+
+
+def test_a_chat_restyle_on_gligen_records_that_its_outlines_were_not_checked(gen, tmp_path):
+    """GLIGEN's alias says no ``restyle_structure`` (the check is calibrated on the shapes world alone): a
+    restyle's candidates are variations of the image the person chose, carry no structure score, and their
+    target says what was not checked; the composition check is never a pass on nothing."""
+    from limner.agent._graph.nodes.edit import NO_STRUCTURE
+    from limner.agent.runner import answer
+
+    r, turn = _chat_turn_on_gligen(tmp_path, "make it look like a watercolor painting")
+    assert (turn["action"], turn["kind"]) == ("edit", "restyle") and turn["made"]
+    for c in (c for c in r.candidates if c.id in turn["made"]):
+        assert c.action == "variation" and c.edit["parent"] == turn["from"] and "structure" not in c.scores
+        assert c.edit["target"]["unchecked"] == NO_STRUCTURE
+        kept = c.edit["target"]["expect"]["kept"]
+        (asked,) = c.scores["intent"].detail["questions"]
+        assert asked["counted"] is None or kept  # with no object known to keep, unanswered
+        assert not (asked["counted"] is None and asked["passed"])
+    answer(r.run_id, "cancel")

@@ -26,6 +26,8 @@ def test_a_restyle_keeps_every_object_where_it_was_within_its_tolerance():
                                                                   [0.6, 0.6 - far, 1.0, 1.0 - far])))
     # an object not found: the check has no answer (its own presence check fails), never a pass
     assert _passed(intent_check(_cand({"kept": kept}), _scores([0.0, 0.0, 0.4, 0.4], None))) is None
+    # nothing found in the image restyled: no object is known to keep, so the check has no answer (not a pass)
+    assert _passed(intent_check(_cand({"kept": []}), _scores([0.0, 0.0, 0.4, 0.4]))) is None
 
 
 def test_a_move_passes_inside_its_box_and_a_resize_by_its_area():

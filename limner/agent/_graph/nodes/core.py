@@ -344,7 +344,9 @@ def intent_check(cand: dict, scores: dict) -> dict | None:
     if "kept" in expect:  # a restyle: each object's found centre within KEPT_SHIFT of its size from where it was
         now = [box_of(k["object"]) for k in expect["kept"]]
         question, obj, box = "is every object where it was?", None, None
-        ok = None if None in now else all(_shift(k["box"], b) <= KEPT_SHIFT for k, b in zip(expect["kept"], now))
+        # no object known where it was (none found in the image restyled), or one not found now: unanswered
+        ok = None if not now or None in now else all(_shift(k["box"], b) <= KEPT_SHIFT
+                                                      for k, b in zip(expect["kept"], now))
     else:
         obj = expect["object"]
         box = box_of(obj)

@@ -121,13 +121,14 @@ def variation_node(state: dict, tb, policy) -> dict:
         return result, source, {"parent": "input", "instruction": state["brief"]["prompt"]}
 
     keep = (state.get("directive") or {}).get("keep")  # a chat's restyle: the objects stay where they are
+    restyle = keep is not None  # (none found in the image restyled: nothing to keep is known, so none is checked)
 
     def edit(parent, image, batch):
         result = variation(tb.generator, image, plan["rewritten_prompt"], batch,
                            strength=policy.variation_strength, negative_prompt=plan.get("negative_prompt", ""))
         extra = {"target": {"object": "person:restyle", "status": "requested", "why": "the person asked for a "
                             "new style", "expect": {"kept": keep},
-                            **({} if tb.spec.restyle_structure else {"unchecked": NO_STRUCTURE})}} if keep else {}
+                            **({} if tb.spec.restyle_structure else {"unchecked": NO_STRUCTURE})}} if restyle else {}
         return result, extra, {"parent": parent["id"], "strength": policy.variation_strength}
 
     def region_again(parent, image, batch):  # an edit of a region: the region repainted again, fresh seeds
