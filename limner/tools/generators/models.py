@@ -99,8 +99,9 @@ BUILTIN: dict[str, ModelSpec] = {
             # right either way, 3 false passes without it, 5 with it), so only an added one gets it
             edit_avoid=True,
             # a restyle (img2img) that added a small object or bent an outline passed: the detector finds the
-            # objects where they were and misses a speck. Outlines compared with the image restyled: 60
-            # development restyles, 5 false passes -> see docs/studio.md (`--kinds restyle --per-kind 60 --seed 0`)
+            # objects where they were and misses a speck. Outlines compared with the image restyled (and retries
+            # restyling the person's image): 60 development restyles went from 36 right and 5 false passes to 49
+            # and 1 (`limner bench sessions --kinds restyle --per-kind 60 --seed 0`; docs/studio.md)
             restyle_structure=True,
         ),
         ModelSpec(
