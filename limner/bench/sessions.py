@@ -23,7 +23,8 @@ check compares pixels.
 Seed 0 is the development draw (fixes were tried on it). Each held-out draw is run once, after the changes it
 measures, and is not used again: seed 1, then 4, 5, 7, 8, 9, 14, 15, 16, 17 and 18 (seeds 10-13 are the detector's
 training draws; seed 6 measured resizes alone). Seed 18 was drawn after seed 17 missed the false-pass target by one
-turn, on the same code, to measure it on more turns: both are reported, each and together. The latest held-out draw, and the development draw:
+turn, on the same code, to measure it on more turns: both are reported, each and together. The latest held-out
+draw, and the development draw:
 
     limner bench sessions --per-kind 30 --seed 18 --results benchmarks/results/sessions.json     # held out
     limner bench sessions --per-kind 30 --seed 0 --results benchmarks/results/sessions_dev.json  # development

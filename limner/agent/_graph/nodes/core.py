@@ -280,14 +280,18 @@ def restyle_kept(tb, pending: list[dict], images: list) -> list[dict | None]:
     """Each candidate's structure record (``scores["structure"]``): for a chat's restyle (a variation whose
     target expects every object ``kept``) on a model whose alias says ``restyle_structure``, its outlines
     compared with the image it restyled; None for every other candidate."""
+    from functools import lru_cache
+
     from limner.tools.verifiers.structure import as_score, structure
 
+    if not tb.spec.restyle_structure:
+        return [None] * len(pending)
+    source = lru_cache(maxsize=None)(lambda rel: _load_rgb(tb.store.dir / rel))  # a round's candidates share one
     out = []
     for cand, image in zip(pending, images):
         edit = cand.get("edit") or {}
         restyle = "kept" in ((edit.get("target") or {}).get("expect") or {}) and edit.get("parent_path")
-        out.append(as_score(structure(_load_rgb(tb.store.dir / edit["parent_path"]), image))
-                   if restyle and tb.spec.restyle_structure else None)
+        out.append(as_score(structure(source(edit["parent_path"]), image)) if restyle else None)
     return out
 
 
